@@ -1,0 +1,158 @@
+"""The one place that talks to Docker.
+
+Engine queries (images, disk usage, build-cache prune) go through the Docker SDK;
+builds go through the `docker compose` command line, because only compose (or
+buildx) drives BuildKit. Both honour what docker and compose honour: DOCKER_HOST,
+DOCKER_CONTEXT, COMPOSE_FILE and COMPOSE_PROJECT_NAME. Compose commands run through
+the Invoke context, so MockContext can check the exact command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+from pathlib import Path
+
+from ._errors import KitError
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILDKIT_ENV = {"DOCKER_BUILDKIT": "1", "COMPOSE_DOCKER_CLI_BUILD": "1"}
+
+
+class EngineUnavailable(KitError):
+    """The Docker engine cannot be reached."""
+
+
+class ComposeUnavailable(KitError):
+    """The docker CLI or its compose v2 plugin is missing."""
+
+
+class ComposeFailed(KitError):
+    """A `docker compose` command exited non-zero; the exit code is kept."""
+
+
+def _sdk():
+    try:
+        import docker
+    except ImportError:
+        docker = None
+    if docker is None or not hasattr(docker, "DockerClient"):
+        raise KitError(
+            "the Docker SDK for Python is not installed (`import docker` found only the "
+            "project's docker/ folder): run `pip install 'docker>=7.1'` or `pip install -e .`"
+        )
+    return docker
+
+
+def engine_target() -> str:
+    """Where the engine is expected, in the words a user configured it with."""
+    if os.environ.get("DOCKER_HOST"):
+        return f"DOCKER_HOST={os.environ['DOCKER_HOST']}"
+    if os.environ.get("DOCKER_CONTEXT"):
+        return f"DOCKER_CONTEXT={os.environ['DOCKER_CONTEXT']}"
+    return "unix:///var/run/docker.sock"
+
+
+def engine_client(timeout: int = 120):
+    """A pinged `docker.DockerClient`, or `EngineUnavailable` with a one-line reason."""
+    docker = _sdk()
+    import requests
+    from docker.errors import DockerException
+
+    try:
+        context = None if os.environ.get("DOCKER_HOST") else _context()
+        if context is None:
+            client = docker.from_env(timeout=timeout)
+        else:
+            client = docker.DockerClient(
+                base_url=context.Host, tls=context.TLSConfig or False, timeout=timeout
+            )
+        client.ping()
+    except (DockerException, requests.RequestException, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise EngineUnavailable(
+            f"cannot reach the Docker engine at {engine_target()} ({reason}); "
+            "start the daemon or point DOCKER_HOST/DOCKER_CONTEXT at a running one"
+        ) from None
+    return client
+
+
+def _context():
+    """The non-default docker CLI context in force, if any (SDK's from_env ignores them)."""
+    from docker.context import ContextAPI
+
+    name = os.environ.get("DOCKER_CONTEXT")
+    if not name:
+        try:
+            current = ContextAPI.get_current_context()
+        except Exception:  # a broken ~/.docker/config.json: fall back to the default
+            return None
+        name = current.Name if current else None
+    if not name or name == "default":
+        return None
+    context = ContextAPI.get_context(name)
+    if context is None:
+        raise KitError(
+            f"Docker context {name!r} does not exist; `docker context ls` lists the known ones"
+        )
+    return context
+
+
+def compose_argv(*args: str) -> list[str]:
+    """`docker compose ...`; the project's compose.yml unless COMPOSE_FILE says otherwise.
+
+    `--project-directory` (never `-f`) points compose at this checkout, so compose's own
+    rules still apply: compose.override.yml and .env beside compose.yml, and a user's
+    COMPOSE_FILE (resolved from the current directory) when set.
+    """
+    argv = ["docker", "compose"]
+    if not os.environ.get("COMPOSE_FILE"):
+        argv += ["--project-directory", str(ROOT)]
+    return argv + list(args)
+
+
+def compose_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment additions for compose: BuildKit on, plus resolved versions."""
+    env = dict(BUILDKIT_ENV)
+    env.update({k: str(v) for k, v in (overrides or {}).items()})
+    return env
+
+
+def require_compose(c) -> str:
+    """The compose v2 version string, or `ComposeUnavailable` naming the fix."""
+    if shutil.which("docker") is None:
+        raise ComposeUnavailable(
+            "the docker CLI is not on PATH; install Docker (docs.docker.com/engine/install)"
+        )
+    result = c.run("docker compose version --short", hide=True, warn=True, in_stream=False)
+    version = (result.stdout or "").strip()
+    if result.exited != 0 or not version:
+        raise ComposeUnavailable(
+            "docker compose v2 is missing; install the compose plugin "
+            "(Debian/Ubuntu: apt-get install docker-compose-plugin; or place the docker-compose "
+            "v2 binary in ~/.docker/cli-plugins/)"
+        )
+    return version.lstrip("v")
+
+
+def run_compose(c, *args: str, env: dict[str, str] | None = None, hide=None):
+    """Run `docker compose ARGS` through the Invoke context; `ComposeFailed` on non-zero."""
+    command = shlex.join(compose_argv(*args))
+    result = c.run(command, env=compose_env(env), hide=hide, warn=True, in_stream=False)
+    if result.exited != 0:
+        detail = (result.stderr or "").strip().splitlines()
+        reason = detail[-1] if detail else f"exit code {result.exited}"
+        raise ComposeFailed(f"`docker compose {' '.join(args)}` failed: {reason}", result.exited)
+    return result
+
+
+def compose_config(c, env: dict[str, str] | None = None) -> dict:
+    """The fully interpolated compose project (`docker compose config --format json`)."""
+    result = run_compose(c, "config", "--format", "json", env=env, hide=True)
+    try:
+        return json.loads(result.stdout)
+    except ValueError:
+        raise KitError("`docker compose config` printed no JSON; is compose v2 installed?") \
+            from None

@@ -1,0 +1,79 @@
+"""The namespace: every task is there with help, `inv` and pytest load the same code,
+and nothing slow happens at import time."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from invoke import Collection
+
+import tasks
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED = {
+    "build.all", "build.op-node", "build.execution", "source.tags", "source.resolve",
+    "audit.sizes", "clean.cache", "doctor",
+}
+
+
+def _inv(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT,
+                          capture_output=True, text=True, **kw)
+
+
+def test_inv_list_shows_every_task():
+    done = _inv("--list")
+    assert done.returncode == 0, done.stderr
+    listed = {line.split()[0] for line in done.stdout.splitlines()[1:] if line.strip()
+              and not line.startswith(" " * 10)}
+    assert EXPECTED <= listed, EXPECTED - listed
+    assert "build.all (build)" in done.stdout  # `inv build` runs the default task
+
+
+def _all_tasks(coll: Collection, prefix=""):
+    for name, t in coll.tasks.items():
+        yield prefix + name, t
+    for name, sub in coll.collections.items():
+        yield from _all_tasks(sub, f"{prefix}{name}.")
+
+
+def test_every_task_and_flag_has_help():
+    for name, t in _all_tasks(tasks.ns):
+        assert (t.__doc__ or "").strip(), f"{name} has no docstring"
+        missing = [a.name for a in t.get_arguments() if not (a.help or "").strip()]
+        assert not missing, f"{name}: flags without help: {missing}"
+
+
+def test_tasks_py_loads_the_package_namespace():
+    # Invoke loads tasks.py under the name `tasks`; it must re-export the package's ns.
+    probe = (
+        "import importlib.util, sys; sys.path.insert(0, '.');"
+        "spec = importlib.util.spec_from_file_location('tasks', 'tasks.py');"
+        "m = importlib.util.module_from_spec(spec); sys.modules['tasks'] = m;"
+        "spec.loader.exec_module(m);"
+        "import tasks as pkg; assert m.ns is pkg.ns and hasattr(pkg, '__path__'); print('ok')"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_listing_imports_no_docker_http_or_compose():
+    probe = (
+        "import sys; sys.argv = ['inv', '--list'];"
+        "from invoke.main import program;"
+        "import contextlib, io\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try: program.run()\n"
+        "    except SystemExit: pass\n"
+        "heavy = [m for m in ('docker', 'requests', 'urllib3', 'packaging.version') "
+        "if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_task_help_works_for_every_task():
+    for name in sorted(EXPECTED):
+        done = _inv(name, "--help")
+        assert done.returncode == 0 and "Usage:" in done.stdout, (name, done.stderr)
