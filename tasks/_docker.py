@@ -137,15 +137,72 @@ def require_compose(c) -> str:
     return version.lstrip("v")
 
 
-def run_compose(c, *args: str, env: dict[str, str] | None = None, hide=None):
-    """Run `docker compose ARGS` through the Invoke context; `ComposeFailed` on non-zero."""
-    command = shlex.join(compose_argv(*args))
-    result = c.run(command, env=compose_env(env), hide=hide, warn=True, in_stream=False)
+def run_cli(c, argv: list[str], env: dict[str, str] | None = None, hide=None):
+    """Run a docker command line through the Invoke context; `ComposeFailed` on non-zero."""
+    result = c.run(shlex.join(argv), env=compose_env(env), hide=hide, warn=True, in_stream=False)
     if result.exited != 0:
         detail = (result.stderr or "").strip().splitlines()
         reason = detail[-1] if detail else f"exit code {result.exited}"
-        raise ComposeFailed(f"`docker compose {' '.join(args)}` failed: {reason}", result.exited)
+        shown = " ".join(a for a in argv[1:] if not a.startswith("/"))
+        raise ComposeFailed(f"`docker {shown}` failed: {reason}", result.exited)
     return result
+
+
+def run_compose(c, *args: str, env: dict[str, str] | None = None, hide=None):
+    """Run `docker compose ARGS` (BuildKit on, ENV added) through the Invoke context."""
+    return run_cli(c, compose_argv(*args), env=env, hide=hide)
+
+
+def has_buildx(c) -> bool:
+    """Whether the docker CLI has the buildx plugin (needed for builders, multi-platform)."""
+    result = c.run("docker buildx version", hide=True, warn=True, in_stream=False)
+    return result.exited == 0
+
+
+def compose_files() -> list[str]:
+    """The compose files in force: COMPOSE_FILE's entries, else this checkout's compose.yml."""
+    listed = os.environ.get("COMPOSE_FILE")
+    if not listed:
+        return [str(ROOT / "compose.yml")]
+    separator = os.environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+    return [os.path.abspath(f) for f in listed.split(separator) if f]
+
+
+MIN_BUILDKIT_API = (1, 39)  # Docker Engine 18.09, the first with BuildKit
+
+
+def require_buildkit(client) -> str:
+    """The engine version, or a one-line error when the engine predates BuildKit."""
+    version = client.version()
+    api = tuple(int(p) for p in str(version.get("ApiVersion", "0.0")).split(".")[:2])
+    if api < MIN_BUILDKIT_API:
+        raise KitError(
+            f"BuildKit is unavailable: Docker Engine {version.get('Version', '?')} (API "
+            f"{version.get('ApiVersion')}) predates it; upgrade to Docker Engine 18.09 or newer"
+        )
+    return str(version.get("Version", "?"))
+
+
+def image_index(client) -> dict[str, dict]:
+    """Every tagged image as {"name:tag": {"id", "size", "created", "labels"}}: one API call."""
+    index = {}
+    for image in client.api.images():
+        for tag in image.get("RepoTags") or ():
+            if tag != "<none>:<none>":
+                index[tag] = {"id": image["Id"], "size": image.get("Size", 0),
+                              "created": image.get("Created", 0),
+                              "labels": image.get("Labels") or {}}
+    return index
+
+
+def normalize_ref(ref: str) -> str:
+    """An image reference as the engine lists it: `docker.io/library/x` → `x:latest`."""
+    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/library/"):
+        if ref.startswith(prefix) and ref.count("/") == prefix.count("/"):
+            ref = ref[len(prefix):]
+            break
+    last = ref.rsplit("/", 1)[-1]
+    return ref if ":" in last or "@" in last else f"{ref}:latest"
 
 
 def compose_config(c, env: dict[str, str] | None = None) -> dict:

@@ -1,0 +1,125 @@
+"""Build tasks: flags reach the command line; on the real engine, versions land in tags
+and labels, cached rebuilds are reported, cache mounts survive a version bump, and bad
+input or a broken host stops before anything is built."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from invoke import Context, MockContext, Result
+
+from tasks import _docker, build
+from tasks._errors import KitError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _inv(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+# ------------------------------------------------------------------ command lines
+def test_flags_reach_the_compose_command_line(monkeypatch):
+    monkeypatch.setenv("COMPOSE_FILE", "/srv/node/compose.yml")
+    flags = build.BuildFlags(no_cache=True, pull=True, push=True, builder="remote",
+                             progress="plain")
+    expected = ("docker compose --progress plain build --no-cache --pull --push "
+                "--builder remote base-op-node")
+    c = MockContext(run={expected: Result(exited=0)})
+    _docker.run_compose(c, *flags.compose_args("base-op-node"))
+    assert c.run.call_args.args[0] == expected
+    assert c.run.call_args.kwargs["env"]["DOCKER_BUILDKIT"] == "1"
+
+
+def test_default_flags_compose_a_plain_build(monkeypatch):
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    args = build.BuildFlags().compose_args("base-execution")
+    assert args == ["--progress", "auto", "build", "base-execution"]
+    assert _docker.compose_argv(*args)[:4] == ["docker", "compose", "--project-directory",
+                                               str(ROOT)]
+
+
+def test_one_platform_goes_through_the_environment():
+    flags = build.BuildFlags(platform="linux/arm64")
+    assert flags.env() == {"DOCKER_DEFAULT_PLATFORM": "linux/arm64"}
+    assert not flags.needs_buildx
+
+
+def test_several_platforms_bake_the_compose_files(monkeypatch):
+    monkeypatch.setenv("COMPOSE_FILE", "/a/compose.yml:/a/override.yml")
+    flags = build.BuildFlags(platform="linux/amd64,linux/arm64", push=True, builder="ci")
+    assert flags.needs_buildx
+    assert flags.bake_argv("base-op-node") == [
+        "docker", "buildx", "bake", "--progress", "auto", "--file", "/a/compose.yml",
+        "--file", "/a/override.yml", "--set", "base-op-node.platform=linux/amd64,linux/arm64",
+        "--push", "--builder", "ci", "base-op-node"]
+
+
+@pytest.mark.parametrize("kwargs, named", [
+    ({"progress": "fancy"}, "'fancy'"),
+    ({"platform": "arm64"}, "'arm64'"),
+    ({"platform": "linux/amd64,Linux ARM"}, "'Linux ARM'"),
+])
+def test_bad_flags_are_one_line_errors(kwargs, named):
+    with pytest.raises(KitError) as info:
+        build.BuildFlags(**kwargs).validate()
+    assert named in info.value.message and "\n" not in info.value.message
+
+
+# ------------------------------------------------------------------ real engine
+def test_cached_rebuild_is_reported_as_cached(engine, fixture_project):
+    project = fixture_project()
+    first = build.run_builds(Context(), ["base-execution"], build.BuildFlags(progress="quiet"))
+    again = build.run_builds(Context(), ["base-execution"], build.BuildFlags(progress="quiet"))
+    assert first[0].image == project.image("base-execution")
+    assert first[0].cached is False
+    assert again[0].cached is True
+    assert again[0].size == engine.images.get(project.image("base-execution")).attrs["Size"]
+
+
+def test_cache_mount_survives_a_version_bump(engine, fixture_project):
+    project = fixture_project()
+    quiet = build.BuildFlags(progress="quiet")
+    build.run_builds(Context(), ["base-op-node"], quiet, env={"OP_NODE_VERSION": "v1.0.0"})
+    bumped = build.run_builds(Context(), ["base-op-node"], quiet,
+                              env={"OP_NODE_VERSION": "v1.1.0"})
+    assert bumped[0].image == project.image("base-op-node", "v1.1.0")
+    assert bumped[0].cached is False
+    seen = engine.containers.run(bumped[0].image, ["cat", "/cache-seen.txt"], remove=True)
+    assert "built-v1.0.0" in seen.decode().split()
+
+
+def test_several_platforms_without_buildx_build_nothing(engine, fixture_project):
+    project = fixture_project()
+    with pytest.raises(KitError, match="buildx"):
+        build.run_builds(Context(), ["base-op-node"],
+                         build.BuildFlags(platform="linux/amd64,linux/arm64"))
+    assert not engine.images.list(name=project.repo("base-op-node"))
+
+
+def test_unknown_service_in_users_compose_file_is_named(engine, fixture_project, tmp_path):
+    project = fixture_project()
+    text = project.compose_file.read_text().replace("base-execution:", "execution:", 1)
+    project.compose_file.write_text(text)
+    with pytest.raises(KitError, match="'base-execution' is not in the compose project"):
+        build.run_builds(Context(), ["base-execution"], build.BuildFlags())
+
+
+def test_dead_daemon_stops_the_build_cleanly(tmp_path):
+    done = _inv("build.op-node", env={"DOCKER_HOST": f"unix://{tmp_path}/gone.sock"})
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: cannot reach the Docker engine")
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_missing_compose_names_the_fix(engine, fixture_project, tmp_path):
+    fixture_project()
+    empty = tmp_path / "docker-config"
+    empty.mkdir()
+    done = _inv("build.execution", env={"DOCKER_CONFIG": str(empty)})
+    assert done.returncode == 1
+    assert "docker compose v2 is missing" in done.stderr
+    assert "Traceback" not in done.stderr
