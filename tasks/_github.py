@@ -137,6 +137,10 @@ class GitHub:
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             return self._offline(url, cached, type(exc).__name__)
+        except requests.RequestException as exc:  # a malformed GITHUB_API_URL or token
+            raise self._fail(GitHubError, f"cannot send a request to the GitHub API at "
+                             f"{self.api_url} ({type(exc).__name__}); check GITHUB_API_URL "
+                             "(e.g. https://api.github.com) and GITHUB_TOKEN") from None
         if response.status_code == 304 and cached is not None:
             return cached
         if response.status_code in (502, 503, 504):
@@ -188,8 +192,9 @@ class GitHub:
                 "GitHub asks for credentials: set GITHUB_TOKEN"
             raise self._fail(BadToken, f"{hint} (401 from {self.api_url})")
         if status == 404:
+            hint = ": check the repository owner/name" if "/matching-refs/" in url else ""
             raise self._fail(GitHubError, f"GitHub API at {self.api_url} has no "
-                             f"{self._path(url)} (404): check the repository name")
+                             f"{self._path(url)} (404){hint}")
         raise self._fail(GitHubError, f"GitHub API at {self.api_url} answered {status} for "
                          f"{self._path(url)}" + (f": {message}" if message else ""))
 

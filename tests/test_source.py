@@ -223,6 +223,12 @@ def test_token_is_sent_and_never_printed(upstream):
     assert not [p for p in cache.rglob("*") if p.is_file() and TOKEN in p.read_text()]
 
 
+@pytest.mark.parametrize("url", ["api.github.com", "http://127.0.0.1:notaport"])
+def test_malformed_api_url_is_one_line(github_api, url):
+    line = assert_one_line_error(inv("source.tags", env={"GITHUB_API_URL": url}))
+    assert "GITHUB_API_URL" in line
+
+
 def test_missing_repository_is_a_one_line_404(github_api):
     line = assert_one_line_error(inv("source.tags"))
     assert "404" in line and "matching-refs" in line
