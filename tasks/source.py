@@ -1,30 +1,307 @@
-"""Upstream versions: list release tags, resolve a version spec, pin and clone."""
+"""Upstream versions: list release tags, resolve a version spec, pin, check and clone.
 
-from invoke import task
+Components: `op-node` (tags op-node/vX.Y.Z of ethereum-optimism/optimism) and
+`execution` (Nethermind tags X.Y.Z of NethermindEth/nethermind). All GitHub traffic goes
+through tasks/_github.py (GITHUB_API_URL, GITHUB_TOKEN, cached, ETag-revalidated).
 
+Build tasks call `resolve_version(component, spec, pre)`, which returns a `Resolution`
+whose `build_env()` is the environment compose needs. Pins live in compose.yml as
+`${VAR:-value}` defaults; `read_pins()` reads them without Docker.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import os
+import re
+import shlex
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from invoke import Collection, task
+
+from . import _versions
 from ._errors import KitError
 
+ROOT = Path(__file__).resolve().parent.parent
+UPSTREAM = {"op-node": "ethereum-optimism/optimism", "execution": "NethermindEth/nethermind"}
+TAG_PREFIX = {"op-node": "op-node/v", "execution": ""}
+PIN_VARS = {
+    "op-node": ("OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION"),
+    "execution": ("NETHERMIND_VERSION",),
+}
 COMPONENT_HELP = "op-node (default) or execution (Nethermind)"
+VERSION_HELP = ("latest (default), vX.Y or X.Y (newest patch), vX.Y.Z or X.Y.Z, "
+                "or an explicit pre-release like v1.20.0-rc.1")
+PRE_HELP = "let latest and partial specs choose pre-releases (-rc.N)"
+_DEFAULT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):-([^}]*)\}")
+_PIN_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]*")
 
 
-def _pending(name: str) -> KitError:
-    return KitError(f"`inv {name}` is not implemented yet (issue #4)")
+@dataclass(frozen=True)
+class Resolution:
+    """A version spec resolved upstream: exact tag, commit, and Go version (op-node)."""
+
+    component: str
+    tag: str
+    version: str
+    commit: str
+    go_version: str | None
+
+    def build_env(self) -> dict[str, str]:
+        """The build args compose needs for this component's image."""
+        if self.component == "op-node":
+            return {"OP_NODE_VERSION": self.version, "OP_NODE_COMMIT": self.commit,
+                    "GO_VERSION": self.go_version or ""}
+        return {"NETHERMIND_VERSION": self.version}
 
 
-@task(help={"component": COMPONENT_HELP, "pre": "include pre-releases", "json": "print JSON"})
+# ------------------------------------------------------------------- resolution
+def upstream_repo(c=None, component: str = "op-node") -> str:
+    """owner/name for a component: Invoke config `source.op_node_repo` / `source.execution_repo`
+    (invoke.yaml, or INVOKE_SOURCE_OP_NODE_REPO in the environment), else UPSTREAM."""
+    try:
+        return c.config.source[f"{component.replace('-', '_')}_repo"] or UPSTREAM[component]
+    except (AttributeError, KeyError, TypeError):
+        return UPSTREAM[component]
+
+
+def list_releases(component: str, github=None, repo: str | None = None):
+    """(releases newest first, {tag: ref object}) for a component; one listing request."""
+    from ._github import GitHub
+
+    _versions.check_component(component)
+    github = github or GitHub()
+    repo = repo or UPSTREAM[component]
+    refs = github.matching_tags(repo, TAG_PREFIX[component])
+    return _versions.releases(component, refs), refs
+
+
+def resolve_version(component: str, spec: str = "latest", pre: bool = False, *,
+                    repo: str | None = None, github=None, go: bool = True) -> Resolution:
+    """Resolve `spec` to a Resolution; KitError (one line) on bad input or upstream failure.
+
+    Cold: the tag listing, one tag-object lookup when the tag is annotated, and go.mod at
+    the commit (op-node). Warm: one conditional listing request (304).
+    """
+    from ._github import GitHub
+
+    _versions.parse_spec(_versions.check_component(component), spec)  # fail before I/O
+    github = github or GitHub()
+    repo = repo or UPSTREAM[component]
+    available, refs = list_releases(component, github, repo)
+    release = _versions.select(component, available, spec, pre)
+    commit = github.commit_of(repo, refs[release.tag])
+    go_version = None
+    if component == "op-node" and go:
+        go_version = _versions.go_version(github.file_at(repo, "go.mod", commit))
+        if go_version is None:
+            raise KitError(f"go.mod at {release.tag} ({commit[:12]}) has no go directive")
+    return Resolution(component, release.tag, release.version, commit, go_version)
+
+
+# ------------------------------------------------------------------------ pins
+def compose_path() -> Path:
+    """The compose file pins live in: COMPOSE_FILE's first entry if set, else compose.yml.
+
+    Same choice as tasks/_docker.compose_argv, so `pin` edits the file builds read.
+    """
+    listed = os.environ.get("COMPOSE_FILE", "")
+    first = listed.split(os.environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep)[0].strip()
+    return Path(first).resolve() if first else ROOT / "compose.yml"
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise KitError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def read_pins(path: Path | str | None = None) -> dict[str, str]:
+    """{VAR: default} for every `${VAR:-default}` in the compose file (first one wins)."""
+    pins: dict[str, str] = {}
+    for name, value in _DEFAULT.findall(_read_text(Path(path) if path else compose_path())):
+        pins.setdefault(name, value)
+    return pins
+
+
+def write_pins(path: Path | str, values: dict[str, str]) -> dict[str, str]:
+    """Set the `${VAR:-...}` defaults of `values` everywhere in the file, atomically.
+
+    Returns the old values. Every variable must already be there and every value must be
+    a plain version/commit string; otherwise nothing is written.
+    """
+    path = Path(os.path.realpath(path))  # replace the target of a symlink, not the link
+    text = _read_text(path)
+    old = {}
+    for name, value in values.items():
+        found = [v for n, v in _DEFAULT.findall(text) if n == name]
+        if not found:
+            raise KitError(f"{path} has no ${{{name}:-...}} default to pin; add one first")
+        if not _PIN_VALUE.fullmatch(value or ""):
+            raise KitError(f"refusing to pin {name} to {value!r}: not a version or commit")
+        old[name] = found[0]
+    new_text = _DEFAULT.sub(
+        lambda m: f"${{{m.group(1)}:-{values[m.group(1)]}}}" if m.group(1) in values
+        else m.group(0), text)
+    if new_text != text:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(new_text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            shutil.copymode(path, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    return old
+
+
+# ----------------------------------------------------------------------- tasks
+def _component(component: str) -> str:
+    return _versions.check_component((component or "op-node").strip())
+
+
+@task(help={"component": COMPONENT_HELP, "pre": "include pre-releases (-rc.N)",
+            "json": "print a JSON list of {tag, version, prerelease}"})
 def tags(c, component="op-node", pre=False, json=False):
     """List upstream releases of a component, newest first."""
-    raise _pending("source.tags")
+    component = _component(component)
+    available, _ = list_releases(component, repo=upstream_repo(c, component))
+    shown = [r for r in available if pre or not r.prerelease]
+    if json:
+        print(jsonlib.dumps([{"tag": r.tag, "version": r.version, "prerelease": r.prerelease}
+                             for r in shown], indent=2))
+        return
+    for r in shown:
+        print(r.version + ("  (pre-release)" if r.prerelease else ""))
 
 
-@task(
-    help={
-        "component": COMPONENT_HELP,
-        "version": "latest (default), vX.Y (newest patch), vX.Y.Z, or an explicit pre-release",
-        "pre": "let latest and partial specs choose pre-releases",
-        "json": "print one JSON object (component, tag, version, commit, go_version)",
-    }
-)
+@task(help={"component": COMPONENT_HELP, "version": VERSION_HELP, "pre": PRE_HELP,
+            "json": "print one JSON object (component, tag, version, commit, go_version)"})
 def resolve(c, component="op-node", version="latest", pre=False, json=False):
     """Resolve a version spec to the exact tag, commit and Go version."""
-    raise _pending("source.resolve")
+    component = _component(component)
+    found = resolve_version(component, version, pre, repo=upstream_repo(c, component))
+    if json:
+        print(jsonlib.dumps(asdict(found), indent=2))
+        return
+    for key, value in asdict(found).items():
+        print(f"{key:<11} {value if value is not None else '-'}")
+
+
+@task(help={"component": COMPONENT_HELP, "version": VERSION_HELP, "pre": PRE_HELP})
+def pin(c, component="op-node", version="latest", pre=False):
+    """Pin a component's version (and commit, Go version) in compose.yml; prints old -> new."""
+    component = _component(component)
+    path = compose_path()
+    read_pins(path)  # an unreadable file fails before any request
+    found = resolve_version(component, version, pre, repo=upstream_repo(c, component))
+    new = found.build_env()
+    old = write_pins(path, new)
+    for name, value in new.items():
+        change = f"{old[name]} -> {value}" if old[name] != value else f"{value} (unchanged)"
+        print(f"{name}: {change}")
+        if os.environ.get(name):
+            print(f"note: {name} is set in your environment and overrides the pin")
+    print(f"pinned {component} {found.version} in {path}")
+
+
+def outdated_report(pins: dict[str, str], github=None, repos: dict | None = None) -> list[dict]:
+    """Pinned vs newest release per component, with a note when a pinned tag moved."""
+    from ._github import GitHub
+
+    github = github or GitHub()
+    report = []
+    for component, (version_var, *_rest) in PIN_VARS.items():
+        repo = (repos or UPSTREAM)[component]
+        available, refs = list_releases(component, github, repo)
+        stable = [r for r in available if not r.prerelease]
+        newest = (stable or available)[0].version if available else None
+        pinned = pins.get(version_var)
+        row = {"component": component, "pinned": pinned, "newest": newest,
+               "outdated": False, "note": None}
+        try:
+            current = _versions.select(component, available, pinned or "", pre=True)
+        except KitError:
+            row["note"] = f"pinned {pinned!r} is not an upstream release"
+            current = None
+        if current is not None and newest is not None:
+            row["outdated"] = current.key < stable[0].key if stable else False
+            if component == "op-node" and pins.get("OP_NODE_COMMIT"):
+                upstream = github.commit_of(repo, refs[current.tag])
+                if upstream != pins["OP_NODE_COMMIT"]:
+                    row["note"] = (f"tag moved: {current.tag} is now {upstream[:12]}, "
+                                   f"pinned commit is {pins['OP_NODE_COMMIT'][:12]}")
+        report.append(row)
+    return report
+
+
+@task(help={"json": "print a JSON list of {component, pinned, newest, outdated, note}"})
+def outdated(c, json=False):
+    """Show pinned vs newest release per component (exit 0 either way; notes moved tags)."""
+    path = compose_path()
+    repos = {name: upstream_repo(c, name) for name in UPSTREAM}
+    report = outdated_report(read_pins(path), repos=repos)
+    if json:
+        print(jsonlib.dumps(report, indent=2))
+        return
+    for row in report:
+        state = "outdated" if row["outdated"] else "up to date"
+        print(f"{row['component']:<10} pinned {row['pinned'] or '-':<10} "
+              f"newest {row['newest'] or '-':<10} {state}")
+        if row["note"]:
+            print(f"  note: {row['note']}")
+
+
+@task(help={"version": VERSION_HELP, "pre": PRE_HELP,
+            "dest": "directory to clone into (default: build/optimism-<version> in the project)",
+            "repo": "git URL to clone (default: https://github.com/<source.op_node_repo>.git; "
+                    "mirrors, forks and file:// repositories work)"})
+def clone(c, version="latest", pre=False, dest=None, repo=None):
+    """Shallow-clone the resolved op-node tag and verify its commit; a moved tag fails."""
+    found = resolve_version("op-node", version, pre, repo=upstream_repo(c, "op-node"), go=False)
+    url = repo or f"https://github.com/{upstream_repo(c, 'op-node')}.git"
+    target = Path(dest) if dest else ROOT / "build" / f"optimism-{found.version}"
+    if target.exists() and any(target.iterdir()):
+        raise KitError(f"{target} exists and is not empty; remove it or pass --dest")
+    created = not target.exists()
+    command = shlex.join(["git", "-c", "advice.detachedHead=false", "clone", "--quiet",
+                          "--depth", "1", "--branch", found.tag, url, str(target)])
+    result = c.run(command, hide=True, warn=True, in_stream=False)
+    if result.exited != 0:
+        _remove(target, created)
+        detail = (result.stderr or "").strip().splitlines()
+        raise KitError(f"git clone of {found.tag} from {url} failed: "
+                       f"{detail[-1] if detail else f'exit {result.exited}'}")
+    head = c.run(shlex.join(["git", "-C", str(target), "rev-parse", "HEAD"]), hide=True,
+                 warn=True, in_stream=False)
+    actual = (head.stdout or "").strip()
+    if actual != found.commit:
+        _remove(target, created)
+        raise KitError(f"tag moved: {found.tag} in {url} is {actual[:12] or '?'} but GitHub "
+                       f"says {found.commit[:12]}; removed the clone, check upstream first")
+    print(f"cloned {found.tag} ({found.commit}) into {target}")
+
+
+def _remove(target: Path, created: bool) -> None:
+    """Remove a half clone; an empty directory the user made stays, emptied."""
+    if not target.exists():
+        return
+    if created:
+        shutil.rmtree(target, ignore_errors=True)
+        return
+    for child in target.iterdir():
+        shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+
+
+ns = Collection(tags, resolve, pin, outdated, clone)
+ns.configure({"source": {f"{name.replace('-', '_')}_repo": repo
+                         for name, repo in UPSTREAM.items()}})

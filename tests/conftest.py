@@ -294,6 +294,46 @@ class FakeGitHub:
         handler.end_headers()
         handler.wfile.write(payload)
 
+    def add_repo(self, repo: str, tags: dict[str, str], annotated=(), gomod=None,
+                 prefixes=("", "op-node/v"), page_size: int | None = None) -> None:
+        """Serve a repository's tags like GitHub does (additive helper for source tests).
+
+        `tags` maps tag name -> commit SHA; names in `annotated` point at a tag object
+        served at /git/tags/{sha}. `gomod` is go.mod text for every commit, or a dict
+        {commit: text}, served by the contents endpoint at ?ref=<commit>. Each prefix gets
+        a matching-refs listing (sorted by name, as GitHub does), split into pages of
+        `page_size` linked with Link rel="next". Calling it again replaces the listings.
+        """
+        import base64
+        import hashlib
+
+        refs = []
+        for name in sorted(tags):
+            commit = tags[name]
+            obj = {"sha": commit, "type": "commit"}
+            if name in annotated:
+                tag_sha = hashlib.sha1(f"tag:{name}:{commit}".encode()).hexdigest()
+                self.route(f"/repos/{repo}/git/tags/{tag_sha}",
+                           {"sha": tag_sha, "tag": name, "object": obj})
+                obj = {"sha": tag_sha, "type": "tag"}
+            refs.append({"ref": f"refs/tags/{name}", "object": obj})
+            text = gomod.get(commit) if isinstance(gomod, dict) else gomod
+            if text is not None:
+                self.route(f"/repos/{repo}/contents/go.mod?ref={commit}", {
+                    "type": "file", "name": "go.mod", "path": "go.mod", "encoding": "base64",
+                    "content": base64.b64encode(text.encode()).decode()})
+        for prefix in prefixes:
+            path = f"/repos/{repo}/git/matching-refs/tags" + (f"/{prefix}" if prefix else "")
+            wanted = [r for r in refs if r["ref"].startswith(f"refs/tags/{prefix}")]
+            size = page_size or max(len(wanted), 1)
+            pages = [wanted[i:i + size] for i in range(0, len(wanted), size)] or [[]]
+            for number, page in enumerate(pages, start=1):
+                headers = {}
+                if number < len(pages):
+                    headers["Link"] = f'<{self.url}{path}?page={number + 1}>; rel="next"'
+                self.route(path if number == 1 else f"{path}?page={number}", page,
+                           headers=headers)
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()

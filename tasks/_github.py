@@ -1,0 +1,265 @@
+"""The one place that talks to GitHub: the REST API at GITHUB_API_URL, with a cache.
+
+- `GITHUB_API_URL` (default https://api.github.com; GitHub Enterprise and Actions set it).
+- `GITHUB_TOKEN`, when set, goes in the Authorization header to the API host only; it is
+  never printed, logged or cached.
+- Answers are cached under `$XDG_CACHE_HOME/opstack-image-kit/github/` (default
+  `~/.cache/...`), one JSON file per URL, written atomically. Listings are revalidated
+  with ETags (`If-None-Match`; a 304 costs no rate-limit quota); answers addressed by a
+  commit or tag-object SHA never change and are served from the cache without a request.
+- GitHub unreachable (connection error, timeout, 502/503/504): the cached answer, with a
+  note on stderr; nothing cached: a one-line error. Rate limit, bad token, not found:
+  one-line errors that say what to do.
+
+`requests` is imported lazily, so `inv --list` never pays for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from ._errors import KitError
+
+DEFAULT_API_URL = "https://api.github.com"
+USER_AGENT = "opstack-image-kit"
+MAX_PAGES = 50
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+class GitHubError(KitError):
+    """GitHub answered with an error, or could not be reached."""
+
+
+class RateLimited(GitHubError):
+    """403/429 with no quota left."""
+
+
+class BadToken(GitHubError):
+    """401: GITHUB_TOKEN was rejected."""
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "opstack-image-kit" / "github"
+
+
+def is_sha(text: str) -> bool:
+    return bool(_SHA.fullmatch(text or ""))
+
+
+class GitHub:
+    """A small GitHub REST client; one per command. Counts the requests it makes."""
+
+    def __init__(self, api_url: str | None = None, token: str | None = None,
+                 cache_dir: Path | None = None, err=None, timeout=(5, 30)) -> None:
+        self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+        self._token = token if token is not None else (os.environ.get("GITHUB_TOKEN") or None)
+        self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
+        self.err = err
+        self.timeout = timeout
+        self.requests_made = 0
+        self._session = None
+        self._noted_offline = False
+
+    def __repr__(self) -> str:  # never the token
+        return f"GitHub({self.api_url!r}, token={'set' if self._token else 'unset'})"
+
+    # ----------------------------------------------------------------- plumbing
+    def _url(self, path: str, params: dict | None = None) -> str:
+        query = f"?{urlencode(params)}" if params else ""
+        return f"{self.api_url}/{path.lstrip('/')}{query}"
+
+    def _cache_file(self, url: str) -> Path:
+        return self.cache_dir / (hashlib.sha256(url.encode()).hexdigest() + ".json")
+
+    def _load(self, url: str) -> dict | None:
+        try:
+            entry = json.loads(self._cache_file(url).read_text())
+        except (OSError, ValueError):
+            return None
+        return entry if isinstance(entry, dict) and entry.get("url") == url else None
+
+    def _store(self, url: str, entry: dict) -> None:
+        """Atomic: a temp file beside the target, then os.replace. Best effort."""
+        tmp = None
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=".tmp-", suffix=".json")
+            with os.fdopen(fd, "w") as handle:
+                json.dump(entry, handle)
+            os.replace(tmp, self._cache_file(url))
+        except OSError:
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def _headers(self, url: str, etag: str | None) -> dict[str, str]:
+        headers = {"Accept": "application/vnd.github+json", "User-Agent": USER_AGENT,
+                   "X-GitHub-Api-Version": "2022-11-28"}
+        if self._token and urlsplit(url).netloc == urlsplit(self.api_url).netloc:
+            headers["Authorization"] = f"Bearer {self._token}"
+        if etag:
+            headers["If-None-Match"] = etag
+        return headers
+
+    def _say(self, message: str) -> None:
+        print(self._scrub(message), file=self.err or sys.stderr)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+    def _fail(self, cls, message: str):
+        return cls(self._scrub(message))
+
+    # ------------------------------------------------------------------- fetch
+    def fetch(self, url: str, immutable: bool = False) -> dict:
+        """The cache entry for `url` ({"body", "next", ...}), fresh or revalidated."""
+        import requests
+
+        cached = self._load(url)
+        if immutable and cached is not None:
+            return cached
+        if self._session is None:
+            self._session = requests.Session()
+        try:
+            self.requests_made += 1
+            response = self._session.get(
+                url, headers=self._headers(url, cached and cached.get("etag")),
+                timeout=self.timeout, allow_redirects=True,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            return self._offline(url, cached, type(exc).__name__)
+        except requests.RequestException as exc:  # a malformed GITHUB_API_URL or token
+            raise self._fail(GitHubError, f"cannot send a request to the GitHub API at "
+                             f"{self.api_url} ({type(exc).__name__}); check GITHUB_API_URL "
+                             "(e.g. https://api.github.com) and GITHUB_TOKEN") from None
+        if response.status_code == 304 and cached is not None:
+            return cached
+        if response.status_code in (502, 503, 504):
+            return self._offline(url, cached, f"HTTP {response.status_code}")
+        self._check(response, url)
+        try:
+            body = response.json()
+        except ValueError:
+            raise self._fail(GitHubError, f"GitHub API at {self.api_url} answered "
+                             f"{response.status_code} without JSON for {self._path(url)}") from None
+        entry = {"url": url, "etag": response.headers.get("ETag"), "body": body,
+                 "next": response.links.get("next", {}).get("url"), "stored": time.time()}
+        self._store(url, entry)
+        return entry
+
+    def _path(self, url: str) -> str:
+        return url[len(self.api_url):] if url.startswith(self.api_url) else urlsplit(url).path
+
+    def _offline(self, url: str, cached: dict | None, reason: str) -> dict:
+        if cached is None:
+            raise self._fail(
+                GitHubError,
+                f"cannot reach the GitHub API at {self.api_url} ({reason}) and nothing is "
+                "cached for this request; check the network or GITHUB_API_URL",
+            )
+        if not self._noted_offline:
+            self._noted_offline = True
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(cached.get("stored", 0)))
+            self._say(f"note: GitHub API unreachable at {self.api_url} ({reason}); "
+                      f"answering from the cache (stored {when})")
+        return cached
+
+    def _check(self, response, url: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        headers = response.headers
+        try:
+            message = str(response.json().get("message", "")).splitlines()[0]
+        except (ValueError, AttributeError, IndexError):
+            message = ""
+        limited = headers.get("X-RateLimit-Remaining") == "0" or "Retry-After" in headers \
+            or "rate limit" in message.lower()
+        if status in (403, 429) and limited:
+            raise self._fail(RateLimited, self._rate_limit_message(status, headers))
+        if status == 401:
+            hint = ("GITHUB_TOKEN was rejected (bad or expired token): fix it, or unset it to "
+                    "use the anonymous limit") if self._token else \
+                "GitHub asks for credentials: set GITHUB_TOKEN"
+            raise self._fail(BadToken, f"{hint} (401 from {self.api_url})")
+        if status == 404:
+            hint = ": check the repository owner/name" if "/matching-refs/" in url else ""
+            raise self._fail(GitHubError, f"GitHub API at {self.api_url} has no "
+                             f"{self._path(url)} (404){hint}")
+        raise self._fail(GitHubError, f"GitHub API at {self.api_url} answered {status} for "
+                         f"{self._path(url)}" + (f": {message}" if message else ""))
+
+    def _rate_limit_message(self, status: int, headers) -> str:
+        when = "later"
+        if headers.get("Retry-After", "").isdigit():
+            seconds = int(headers["Retry-After"])
+            when = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + seconds))
+            when = f"at {when} (in {seconds} s)"
+        elif headers.get("X-RateLimit-Reset", "").isdigit():
+            reset = int(headers["X-RateLimit-Reset"])
+            minutes = max(0, round((reset - time.time()) / 60))
+            when = f"at {time.strftime('%H:%M:%S UTC', time.gmtime(reset))} (in {minutes} min)"
+        advice = ("GITHUB_TOKEN is set; wait for the reset" if self._token else
+                  "set GITHUB_TOKEN to raise it (60 -> 5000 requests/hour)")
+        return f"GitHub API rate limit exceeded ({status}); it resets {when}; {advice}"
+
+    # ----------------------------------------------------------------- queries
+    def get(self, path: str, params: dict | None = None, immutable: bool = False):
+        return self.fetch(self._url(path, params), immutable=immutable)["body"]
+
+    def get_all(self, path: str, params: dict | None = None) -> list:
+        """Every page of a listing, following Link rel="next"."""
+        items: list = []
+        url = self._url(path, params)
+        for _ in range(MAX_PAGES):
+            entry = self.fetch(url)
+            body = entry["body"]
+            if not isinstance(body, list):
+                raise self._fail(GitHubError, f"GitHub API at {self.api_url} answered no list "
+                                 f"for {self._path(url)}")
+            items.extend(body)
+            url = entry.get("next")
+            if not url:
+                return items
+        raise self._fail(GitHubError, f"more than {MAX_PAGES} pages for {path}; giving up")
+
+    def matching_tags(self, repo: str, prefix: str = "") -> dict[str, dict]:
+        """{tag name: ref object {"sha", "type"}} for tags starting with `prefix`."""
+        path = f"/repos/{repo}/git/matching-refs/tags" + (f"/{prefix}" if prefix else "")
+        refs = self.get_all(path, {"per_page": 100})
+        return {
+            ref["ref"][len("refs/tags/"):]: ref.get("object") or {}
+            for ref in refs if isinstance(ref, dict) and str(ref.get("ref", "")).startswith(
+                "refs/tags/")
+        }
+
+    def commit_of(self, repo: str, obj: dict) -> str:
+        """The commit SHA a tag ref points at; annotated tags are dereferenced (cached)."""
+        for _ in range(5):
+            kind, sha = obj.get("type"), obj.get("sha", "")
+            if kind == "commit" and is_sha(sha):
+                return sha
+            if kind != "tag" or not is_sha(sha):
+                break
+            obj = (self.get(f"/repos/{repo}/git/tags/{sha}", immutable=True) or {}).get(
+                "object") or {}
+        raise self._fail(GitHubError, f"a tag in {repo} does not lead to a commit ({obj!r:.80})")
+
+    def file_at(self, repo: str, path: str, ref: str) -> str:
+        """The text of `path` at `ref` (contents endpoint); cached for good when ref is a SHA."""
+        body = self.get(f"/repos/{repo}/contents/{path}", {"ref": ref}, immutable=is_sha(ref))
+        if not isinstance(body, dict) or body.get("type", "file") != "file":
+            raise self._fail(GitHubError, f"{path} at {ref} in {repo} is not a file")
+        content = body.get("content", "")
+        if body.get("encoding", "base64") != "base64":
+            return content
+        return base64.b64decode(content).decode("utf-8", "replace")

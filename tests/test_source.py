@@ -1,0 +1,401 @@
+"""Source tasks against a stand-in GitHub API (real HTTP on a local port) and real local
+git repositories: resolution, request budget, ETags, offline cache, rate limit, auth,
+pinning compose.yml, outdated report and the verified clone."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tasks import source
+from tasks._errors import KitError
+
+ROOT = Path(__file__).resolve().parent.parent
+OPTIMISM = "ethereum-optimism/optimism"
+NETHERMIND = "NethermindEth/nethermind"
+GOMOD_OLD = "module github.com/ethereum-optimism/optimism\n\ngo 1.24.0\n\ntoolchain go1.24.3\n"
+GOMOD_NEW = "module github.com/ethereum-optimism/optimism\n\ngo 1.26.0\n"
+TOKEN = "ghp_s3cretTokenValue0123456789"
+
+
+def sha(name: str) -> str:
+    return hashlib.sha1(name.encode()).hexdigest()
+
+
+OP_TAGS = {
+    "op-node/v1.16.2": sha("1.16.2"), "op-node/v1.16.11": sha("1.16.11"),
+    "op-node/v1.19.4": sha("1.19.4"), "op-node/v1.19.5": sha("1.19.5"),
+    "op-node/v1.20.0-rc.1": sha("1.20.0-rc.1"), "op-node/v1.19.6-synctest.1": sha("sync"),
+    "op-node/v1.19.7-hotfix": sha("hotfix"), "op-node/v1.21.0-dev.0": sha("dev"),
+    "op-batcher/v1.99.0": sha("batcher"), "op-contracts/v9.0.0": sha("contracts"),
+}
+ANNOTATED = {"op-node/v1.19.5", "op-node/v1.16.11", "op-node/v1.20.0-rc.1"}
+GOMODS = {commit: (GOMOD_NEW if "1.19" in name or "1.20" in name else GOMOD_OLD)
+          for name, commit in OP_TAGS.items()}
+NM_TAGS = {"1.38.1": sha("nm-1.38.1"), "1.38.0": sha("nm-1.38.0"), "1.9.0": sha("nm-1.9.0"),
+           "1.39.0-rc.1": sha("nm-rc")}
+
+
+@pytest.fixture
+def upstream(github_api):
+    github_api.add_repo(OPTIMISM, OP_TAGS, annotated=ANNOTATED, gomod=GOMODS)
+    github_api.add_repo(NETHERMIND, NM_TAGS, annotated={"1.38.0"}, prefixes=("",))
+    return github_api
+
+
+def inv(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, text=True,
+                          capture_output=True, env={**os.environ, **(env or {})})
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode != 0, done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert "Traceback" not in done.stderr
+    return lines[0]
+
+
+# ----------------------------------------------------------------- resolution
+def test_resolve_dereferences_annotated_tag_and_reads_go_mod_in_three_requests(upstream):
+    found = source.resolve_version("op-node", "latest")
+    assert found == source.Resolution("op-node", "op-node/v1.19.5", "v1.19.5",
+                                      sha("1.19.5"), "1.26")
+    tag_object = hashlib.sha1(("tag:op-node/v1.19.5:" + sha("1.19.5")).encode()).hexdigest()
+    assert [r["path"] for r in upstream.requests] == [
+        f"/repos/{OPTIMISM}/git/matching-refs/tags/op-node/v",
+        f"/repos/{OPTIMISM}/git/tags/{tag_object}",
+        f"/repos/{OPTIMISM}/contents/go.mod",
+    ]
+    assert upstream.requests[2]["query"] == f"ref={sha('1.19.5')}"
+    assert found.build_env() == {"OP_NODE_VERSION": "v1.19.5", "OP_NODE_COMMIT": sha("1.19.5"),
+                                 "GO_VERSION": "1.26"}
+
+
+def test_lightweight_tag_needs_no_dereference_and_old_go_mod_gives_old_go(upstream):
+    found = source.resolve_version("op-node", "v1.16.2")
+    assert (found.commit, found.go_version) == (sha("1.16.2"), "1.24")  # toolchain go1.24.3
+    assert len(upstream.requests) == 2
+
+
+def test_warm_resolution_is_one_conditional_request(upstream):
+    cold = source.resolve_version("op-node", "v1.19")
+    upstream.requests.clear()
+    warm = source.resolve_version("op-node", "v1.19")
+    assert warm == cold
+    assert len(upstream.requests) == 1
+    assert upstream.requests[0]["headers"].get("If-None-Match", "").startswith('"')
+
+
+def test_a_changed_listing_is_fetched_again(upstream):
+    assert source.resolve_version("op-node").version == "v1.19.5"
+    upstream.add_repo(OPTIMISM, {**OP_TAGS, "op-node/v1.19.10": sha("1.19.10")},
+                      gomod=GOMOD_NEW)
+    assert source.resolve_version("op-node").version == "v1.19.10"  # numeric: 10 > 5
+
+
+def test_pre_lets_latest_choose_a_release_candidate(upstream):
+    assert source.resolve_version("op-node", pre=True).tag == "op-node/v1.20.0-rc.1"
+    assert source.resolve_version("op-node", "v1.20.0-rc.1").commit == sha("1.20.0-rc.1")
+
+
+def test_execution_resolution_has_no_go_version(upstream):
+    found = source.resolve_version("execution", "1.38.0")
+    assert found == source.Resolution("execution", "1.38.0", "1.38.0", sha("nm-1.38.0"), None)
+    assert found.build_env() == {"NETHERMIND_VERSION": "1.38.0"}
+    assert [r["path"] for r in upstream.requests][0] == \
+        f"/repos/{NETHERMIND}/git/matching-refs/tags"
+    assert len(upstream.requests) == 2  # listing + tag object, no go.mod
+
+
+def test_paginated_listing_is_followed_and_revalidated_page_by_page(github_api):
+    github_api.add_repo(OPTIMISM, OP_TAGS, gomod=GOMODS, page_size=3)
+    done = inv("source.tags", "--json")
+    assert done.returncode == 0, done.stderr
+    listed = [entry["version"] for entry in json.loads(done.stdout)]
+    assert listed == ["v1.19.5", "v1.19.4", "v1.16.11", "v1.16.2"]
+    pages = [r for r in github_api.requests if "matching-refs" in r["path"]]
+    assert [r["query"] for r in pages] == ["per_page=100", "page=2", "page=3"]
+    github_api.requests.clear()
+    assert inv("source.tags", "--json").stdout == done.stdout
+    assert len(github_api.requests) == 3
+    assert all("If-None-Match" in r["headers"] for r in github_api.requests)
+
+
+def test_tags_task_lists_newest_first_and_marks_pre_releases(upstream):
+    plain = inv("source.tags")
+    assert plain.stdout.split() == ["v1.19.5", "v1.19.4", "v1.16.11", "v1.16.2"]
+    pre = inv("source.tags", "--pre")
+    assert pre.stdout.splitlines()[0] == "v1.20.0-rc.1  (pre-release)"
+    nm = inv("source.tags", "--component", "execution")
+    assert nm.stdout.split() == ["1.38.1", "1.38.0", "1.9.0"]
+
+
+def test_resolve_task_prints_json(upstream):
+    done = inv("source.resolve", "--version", "1.16", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "component": "op-node", "tag": "op-node/v1.16.11", "version": "v1.16.11",
+        "commit": sha("1.16.11"), "go_version": "1.24"}
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--version", "v1.18.0"), ["v1.18.0 does not exist", "v1.19.4", "v1.16.11"]),
+    (("--version", "v1.19.6-synctest.1"), ["malformed", "latest, vX.Y"]),
+    (("--component", "op-geth"), ["unknown component 'op-geth'", "op-node or execution"]),
+])
+def test_bad_input_is_one_line(upstream, args, words):
+    line = assert_one_line_error(inv("source.resolve", *args))
+    for word in words:
+        assert word in line
+
+
+# ------------------------------------------------------------ cache, failures
+def test_offline_answers_from_cache_with_a_note(upstream):
+    first = inv("source.resolve", "--json")
+    assert first.returncode == 0, first.stderr
+    upstream.close()
+    offline = inv("source.resolve", "--json")
+    assert offline.returncode == 0, offline.stderr
+    assert json.loads(offline.stdout) == json.loads(first.stdout)
+    note = offline.stderr.strip().splitlines()
+    assert len(note) == 1 and note[0].startswith("note: GitHub API unreachable")
+    assert "cache" in note[0]
+
+
+def test_offline_with_nothing_cached_is_one_line_error(github_api):
+    github_api.close()
+    line = assert_one_line_error(inv("source.resolve"))
+    assert "cannot reach the GitHub API" in line and "nothing is cached" in line
+
+
+def test_cache_lives_under_xdg_cache_home_and_has_no_leftovers(upstream, tmp_path):
+    source.resolve_version("op-node")
+    folder = tmp_path / "xdg-cache" / "opstack-image-kit" / "github"
+    files = sorted(p.name for p in folder.iterdir())
+    assert len(files) == 3 and all(name.endswith(".json") for name in files)
+    assert not [name for name in files if name.startswith(".tmp")]
+
+
+def test_rate_limit_names_reset_and_token(upstream):
+    reset = int(time.time()) + 1800
+    upstream.fail_with(403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+                       {"message": "API rate limit exceeded for 127.0.0.1."})
+    line = assert_one_line_error(inv("source.resolve"))
+    assert "rate limit" in line and "GITHUB_TOKEN" in line
+    assert time.strftime("%H:%M:%S UTC", time.gmtime(reset)) in line
+
+
+def test_secondary_rate_limit_uses_retry_after(upstream):
+    upstream.fail_with(429, {"Retry-After": "60"})
+    line = assert_one_line_error(inv("source.tags"))
+    assert "rate limit" in line and "in 60 s" in line and "GITHUB_TOKEN" in line
+
+
+def test_plain_403_is_not_called_a_rate_limit(upstream):
+    upstream.fail_with(403, {"X-RateLimit-Remaining": "42"}, {"message": "Resource forbidden"})
+    line = assert_one_line_error(inv("source.tags"))
+    assert "rate limit" not in line and "403" in line and "Resource forbidden" in line
+
+
+def test_bad_token_is_named_but_never_printed(upstream):
+    upstream.fail_with(401, {}, {"message": "Bad credentials"})
+    line = assert_one_line_error(inv("source.resolve", env={"GITHUB_TOKEN": TOKEN}))
+    assert "GITHUB_TOKEN was rejected" in line
+    assert TOKEN not in line
+
+
+def test_token_is_sent_and_never_printed(upstream):
+    done = inv("source.resolve", "--json", env={"GITHUB_TOKEN": TOKEN})
+    assert done.returncode == 0, done.stderr
+    assert {r["headers"].get("Authorization") for r in upstream.requests} == {f"Bearer {TOKEN}"}
+    assert TOKEN not in done.stdout + done.stderr
+    cache = Path(os.environ["XDG_CACHE_HOME"])
+    assert not [p for p in cache.rglob("*") if p.is_file() and TOKEN in p.read_text()]
+
+
+@pytest.mark.parametrize("url", ["api.github.com", "http://127.0.0.1:notaport"])
+def test_malformed_api_url_is_one_line(github_api, url):
+    line = assert_one_line_error(inv("source.tags", env={"GITHUB_API_URL": url}))
+    assert "GITHUB_API_URL" in line
+
+
+def test_missing_repository_is_a_one_line_404(github_api):
+    line = assert_one_line_error(inv("source.tags"))
+    assert "404" in line and "matching-refs" in line
+
+
+# ----------------------------------------------------------------------- pin
+@pytest.fixture
+def compose_copy(tmp_path, monkeypatch):
+    path = tmp_path / "stack" / "compose.yml"
+    path.parent.mkdir()
+    shutil.copy2(ROOT / "compose.yml", path)
+    monkeypatch.setenv("COMPOSE_FILE", str(path))
+    for name in ("OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION", "NETHERMIND_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+def changed_lines(before: bytes, after: bytes) -> list[tuple[bytes, bytes]]:
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    assert len(old) == len(new)
+    return [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+
+
+def test_read_pins_reads_compose_defaults():
+    pins = source.read_pins(ROOT / "compose.yml")
+    assert set(pins) >= {"OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION",
+                         "NETHERMIND_VERSION"}
+    assert re.fullmatch(r"[0-9a-f]{40}", pins["OP_NODE_COMMIT"])
+
+
+def test_pin_rewrites_only_the_pinned_defaults(upstream, compose_copy):
+    before = compose_copy.read_bytes()
+    old = source.read_pins(compose_copy)
+    done = inv("source.pin", "--version", "v1.16")
+    assert done.returncode == 0, done.stderr
+    assert f"OP_NODE_VERSION: {old['OP_NODE_VERSION']} -> v1.16.11" in done.stdout
+    assert f"GO_VERSION: {old['GO_VERSION']} -> 1.24" in done.stdout
+    pins = source.read_pins(compose_copy)
+    assert (pins["OP_NODE_VERSION"], pins["OP_NODE_COMMIT"], pins["GO_VERSION"]) == \
+        ("v1.16.11", sha("1.16.11"), "1.24")
+    assert pins["NETHERMIND_VERSION"] == old["NETHERMIND_VERSION"]
+    after = compose_copy.read_bytes()
+    for a, b in changed_lines(before, after):
+        assert a.replace(old["OP_NODE_VERSION"].encode(), b"v1.16.11") \
+            .replace(old["OP_NODE_COMMIT"].encode(), sha("1.16.11").encode()) \
+            .replace(b"GO_VERSION:-" + old["GO_VERSION"].encode(), b"GO_VERSION:-1.24") == b
+    assert len(changed_lines(before, after)) == 4  # 3 build args + the image tag
+    assert [p.name for p in compose_copy.parent.iterdir()] == ["compose.yml"]
+
+
+def test_pin_execution_touches_only_nethermind_lines(upstream, compose_copy):
+    before = compose_copy.read_bytes()
+    done = inv("source.pin", "--component", "execution", "--version", "1.38.0")
+    assert done.returncode == 0, done.stderr
+    for a, b in changed_lines(before, compose_copy.read_bytes()):
+        assert b"NETHERMIND_VERSION:-1.38.0" in b and b"NETHERMIND_VERSION" in a
+
+
+def test_pin_keeps_crlf_and_mode(upstream, compose_copy):
+    compose_copy.write_bytes(compose_copy.read_bytes().replace(b"\n", b"\r\n"))
+    compose_copy.chmod(0o640)
+    assert inv("source.pin").returncode == 0
+    text = compose_copy.read_bytes()
+    assert text.count(b"\r\n") == text.count(b"\n")
+    assert compose_copy.stat().st_mode & 0o777 == 0o640
+
+
+def test_failed_pin_leaves_compose_intact(upstream, compose_copy):
+    before = compose_copy.read_bytes()
+    assert_one_line_error(inv("source.pin", "--version", "v9.9.9"))
+    assert compose_copy.read_bytes() == before
+    upstream.fail_with(403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0"})
+    assert_one_line_error(inv("source.pin"))
+    assert compose_copy.read_bytes() == before
+    assert [p.name for p in compose_copy.parent.iterdir()] == ["compose.yml"]
+
+
+def test_pin_is_all_or_nothing_when_a_variable_is_missing(upstream, compose_copy):
+    text = compose_copy.read_text().replace("${GO_VERSION:-1.26}", "1.26")
+    compose_copy.write_text(text)
+    line = assert_one_line_error(inv("source.pin", "--version", "v1.16.2"))
+    assert "GO_VERSION" in line
+    assert compose_copy.read_text() == text
+
+
+# ------------------------------------------------------------------ outdated
+def test_outdated_reports_and_exits_zero(upstream, compose_copy):
+    assert inv("source.pin", "--version", "v1.16.2").returncode == 0
+    done = inv("source.outdated", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {row["component"]: row for row in json.loads(done.stdout)}
+    assert rows["op-node"] == {"component": "op-node", "pinned": "v1.16.2", "newest": "v1.19.5",
+                               "outdated": True, "note": None}
+    assert rows["execution"]["newest"] == "1.38.1"
+    text = inv("source.outdated")
+    assert text.returncode == 0 and "outdated" in text.stdout.splitlines()[0]
+
+
+def test_outdated_notes_a_moved_tag(upstream, compose_copy):
+    assert inv("source.pin", "--version", "v1.19.5").returncode == 0
+    upstream.add_repo(OPTIMISM, {**OP_TAGS, "op-node/v1.19.5": sha("evil")},
+                      annotated=ANNOTATED, gomod=GOMOD_NEW)
+    done = inv("source.outdated")
+    assert done.returncode == 0, done.stderr
+    assert "up to date" in done.stdout
+    assert f"tag moved: op-node/v1.19.5 is now {sha('evil')[:12]}" in done.stdout
+
+
+# --------------------------------------------------------------------- clone
+@pytest.fixture
+def local_optimism(git_repo, github_api):
+    repo = git_repo("optimism")
+    first = repo.commit({"go.mod": GOMOD_OLD, "op-node/main.go": "package main\n"}, "v1.16.2")
+    repo.tag("op-node/v1.16.2", annotated=True)
+    second = repo.commit({"go.mod": GOMOD_NEW, "op-node/main.go": "package main // 2\n"}, "v2")
+    repo.tag("op-node/v1.19.5", annotated=True)
+    repo.commit({"README": "after the release\n"}, "later work")
+    github_api.add_repo(OPTIMISM, {"op-node/v1.16.2": first, "op-node/v1.19.5": second},
+                        annotated={"op-node/v1.19.5"}, gomod={first: GOMOD_OLD,
+                                                              second: GOMOD_NEW})
+    return repo, first, second
+
+
+def test_clone_is_shallow_and_at_the_resolved_commit(local_optimism, tmp_path):
+    repo, _, second = local_optimism
+    dest = tmp_path / "src"
+    done = inv("source.clone", "--repo", repo.url, "--dest", str(dest))
+    assert done.returncode == 0, done.stderr
+    head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    assert head == second
+    shallow = subprocess.run(["git", "-C", str(dest), "rev-parse", "--is-shallow-repository"],
+                             capture_output=True, text=True).stdout.strip()
+    assert shallow == "true"
+    assert (dest / "go.mod").read_text() == GOMOD_NEW
+
+
+def test_clone_of_a_moved_tag_fails_and_removes_the_clone(local_optimism, tmp_path):
+    repo, _, _ = local_optimism
+    repo.commit({"op-node/main.go": "package main // backdoor\n"}, "sneaky")
+    repo.tag("op-node/v1.19.5", annotated=True, force=True)
+    dest = tmp_path / "src"
+    line = assert_one_line_error(inv("source.clone", "--repo", repo.url, "--dest", str(dest)))
+    assert line.startswith("error: tag moved: op-node/v1.19.5")
+    assert not dest.exists()
+
+
+def test_clone_refuses_a_non_empty_destination(local_optimism, tmp_path):
+    repo, _, _ = local_optimism
+    dest = tmp_path / "src"
+    dest.mkdir()
+    (dest / "keep.txt").write_text("mine")
+    line = assert_one_line_error(inv("source.clone", "--repo", repo.url, "--dest", str(dest)))
+    assert "not empty" in line
+    assert (dest / "keep.txt").read_text() == "mine"
+
+
+def test_clone_of_a_tag_missing_from_the_repo_fails_cleanly(local_optimism, tmp_path,
+                                                            git_repo):
+    other = git_repo("fork")
+    other.commit({"README": "x\n"})
+    dest = tmp_path / "src"
+    line = assert_one_line_error(inv("source.clone", "--repo", other.url, "--dest", str(dest)))
+    assert "git clone of op-node/v1.19.5" in line
+    assert not dest.exists()
+
+
+def test_resolve_version_raises_kit_error_for_callers(upstream):
+    with pytest.raises(KitError):
+        source.resolve_version("op-node", "v0.0.1")
