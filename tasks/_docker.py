@@ -116,6 +116,10 @@ def compose_argv(*args: str) -> list[str]:
 def compose_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Environment additions for compose: BuildKit on, plus resolved versions."""
     env = dict(BUILDKIT_ENV)
+    # compose's own BuildKit client works on every host; its bake path needs buildx and
+    # only warns without it. A user's own COMPOSE_BAKE wins.
+    if "COMPOSE_BAKE" not in os.environ:
+        env["COMPOSE_BAKE"] = "false"
     env.update({k: str(v) for k, v in (overrides or {}).items()})
     return env
 

@@ -24,7 +24,8 @@ import pytest
 TEST_LABEL = "opstack-image-kit.test"
 IN_CI = bool(os.environ.get("CI"))
 ALLOW_WIPE = IN_CI or os.environ.get("OPKIT_TEST_ALLOW_WIPE") == "1"
-BASE_IMAGE = "opkit-test/base:latest"
+# one tag per test session, so two sessions on one engine never remove each other's base
+BASE_IMAGE = f"opkit-test/base:{uuid.uuid4().hex[:10]}"
 
 
 def pytest_collection_modifyitems(items):

@@ -123,3 +123,63 @@ def test_missing_compose_names_the_fix(engine, fixture_project, tmp_path):
     assert done.returncode == 1
     assert "docker compose v2 is missing" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# ------------------------------------------------- resolution through the stand-in API
+OPTIMISM = "ethereum-optimism/optimism"
+GOMOD = "module github.com/ethereum-optimism/optimism\n\ngo 1.24.0\n\ntoolchain go1.24.3\n"
+V115 = "ab" * 20
+
+
+@pytest.fixture
+def upstream(github_api):
+    github_api.add_repo(OPTIMISM, {"op-node/v1.15.0": V115, "op-node/v1.14.3": "cd" * 20,
+                                   "op-batcher/v1.15.9": "ef" * 20},
+                        annotated={"op-node/v1.15.0"}, gomod=GOMOD)
+    return github_api
+
+
+def test_resolved_version_lands_in_tag_labels_and_args(engine, fixture_project, upstream):
+    project = fixture_project()
+    env = build.resolve("op-node", "v1.15", pre=False)
+    assert env == {"OP_NODE_VERSION": "v1.15.0", "OP_NODE_COMMIT": V115, "GO_VERSION": "1.24"}
+    built = build.run_builds(Context(), ["base-op-node"], build.BuildFlags(progress="quiet"), env)
+    image = engine.images.get(project.image("base-op-node", "v1.15.0"))
+    assert built[0].image == project.image("base-op-node", "v1.15.0")
+    assert image.labels["org.opencontainers.image.version"] == "v1.15.0"
+    assert image.labels["org.opencontainers.image.revision"] == V115
+    out = engine.containers.run(image.id, ["op-node", "--version"], remove=True).decode()
+    assert out.strip() == f"op-node version v1.15.0-{V115} (go 1.24)"
+
+
+def test_unknown_version_builds_nothing(engine, fixture_project, upstream):
+    project = fixture_project()
+    done = _inv("build.op-node", "--version=v1.15.7", env=project.env)
+    assert done.returncode == 1
+    assert "v1.15.7" in done.stderr and "v1.15.0" in done.stderr  # names the nearest
+    assert "Traceback" not in done.stderr
+    assert not engine.images.list(name=project.repo("base-op-node"))
+    assert all(r["path"].startswith(f"/repos/{OPTIMISM}/") for r in upstream.requests)
+
+
+def test_inv_build_op_node_end_to_end(engine, fixture_project, upstream):
+    project = fixture_project()
+    done = _inv("build.op-node", "--version=v1.15.0", "--progress=quiet", env=project.env)
+    assert done.returncode == 0, done.stderr
+    assert "resolved op-node v1.15.0 -> op-node/v1.15.0" in done.stderr
+    ref = project.image("base-op-node", "v1.15.0")
+    summary = done.stdout[done.stdout.index("built:"):]
+    assert ref in summary and "rebuilt" in summary
+    assert "base-op-node" in done.stdout[done.stdout.index("built:"):]  # the audit follows
+    again = _inv("build.op-node", "--version=v1.15.0", "--progress=quiet", env=project.env)
+    assert "fully from cache" in again.stdout[again.stdout.index("built:"):]
+
+
+def test_inv_build_fails_with_audit_exit_when_over_budget(engine, fixture_project, tmp_path):
+    project = fixture_project()
+    tight = tmp_path / "tight.yaml"
+    tight.write_text("audit:\n  budgets:\n    base-execution: 1kB\n")
+    done = _inv("-f", str(tight), "build", "--progress=quiet", env=project.env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert project.image("base-execution") in done.stdout
+    assert engine.images.get(project.image("base-op-node"))  # both built before the audit

@@ -24,10 +24,13 @@ def test_compose_argv_uses_checkout_unless_compose_file_set(monkeypatch):
     assert "-f" not in argv
 
 
-def test_compose_env_turns_buildkit_on_and_carries_versions():
+def test_compose_env_turns_buildkit_on_and_carries_versions(monkeypatch):
+    monkeypatch.delenv("COMPOSE_BAKE", raising=False)
     env = _docker.compose_env({"OP_NODE_VERSION": "v1.2.3"})
     assert env == {"DOCKER_BUILDKIT": "1", "COMPOSE_DOCKER_CLI_BUILD": "1",
-                   "OP_NODE_VERSION": "v1.2.3"}
+                   "COMPOSE_BAKE": "false", "OP_NODE_VERSION": "v1.2.3"}
+    monkeypatch.setenv("COMPOSE_BAKE", "true")
+    assert "COMPOSE_BAKE" not in _docker.compose_env()
 
 
 def test_run_compose_failure_keeps_exit_code(monkeypatch):

@@ -1,0 +1,243 @@
+"""Benchmarks: what the kit costs and saves, side by side with plain docker compose.
+
+Runs on a fixture stack (the production service names and build args, on a local
+FROM-scratch busybox base image) against the real Docker engine, and prints a
+markdown table of medians. Nothing here asserts a duration; BENCHMARKS.md records a run.
+
+    python bench/run.py [--runs 5] [--images 300]
+
+Everything it creates carries the test label and is removed at the end; it never
+prunes the build cache (a cold build uses a fresh cache-mount id instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from apiproxy import CountingProxy  # noqa: E402
+
+from tests.conftest import (  # noqa: E402
+    BASE_IMAGE,
+    COMPOSE_FIXTURE,
+    EXECUTION_FIXTURE_DOCKERFILE,
+    TEST_LABEL,
+    _static_busybox,
+)
+
+# A stand-in for op-node's recipe: dependencies fetched into a cache mount (slow once),
+# then a compile step that depends on the version build arg (a bump reruns only it).
+OP_NODE_BENCH_DOCKERFILE = """\
+ARG BASE_IMAGE
+FROM ${{BASE_IMAGE}}
+ARG OP_NODE_VERSION
+ARG OP_NODE_COMMIT
+ARG GO_VERSION
+RUN --mount=type=cache,target=/go,id={cache_id} \\
+    if [ ! -f /go/deps ]; then sleep 4; touch /go/deps; fi
+RUN --mount=type=cache,target=/go,id={cache_id} \\
+    sleep 1; mkdir -p /usr/local/bin; \\
+    printf '#!/bin/sh\\necho op-node %s\\n' "$OP_NODE_VERSION" > /usr/local/bin/op-node; \\
+    chmod 755 /usr/local/bin/op-node
+LABEL org.opencontainers.image.version=$OP_NODE_VERSION
+"""
+
+
+def sh(argv, env=None, check=True) -> float:
+    """Run ARGV quietly; return wall seconds."""
+    started = time.perf_counter()
+    done = subprocess.run(argv, env={**os.environ, **(env or {})}, cwd=ROOT,
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if check and done.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(argv)} failed:\n{done.stdout[-800:]}"
+                         f"{done.stderr[-800:]}")
+    return seconds
+
+
+def median(values) -> float:
+    return statistics.median(values)
+
+
+class Stack:
+    """A fixture compose project in a temporary folder."""
+
+    def __init__(self, client, tmp: Path) -> None:
+        self.client = client
+        self.name = f"opkit-bench-{uuid.uuid4().hex[:8]}"
+        self.path = tmp / self.name
+        for service in ("op-node", "execution"):
+            (self.path / service).mkdir(parents=True)
+        (self.path / "execution" / "Dockerfile").write_text(
+            EXECUTION_FIXTURE_DOCKERFILE.format(name=self.name))
+        (self.path / "compose.yml").write_text(COMPOSE_FIXTURE.format(
+            base=BASE_IMAGE, name=self.name, label=TEST_LABEL, op_node_version="v1.0.0",
+            op_node_commit="1" * 40, go_version="1.22", nethermind_version="1.30.0"))
+        self.fresh_cache()
+        self.env = {"COMPOSE_FILE": str(self.path / "compose.yml"),
+                    "COMPOSE_PROJECT_NAME": self.name}
+
+    def fresh_cache(self) -> None:
+        """A new cache-mount id: the next build is cold, without pruning anything."""
+        (self.path / "op-node" / "Dockerfile").write_text(
+            OP_NODE_BENCH_DOCKERFILE.format(cache_id=f"{self.name}-{uuid.uuid4().hex[:6]}"))
+
+    def remove_images(self) -> None:
+        for image in self.client.images.list(filters={"label": TEST_LABEL}):
+            for tag in image.tags:
+                if tag.startswith(self.name):
+                    self.client.images.remove(tag, force=True)
+
+
+def ensure_base_image(client, tmp: Path) -> None:
+    ctx = tmp / "base"
+    ctx.mkdir()
+    shutil.copy2(_static_busybox(), ctx / "busybox")
+    (ctx / "Dockerfile").write_text(
+        'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+        "ENV PATH=/usr/local/bin:/usr/bin:/bin\n")
+    client.images.build(path=str(ctx), tag=BASE_IMAGE, labels={TEST_LABEL: "1"}, rm=True)
+
+
+INV = [sys.executable, "-m", "invoke"]
+RAW = ["docker", "compose"]
+
+
+def bench_builds(stack: Stack, runs: int) -> list[tuple[str, float, float]]:
+    """(scenario, kit median s, raw median s) for cold, cached and bump builds."""
+    rows = []
+    kit_cmd = INV + ["build.op-node", "--progress", "quiet"]
+    raw_cmd = RAW + ["build", "--quiet", "base-op-node"]
+    results = {"cold": ([], []), "cached": ([], []), "bump": ([], [])}
+    for run in range(runs):
+        for which, cmd in ((0, kit_cmd), (1, raw_cmd)):
+            env = {**stack.env, "OP_NODE_VERSION": "v1.0.0"}
+            stack.fresh_cache()
+            results["cold"][which].append(sh(cmd, env))
+            results["cached"][which].append(sh(cmd, env))
+            bump = {**stack.env, "OP_NODE_VERSION": f"v1.0.{run * 2 + which + 1}"}
+            results["bump"][which].append(sh(cmd, bump))
+    for scenario, (kit, raw) in results.items():
+        rows.append((scenario, median(kit), median(raw)))
+    return rows
+
+
+def bench_list(runs: int) -> tuple[float, float]:
+    listing = [sh(INV + ["--list"]) for _ in range(runs * 2)]
+    bare = [sh([sys.executable, "-c", "import invoke"]) for _ in range(runs * 2)]
+    return median(listing), median(bare)
+
+
+def bench_audit(client, stack: Stack, runs: int, images: int) -> tuple[float, int, int, int]:
+    """(median s, engine calls, image-list calls, images present) for `inv audit.sizes`."""
+    base = client.images.get(BASE_IMAGE)
+    tags = [f"{stack.name}-filler:{i}" for i in range(images)]
+    for tag in tags:
+        repo, version = tag.split(":")
+        base.tag(repo, version)
+    proxy = CountingProxy(os.path.join(tempfile.gettempdir(), f"{stack.name}.sock"))
+    try:
+        env = {**stack.env, "DOCKER_HOST": proxy.docker_host}
+        seconds = []
+        for _ in range(runs):
+            proxy.reset()
+            seconds.append(sh(INV + ["audit.sizes"], env, check=False))
+        calls = list(proxy.calls)
+        present = len(client.api.images())
+    finally:
+        proxy.close()
+        for tag in tags:
+            client.images.remove(tag, force=True)
+    listing = sum(1 for method, path in calls if path.split("?")[0].endswith("/images/json"))
+    return median(seconds), len(calls), listing, present
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
+    parser.add_argument("--images", type=int, default=300,
+                        help="extra image tags present during the audit benchmark")
+    args = parser.parse_args(argv)
+
+    from tasks._docker import engine_client
+
+    client = engine_client()
+    with tempfile.TemporaryDirectory(prefix="opkit-bench-") as tmp:
+        ensure_base_image(client, Path(tmp))
+        stack = Stack(client, Path(tmp))
+        try:
+            builds = bench_builds(stack, args.runs)
+            listing, bare = bench_list(args.runs)
+            audit = bench_audit(client, stack, args.runs, args.images)
+            resolve = bench_resolve(Path(tmp))
+        finally:
+            stack.remove_images()
+
+    print("| figure | kit | raw compose / baseline | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    for scenario, kit, raw in builds:
+        label = {"cold": "cold build (fresh cache)", "cached": "fully cached rebuild",
+                 "bump": "version bump (cache mount kept)"}[scenario]
+        print(f"| op-node {label}, s | {kit:.2f} | {raw:.2f} | {kit / raw:.2f} |")
+    print(f"| `inv --list` vs `python -c 'import invoke'`, s | {listing:.3f} | {bare:.3f} | "
+          f"{listing / bare:.2f} |")
+    seconds, calls, list_calls, present = audit
+    print(f"| `inv audit.sizes` with {present} images, s | {seconds:.2f} | | |")
+    print(f"| `inv audit.sizes` engine API calls (image-list calls) | {calls} ({list_calls}) "
+          f"| | |")
+    for label, count, conditional in resolve:
+        print(f"| `inv source.resolve` {label}: requests (conditional) | {count} ({conditional}) "
+              f"| | |")
+    print(f"\n{args.runs} runs per figure, medians; {os.cpu_count()} cores; "
+          f"{time.strftime('%Y-%m-%d')}")
+    return 0
+
+
+def bench_resolve(tmp: Path) -> list[tuple[str, int, int]]:
+    """(case, requests, conditional requests) for `inv source.resolve` against the
+    stand-in GitHub API: cold (empty cache), warm (ETag revalidation), offline."""
+    import hashlib
+
+    from tests.conftest import FakeGitHub
+
+    def sha(name: str) -> str:
+        return hashlib.sha1(name.encode()).hexdigest()
+
+    fake = FakeGitHub()
+    tags = {f"op-node/v1.{minor}.{patch}": sha(f"{minor}.{patch}")
+            for minor in range(10, 20) for patch in range(0, 12)}
+    tags.update({f"op-batcher/v1.{m}.0": sha(f"b{m}") for m in range(10, 20)})
+    fake.add_repo("ethereum-optimism/optimism", tags, annotated=set(tags),
+                  gomod="module github.com/ethereum-optimism/optimism\n\ngo 1.26.0\n")
+    env = {"GITHUB_API_URL": fake.url, "XDG_CACHE_HOME": str(tmp / "xdg")}
+    env.pop("GITHUB_TOKEN", None)
+    command = INV + ["source.resolve", "--version", "latest"]
+    rows = []
+    try:
+        for case in ("cold", "warm"):
+            fake.requests.clear()
+            sh(command, env)
+            conditional = sum(1 for r in fake.requests if "If-None-Match" in r["headers"])
+            rows.append((case, len(fake.requests), conditional))
+    finally:
+        fake.close()
+    fake.requests.clear()
+    sh(command, env)  # the server is gone: answered from the cache
+    rows.append(("offline (answered from cache)", 0, 0))
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())
