@@ -368,3 +368,64 @@ def test_build_context_carries_no_secrets_env_data_or_logs(engine, base_image, t
         for image in engine.images.list(filters={"label": TEST_LABEL}):
             if any(t.startswith(project) for t in image.tags):
                 engine.images.remove(image.id, force=True)
+
+
+# ------------------------------------------- the clone step, run on the host
+def _run_instructions(dockerfile: Path) -> list[str]:
+    """The Dockerfile's RUN commands as the shell gets them (continuations joined)."""
+    lines, current = [], ""
+    for raw in dockerfile.read_text().splitlines():
+        if re.match(r"^\s*#", raw) and current:  # comment lines inside an instruction
+            continue
+        if raw.endswith("\\"):
+            current += raw[:-1] + " "
+            continue
+        current += raw
+        lines.append(current.strip())
+        current = ""
+    return [line[len("RUN "):] for line in lines if line.startswith("RUN ")]
+
+
+def _clone_step(tmp_path: Path, **args: str) -> subprocess.CompletedProcess:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    step = next(r for r in _run_instructions(DOCKERFILES["base-op-node"]) if " clone " in r)
+    workdir = tmp_path / f"src-{uuid.uuid4().hex[:6]}"
+    workdir.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "OP_NODE_COMMIT": "", **args}
+    return subprocess.run(["sh", "-c", step], cwd=workdir, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_clone_step_checks_out_the_tag_at_the_pinned_commit(tmp_path, git_repo):
+    repo = git_repo()
+    pinned = repo.commit({"go.mod": "module x\n\ngo 1.26.0\n"}, "release")
+    repo.tag("op-node/v1.19.5", annotated=True)
+    repo.commit({"later.txt": "x"}, "later")  # the default branch moved on
+    done = _clone_step(tmp_path, OP_NODE_REPO=repo.url, OP_NODE_VERSION="v1.19.5",
+                       OP_NODE_COMMIT=pinned)
+    assert done.returncode == 0, done.stderr
+    assert f"op-node/v1.19.5 at {pinned}" in done.stdout
+
+
+def test_clone_step_refuses_a_moved_tag(tmp_path, git_repo):
+    repo = git_repo()
+    pinned = repo.commit({"a.txt": "1"}, "release")
+    repo.tag("op-node/v1.19.5")
+    moved = repo.commit({"a.txt": "2"}, "tampered")
+    repo.tag("op-node/v1.19.5", force=True)
+    done = _clone_step(tmp_path, OP_NODE_REPO=repo.url, OP_NODE_VERSION="v1.19.5",
+                       OP_NODE_COMMIT=pinned)
+    assert done.returncode != 0
+    assert f"is commit {moved}, but OP_NODE_COMMIT pins {pinned}" in done.stderr
+    assert "tag moved upstream or the pin is wrong" in done.stderr
+
+
+def test_clone_step_wants_a_v_version_and_an_existing_tag(tmp_path, git_repo):
+    repo = git_repo()
+    repo.commit({"a.txt": "1"})
+    repo.tag("op-node/v1.19.5")
+    bad = _clone_step(tmp_path, OP_NODE_REPO=repo.url, OP_NODE_VERSION="op-node/v1.19.5")
+    assert bad.returncode != 0 and "must look like v1.19.5" in bad.stderr
+    absent = _clone_step(tmp_path, OP_NODE_REPO=repo.url, OP_NODE_VERSION="v9.9.9")
+    assert absent.returncode != 0 and "op-node/v9.9.9" in absent.stderr
