@@ -1,0 +1,141 @@
+#!/bin/sh
+# snapshot-restore: fill an empty execution data dir from a .tar.zst snapshot.
+#
+#   SNAPSHOT_URL       the .tar.zst to restore (unset: nothing to do)
+#   SNAPSHOT_SHA256    its sha256; unset: read from "$SNAPSHOT_URL.sha256"
+#   SNAPSHOT_SUBDIR    folder inside the archive that becomes the data dir (default .)
+#   DATA_DIR           the data dir (default /data/nethermind)
+#   SNAPSHOT_STATE_DIR download and work area (default: .snapshot beside DATA_DIR,
+#                      on the same volume so the final move is a rename)
+#   SNAPSHOT_CONNECTIONS  aria2c connections (default 16)
+#   SNAPSHOT_MAX_TRIES    aria2c tries per start, 0 = unlimited (default 0)
+#
+# Rules: a non-empty data dir is never touched. The download resumes where the last
+# start left it (aria2c -c). The checksum is verified before anything is extracted;
+# on a mismatch nothing is extracted and the restore refuses to run again until the
+# FAILED note is removed. Extraction goes to a temporary folder that is renamed into
+# place only when complete, then a marker records the restore.
+set -eu
+
+say() { echo "snapshot-restore: $*" >&2; }
+
+url="${SNAPSHOT_URL:-}"
+data_dir="${DATA_DIR:-/data/nethermind}"
+data_dir="${data_dir%/}"
+state_dir="${SNAPSHOT_STATE_DIR:-$(dirname "$data_dir")/.snapshot}"
+subdir="${SNAPSHOT_SUBDIR:-.}"
+connections="${SNAPSHOT_CONNECTIONS:-16}"
+max_tries="${SNAPSHOT_MAX_TRIES:-0}"
+done_marker="$state_dir/RESTORED"
+failed_note="$state_dir/FAILED"
+
+if [ -z "$url" ]; then
+  exit 0
+fi
+if [ -e "$done_marker" ]; then
+  say "already restored ($(head -n 1 "$done_marker")); nothing to do"
+  exit 0
+fi
+if [ -d "$data_dir" ] && [ -n "$(ls -A "$data_dir")" ]; then
+  say "$data_dir is not empty: leaving it untouched and skipping the restore"
+  exit 0
+fi
+if [ -e "$data_dir" ] && [ ! -d "$data_dir" ]; then
+  say "$data_dir exists and is not a directory"
+  exit 1
+fi
+if [ -e "$failed_note" ]; then
+  say "an earlier restore refused this snapshot: $(cat "$failed_note")"
+  say "fix SNAPSHOT_URL or SNAPSHOT_SHA256, then delete $failed_note to try again"
+  exit 1
+fi
+
+path="${url%%[?#]*}"
+name="${path##*/}"
+case "$name" in
+  *.tar.zst) ;;
+  *) say "SNAPSHOT_URL must name a .tar.zst archive (got '$name')"; exit 1 ;;
+esac
+case "$subdir" in
+  /*|..|../*|*/..|*/../*) say "SNAPSHOT_SUBDIR must be a relative path inside the archive"; exit 1 ;;
+esac
+
+mkdir -p "$state_dir"
+archive="$state_dir/$name"
+
+fetch() { # fetch URL FILE-NAME [extra aria2c options...]
+  src="$1"; out="$2"; shift 2
+  aria2c --continue=true --dir="$state_dir" --out="$out" \
+    --max-connection-per-server="$connections" --split="$connections" \
+    --max-tries="$max_tries" --retry-wait=5 --file-allocation=none \
+    --auto-file-renaming=false --allow-overwrite=false \
+    --console-log-level=warn --summary-interval=60 --download-result=hide "$@" "$src"
+}
+
+expected="${SNAPSHOT_SHA256:-}"
+if [ -z "$expected" ]; then
+  say "reading the published checksum from $path.sha256"
+  rm -f "$state_dir/$name.sha256" "$state_dir/$name.sha256.aria2"
+  if ! fetch "$url.sha256" "$name.sha256" --continue=false --max-tries=3; then
+    say "could not download $path.sha256; set SNAPSHOT_SHA256 to give the checksum directly"
+    exit 1
+  fi
+  expected="$(head -n 1 "$state_dir/$name.sha256" | cut -d ' ' -f 1)"
+fi
+expected="$(printf '%s' "$expected" | tr 'A-F' 'a-f')"
+if [ "${#expected}" -ne 64 ] || [ -n "$(printf '%s' "$expected" | tr -d '0-9a-f')" ]; then
+  say "the expected checksum is not a sha256 (64 hex characters): '$expected'"
+  exit 1
+fi
+
+if [ -e "$archive" ] && [ ! -e "$archive.aria2" ]; then
+  say "found a complete download of $name from an earlier start"
+else
+  say "downloading $path into $state_dir (resumable: a restart continues it)"
+  if ! fetch "$url" "$name"; then
+    say "download interrupted; the next start resumes it"
+    exit 1
+  fi
+fi
+
+say "verifying sha256 of $name"
+actual="$(sha256sum "$archive" | cut -d ' ' -f 1)"
+if [ "$actual" != "$expected" ]; then
+  printf 'sha256 mismatch for %s: expected %s, got %s (archive deleted, nothing extracted)\n' \
+    "$name" "$expected" "$actual" > "$failed_note"
+  rm -f "$archive" "$archive.aria2"
+  say "$(cat "$failed_note")"
+  exit 1
+fi
+
+# Leftovers of an extraction that was interrupted are incomplete: start over.
+rm -rf "$state_dir"/extract.*
+work="$(mktemp -d "$state_dir/extract.XXXXXX")"
+say "extracting into $work"
+if ! tar --use-compress-program=unzstd -xf "$archive" -C "$work"; then
+  rm -rf "$work"
+  say "extraction failed; nothing was moved into $data_dir"
+  exit 1
+fi
+if [ "$subdir" = . ]; then src="$work"; else src="$work/${subdir%/}"; fi
+if [ ! -d "$src" ]; then
+  rm -rf "$work"
+  say "the archive has no folder '$subdir' (SNAPSHOT_SUBDIR)"
+  exit 1
+fi
+
+# The data dir is absent or empty (checked above): rename the extracted tree onto it.
+# When the data dir is itself a mount point it cannot be replaced: move its content.
+if [ -d "$data_dir" ] && ! rmdir "$data_dir" 2>/dev/null; then
+  find "$src" -mindepth 1 -maxdepth 1 -exec mv -t "$data_dir" {} +
+else
+  mkdir -p "$(dirname "$data_dir")"
+  mv "$src" "$data_dir"
+fi
+rm -rf "$work"
+printf '%s sha256=%s restored=%s\n' "$path" "$expected" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  > "$done_marker"
+if [ "${SNAPSHOT_KEEP_ARCHIVE:-0}" != 1 ]; then
+  rm -f "$archive" "$state_dir/$name.sha256"
+fi
+say "restored $name into $data_dir"

@@ -1,0 +1,415 @@
+"""The scripts the containers run, on the host: JWT init, snapshot restore and the
+entry points. Snapshots come from a local HTTP server that honours Range requests
+(and can drop a connection mid-way), serving a small generated .tar.zst."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXECUTION = ROOT / "docker" / "execution"
+OP_NODE = ROOT / "docker" / "op-node"
+HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _need_tools(*names: str) -> None:
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        reason = f"needs {', '.join(missing)} on PATH (apt-get install aria2 zstd)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set, so this must run: {reason}")
+        pytest.skip(reason)
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """A small environment: no proxies (aria2c honours them), nothing from the caller."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
+    env.update(extra)
+    return env
+
+
+def _run(script: Path, *args: str, shell: str = "sh", timeout: int = 120,
+         **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([shell, str(script), *args], env=_clean_env(**env),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+# ----------------------------------------------------------------- Range server
+class RangeServer:
+    """Serves bytes by path with HTTP Range support (206 + Content-Range).
+
+    `drop_after(path, n, times)` makes the next `times` GETs of `path` send `n` bytes
+    of the body and then close the connection, as a flaky CDN does.
+    """
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.requests: list[dict] = []
+        self._drops: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):  # noqa: N802
+                server._serve(self, body=True)
+
+            def do_HEAD(self):  # noqa: N802
+                server._serve(self, body=False)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def drop_after(self, path: str, nbytes: int, times: int = 1) -> None:
+        self._drops[path] = [nbytes] * times
+
+    def gets(self, path: str) -> list[dict]:
+        return [r for r in self.requests if r["path"] == path and r["method"] == "GET"]
+
+    def _serve(self, handler: BaseHTTPRequestHandler, body: bool) -> None:
+        path = handler.path.split("?", 1)[0]
+        rng = handler.headers.get("Range")
+        with self._lock:
+            self.requests.append({"path": path, "range": rng, "method": handler.command})
+        data = self.files.get(path)
+        if data is None:
+            handler.send_response(404)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        start, end, status = 0, len(data) - 1, 200
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", rng or "")
+        if match:
+            start = int(match.group(1))
+            end = min(int(match.group(2)), end) if match.group(2) else end
+            if start > end:
+                handler.send_response(416)
+                handler.send_header("Content-Range", f"bytes */{len(data)}")
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
+            status = 206
+        chunk = data[start:end + 1]
+        handler.send_response(status)
+        handler.send_header("Accept-Ranges", "bytes")
+        handler.send_header("Content-Length", str(len(chunk)))
+        handler.send_header("Content-Type", "application/octet-stream")
+        if status == 206:
+            handler.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+        handler.end_headers()
+        if not body:
+            return
+        with self._lock:
+            drops = self._drops.get(path)
+            limit = drops.pop(0) if drops else None
+        if limit is not None:
+            chunk = chunk[:limit]
+        try:
+            handler.wfile.write(chunk)
+            handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client hung up, as aria2c does after a probe request
+        if limit is not None:
+            handler.close_connection = True
+            handler.connection.shutdown(2)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def http_files():
+    server = RangeServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def snapshot(tmp_path_factory):
+    """A generated .tar.zst (about 3 MB, incompressible) and the tree it holds."""
+    _need_tools("zstd", "tar")
+    root = tmp_path_factory.mktemp("snapshot")
+    tree = root / "tree"
+    (tree / "db" / "state").mkdir(parents=True)
+    (tree / "keystore").mkdir()
+    (tree / "db" / "state" / "000001.sst").write_bytes(os.urandom(3 * 1024 * 1024))
+    (tree / "db" / "CURRENT").write_text("MANIFEST-000001\n")
+    (tree / "keystore" / ".hidden").write_text("dotfiles come along\n")
+    tar_path = root / "snap.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        for child in sorted(tree.iterdir()):
+            tar.add(child, arcname=child.name)
+    archive = root / "op-sepolia-nethermind.tar.zst"
+    subprocess.run(["zstd", "-q", "-f", str(tar_path), "-o", str(archive)], check=True)
+    data = archive.read_bytes()
+    return {"tree": tree, "data": data, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _files(tree: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(tree)): p.read_bytes() for p in sorted(tree.rglob("*"))
+            if p.is_file()}
+
+
+class Restore:
+    """Runs snapshot-restore.sh against a data dir inside a stand-in volume."""
+
+    def __init__(self, volume: Path, server: RangeServer, snapshot: dict) -> None:
+        self.volume = volume
+        self.data_dir = volume / "nethermind"
+        self.state_dir = volume / ".snapshot"
+        self.server = server
+        self.snapshot = snapshot
+        self.path = "/snapshots/op-sepolia-nethermind.tar.zst"
+        server.files[self.path] = snapshot["data"]
+        server.files[self.path + ".sha256"] = (
+            f"{snapshot['sha256']}  op-sepolia-nethermind.tar.zst\n".encode())
+
+    @property
+    def url(self) -> str:
+        return self.server.url + self.path
+
+    def run(self, **env: str) -> subprocess.CompletedProcess:
+        values = {"SNAPSHOT_URL": self.url, "DATA_DIR": str(self.data_dir),
+                  "SNAPSHOT_CONNECTIONS": "2", **env}
+        return _run(EXECUTION / "snapshot-restore.sh", **values)
+
+    def leftovers(self) -> list[str]:
+        if not self.state_dir.exists():
+            return []
+        return sorted(p.name for p in self.state_dir.iterdir() if p.name.startswith("extract."))
+
+
+@pytest.fixture
+def restore(tmp_path, http_files, snapshot):
+    _need_tools("aria2c", "zstd", "sha256sum")
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    return Restore(volume, http_files, snapshot)
+
+
+# --------------------------------------------------------------- snapshot restore
+def test_restore_first_run_fills_the_empty_data_dir_and_marks_it_done(restore):
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    assert _files(restore.data_dir) == _files(restore.snapshot["tree"])
+    marker = (restore.state_dir / "RESTORED").read_text()
+    assert restore.snapshot["sha256"] in marker and restore.path in marker
+    # The published checksum was fetched; the archive is gone once restored.
+    assert restore.server.gets(restore.path + ".sha256")
+    assert not (restore.state_dir / "op-sepolia-nethermind.tar.zst").exists()
+    assert restore.leftovers() == []
+
+    requests_before = len(restore.server.requests)
+    again = restore.run()
+    assert again.returncode == 0, again.stderr
+    assert "already restored" in again.stderr
+    assert len(restore.server.requests) == requests_before  # nothing downloaded again
+
+
+def test_restore_uses_a_checksum_given_directly_and_an_archive_subdir(restore):
+    done = restore.run(SNAPSHOT_SHA256=restore.snapshot["sha256"].upper(), SNAPSHOT_SUBDIR="db")
+    assert done.returncode == 0, done.stderr
+    assert not restore.server.gets(restore.path + ".sha256")
+    assert _files(restore.data_dir) == _files(restore.snapshot["tree"] / "db")
+
+
+def test_restore_resumes_an_interrupted_download_on_the_next_start(restore):
+    size = len(restore.snapshot["data"])
+    cut = 1024 * 1024
+    restore.server.drop_after(restore.path, cut)
+
+    first = restore.run(SNAPSHOT_MAX_TRIES="1", SNAPSHOT_CONNECTIONS="1")
+    assert first.returncode != 0
+    assert "next start resumes" in first.stderr
+    assert not restore.data_dir.exists() or not any(restore.data_dir.iterdir())
+    partial = restore.state_dir / "op-sepolia-nethermind.tar.zst"
+    assert (restore.state_dir / "op-sepolia-nethermind.tar.zst.aria2").exists()
+    kept = partial.stat().st_size
+    assert 0 < kept <= cut < size
+
+    second = restore.run(SNAPSHOT_MAX_TRIES="1", SNAPSHOT_CONNECTIONS="1")
+    assert second.returncode == 0, second.stderr
+    assert _files(restore.data_dir) == _files(restore.snapshot["tree"])
+    # The second start asked for the missing tail from where the first one stopped.
+    ranges = [r["range"] for r in restore.server.gets(restore.path)]
+    assert f"bytes={kept}-{size - 1}" in ranges, ranges
+
+
+def test_restore_refuses_a_checksum_mismatch_and_extracts_nothing(restore):
+    wrong = hashlib.sha256(b"not the snapshot").hexdigest()
+    done = restore.run(SNAPSHOT_SHA256=wrong)
+    assert done.returncode != 0
+    assert "sha256 mismatch" in done.stderr and wrong in done.stderr
+    assert not restore.data_dir.exists() or not any(restore.data_dir.iterdir())
+    assert restore.leftovers() == []
+    assert not (restore.state_dir / "RESTORED").exists()
+    assert not (restore.state_dir / "op-sepolia-nethermind.tar.zst").exists()
+
+    # A restarting container must not download terabytes again and again.
+    requests_before = len(restore.server.requests)
+    again = restore.run(SNAPSHOT_SHA256=wrong)
+    assert again.returncode != 0 and "FAILED" in again.stderr
+    assert len(restore.server.requests) == requests_before
+
+
+def test_restore_of_a_broken_archive_leaves_nothing_half_extracted(restore):
+    broken = restore.snapshot["data"][: len(restore.snapshot["data"]) // 2]
+    restore.server.files[restore.path] = broken
+    done = restore.run(SNAPSHOT_SHA256=hashlib.sha256(broken).hexdigest())
+    assert done.returncode != 0
+    assert "extraction failed" in done.stderr
+    assert not restore.data_dir.exists() or not any(restore.data_dir.iterdir())
+    assert restore.leftovers() == []
+    assert not (restore.state_dir / "RESTORED").exists()
+
+
+def test_restore_never_touches_a_non_empty_data_dir(restore):
+    restore.data_dir.mkdir()
+    (restore.data_dir / "existing.db").write_text("chain data")
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    assert "not empty" in done.stderr
+    assert _files(restore.data_dir) == {"existing.db": b"chain data"}
+    assert restore.server.requests == []
+    assert not (restore.state_dir / "RESTORED").exists()
+
+
+def test_restore_without_a_url_does_nothing(restore):
+    done = restore.run(SNAPSHOT_URL="")
+    assert done.returncode == 0, done.stderr
+    assert restore.server.requests == []
+    assert not restore.data_dir.exists() and not restore.state_dir.exists()
+
+
+def test_restore_rejects_an_archive_that_is_not_tar_zst(restore):
+    done = restore.run(SNAPSHOT_URL=restore.server.url + "/snap.tar.gz")
+    assert done.returncode != 0 and ".tar.zst" in done.stderr
+    assert restore.server.requests == []
+
+
+# --------------------------------------------------------------------- jwt-init
+def test_jwt_init_creates_a_private_hex_secret_once_and_never_prints_it(tmp_path):
+    secret = tmp_path / "secrets" / "jwt.hex"
+    first = _run(EXECUTION / "jwt-init.sh", str(secret))
+    assert first.returncode == 0, first.stderr
+    value = secret.read_text()
+    assert HEX64.fullmatch(value)
+    assert secret.stat().st_mode & 0o777 == 0o640
+    assert value not in first.stdout + first.stderr
+
+    second = _run(EXECUTION / "jwt-init.sh", str(secret))
+    assert second.returncode == 0 and "keeping" in second.stderr
+    assert secret.read_text() == value
+    assert value not in second.stdout + second.stderr
+
+
+def test_jwt_init_refuses_to_keep_a_malformed_secret(tmp_path):
+    secret = tmp_path / "jwt.hex"
+    secret.write_text("not-a-secret\n")
+    done = _run(EXECUTION / "jwt-init.sh", str(secret))
+    assert done.returncode != 0 and "64 hex" in done.stderr
+    assert secret.read_text() == "not-a-secret\n"
+
+
+def test_jwt_init_started_by_both_services_at_once_agrees_on_one_secret(tmp_path):
+    secret = tmp_path / "shared" / "jwt.hex"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: _run(EXECUTION / "jwt-init.sh", str(secret)),
+                                range(8)))
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    assert HEX64.fullmatch(secret.read_text())
+    assert sorted(p.name for p in secret.parent.iterdir()) == ["jwt.hex"]  # no temp files
+
+
+# ------------------------------------------------------------------ entry points
+def _fake_binary(path: Path) -> Path:
+    path.write_text('#!/bin/sh\nfor a in "$@"; do echo "ARG $a"; done\n')
+    path.chmod(0o755)
+    return path
+
+
+def test_execution_entrypoint_creates_the_secret_and_runs_nethermind_for_the_network(tmp_path):
+    fake = _fake_binary(tmp_path / "nethermind")
+    jwt = tmp_path / "secrets" / "jwt.hex"
+    done = _run(EXECUTION / "entrypoint.sh", "--Pruning.Mode=Hybrid",
+                NETWORK="op-sepolia", NETHERMIND_BIN=str(fake), JWT_FILE=str(jwt),
+                DATA_DIR=str(tmp_path / "data" / "nethermind"),
+                OP_SEQUENCER_URL="https://sequencer.example.invalid",
+                NETHERMIND_EXTRA_FLAGS="--Sync.SnapSync=true --Log=Info")
+    assert done.returncode == 0, done.stderr
+    args = [line[4:] for line in done.stdout.splitlines() if line.startswith("ARG ")]
+    assert args[:2] == ["--config", "op-sepolia"]
+    assert ["--data-dir", str(tmp_path / "data" / "nethermind")] == args[2:4]
+    assert f"--JsonRpc.JwtSecretFile={jwt}" in args
+    assert "--JsonRpc.EnginePort=8551" in args and "--JsonRpc.EngineHost=0.0.0.0" in args
+    assert "--Optimism.SequencerUrl=https://sequencer.example.invalid" in args
+    assert args[-3:] == ["--Pruning.Mode=Hybrid", "--Sync.SnapSync=true", "--Log=Info"]
+    assert HEX64.fullmatch(jwt.read_text())
+    assert jwt.read_text() not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("network", ["base-mainnet", "base-sepolia", ""])
+def test_execution_entrypoint_refuses_base_and_a_missing_network(tmp_path, network):
+    fake = _fake_binary(tmp_path / "nethermind")
+    done = _run(EXECUTION / "entrypoint.sh", NETWORK=network, NETHERMIND_BIN=str(fake),
+                JWT_FILE=str(tmp_path / "jwt.hex"), DATA_DIR=str(tmp_path / "data"))
+    assert done.returncode == 64
+    assert "ARG" not in done.stdout
+    assert ("Azul" in done.stderr) if network else ("NETWORK is not set" in done.stderr)
+
+
+def _busybox() -> str | None:
+    return shutil.which("busybox") or next(
+        (p for p in ("/bin/busybox", "/usr/bin/busybox") if os.path.exists(p)), None)
+
+
+@pytest.mark.parametrize("shell", ["sh", "busybox"])
+def test_op_node_entrypoint_runs_op_node_once_the_secret_exists(tmp_path, shell):
+    if shell == "busybox":  # the runtime image is Alpine: busybox ash runs this script
+        shell = _busybox()
+        if shell is None:
+            pytest.skip("busybox is not installed")
+        shell_argv = [shell, "sh"]
+    else:
+        shell_argv = ["sh"]
+    fake = _fake_binary(tmp_path / "op-node")
+    jwt = tmp_path / "jwt.hex"
+    env = _clean_env(OP_NODE_BIN=str(fake), OP_NODE_L2_ENGINE_AUTH=str(jwt),
+                     OP_NODE_NETWORK="op-mainnet", JWT_WAIT_SECONDS="0")
+    argv = [*shell_argv, str(OP_NODE / "entrypoint.sh"), "--rpc.enable-admin"]
+
+    missing = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 1 and "no engine-API secret" in missing.stderr
+
+    jwt.write_text("ab" * 32)
+    env["OP_NODE_EXTRA_FLAGS"] = "--p2p.advertise.ip=203.0.113.7"
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    args = [line[4:] for line in done.stdout.splitlines() if line.startswith("ARG ")]
+    assert args == ["--p2p.advertise.ip=203.0.113.7", "--rpc.enable-admin"]
+
+
+def test_op_node_entrypoint_refuses_base(tmp_path):
+    fake = _fake_binary(tmp_path / "op-node")
+    done = _run(OP_NODE / "entrypoint.sh", OP_NODE_BIN=str(fake),
+                OP_NODE_NETWORK="base-mainnet", JWT_WAIT_SECONDS="0")
+    assert done.returncode == 64 and "Azul" in done.stderr
+    assert "ARG" not in done.stdout
