@@ -26,6 +26,7 @@ def test_compose_argv_uses_checkout_unless_compose_file_set(monkeypatch):
 
 def test_compose_env_turns_buildkit_on_and_carries_versions(monkeypatch):
     monkeypatch.delenv("COMPOSE_BAKE", raising=False)
+    monkeypatch.setenv("COMPOSE_FILE", str(ROOT / "tests" / "no-such-compose.yml"))
     env = _docker.compose_env({"OP_NODE_VERSION": "v1.2.3"})
     assert env == {"DOCKER_BUILDKIT": "1", "COMPOSE_DOCKER_CLI_BUILD": "1",
                    "COMPOSE_BAKE": "false", "OP_NODE_VERSION": "v1.2.3"}
@@ -94,3 +95,31 @@ def test_compose_config_reads_interpolated_values(engine, fixture_project):
     execution = config["services"]["base-execution"]
     assert execution["build"]["args"]["NETHERMIND_VERSION"] == "1.99.0"
     assert execution["image"] == project.image("base-execution", "1.99.0")
+
+
+def test_required_runtime_settings_get_placeholders_only_when_unset(monkeypatch, tmp_path):
+    compose = tmp_path / "compose.yml"
+    compose.write_text("x: ${NETWORK:?set it}\ny: ${L1_RPC_URL?set}\nz: ${L1_BEACON_URL:?b}\n"
+                       "w: ${OPTIONAL:-x}\n")
+    (tmp_path / ".env").write_text("# comment\nL1_BEACON_URL=http://beacon\nL1_RPC_URL=\n")
+    monkeypatch.setenv("COMPOSE_FILE", str(compose))
+    monkeypatch.setenv("NETWORK", "op-sepolia")
+    monkeypatch.delenv("L1_RPC_URL", raising=False)
+    monkeypatch.delenv("L1_BEACON_URL", raising=False)
+    assert _docker.build_time_placeholders() == {"L1_RPC_URL": _docker.UNSET_PLACEHOLDER}
+
+
+def test_project_compose_config_needs_no_env_file_for_build_work(engine, monkeypatch):
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    for name in ("NETWORK", "L1_RPC_URL", "L1_BEACON_URL", "OP_NODE_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    if (ROOT / ".env").exists():
+        pytest.skip("a local .env decides these values")
+    config = _docker.compose_config(Context())
+    args = config["services"]["base-op-node"]["build"]["args"]
+    assert args["OP_NODE_VERSION"].startswith("v")
+    assert config["services"]["base-op-node"]["image"] == f"base-op-node:{args['OP_NODE_VERSION']}"
+    # ...while plain `docker compose up` still refuses without the real settings
+    done = subprocess.run(["docker", "compose", "--project-directory", str(ROOT), "config"],
+                          capture_output=True, text=True, env=dict(os.environ))
+    assert done.returncode != 0 and "NETWORK" in done.stderr
