@@ -12,7 +12,7 @@ import tasks
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {
     "build.all", "build.op-node", "build.execution", "source.tags", "source.resolve",
-    "audit.sizes", "clean.cache", "doctor",
+    "audit.sizes", "audit.layers", "clean.cache", "clean.images", "doctor",
 }
 
 
