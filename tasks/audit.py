@@ -12,6 +12,7 @@ Other tasks call the plain functions: `check_sizes(c, ...)` after a build, or
 from __future__ import annotations
 
 import json as jsonlib
+import re
 import sys
 from dataclasses import asdict, dataclass
 
@@ -106,6 +107,7 @@ def _bar(row: ImageSize) -> str:
     if row.size_bytes is None or not row.budget_bytes:
         return " " * (BAR_WIDTH + 2)
     filled = min(BAR_WIDTH, round(BAR_WIDTH * row.size_bytes / row.budget_bytes))
+    filled = max(filled, 1 if row.size_bytes else 0)  # a built image never shows empty
     return "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "]"
 
 
@@ -186,13 +188,19 @@ def resolve_budgets_items(items):
 
 
 def _instruction(created_by: str) -> str:
+    """The Dockerfile instruction behind a history entry, without build-arg noise."""
     text = " ".join((created_by or "").split())
-    for prefix in ("/bin/sh -c #(nop) ", "|"):
-        if text.startswith(prefix):
-            text = text[len(prefix):]
-    if text.startswith("/bin/sh -c "):
-        text = "RUN " + text[len("/bin/sh -c "):]
-    return text.removesuffix(" # buildkit").strip() or "(no instruction recorded)"
+    text = text.removesuffix(" # buildkit").removeprefix("/bin/sh -c #(nop) ").strip()
+    words = text.split(" ")
+    if words[0] == "RUN" and len(words) > 1 and re.fullmatch(r"\|\d+", words[1]):
+        words = ["RUN"] + words[2 + int(words[1][1:]):]  # BuildKit's `|N ARG=v ...`
+    elif re.fullmatch(r"\|\d+", words[0]):
+        words = ["RUN"] + words[1 + int(words[0][1:]):]  # the classic builder's form
+    text = " ".join(words)
+    for shell in ("RUN /bin/sh -c ", "/bin/sh -c "):
+        if text.startswith(shell):
+            text = "RUN " + text[len(shell):]
+    return text or "(no instruction recorded)"
 
 
 def largest_layers(history: list[dict], top: int = 10) -> list[dict]:
