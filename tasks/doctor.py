@@ -27,6 +27,7 @@ PINS = {"base-op-node": ("OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION"),
 # How to ask each image's binary for its version: (entrypoint, args, workdir).
 PROBES = {"base-op-node": (["op-node"], ["--version"], None),
           "base-execution": (["./nethermind"], ["--version"], "/nethermind")}
+PROBE_LABELS = {"opstack-image-kit.probe": "1"}
 # Paths a build context must never carry (logs, env files, chain data, secrets).
 SENSITIVE = {
     "logs": ["op-node.log", "logs/nethermind.log"],
@@ -266,7 +267,7 @@ def check_pins(state) -> Check:
                  f"{args['OP_NODE_COMMIT'][:12]} (go {args['GO_VERSION']}), nethermind {nm}")
 
 
-def check_images(state) -> list[Check]:
+def check_images(state, probe_labels=None) -> list[Check]:
     client, config = state.get("client"), state.get("config")
     if client is None or config is None:
         return [Check("images", "skip", "needs the engine and the compose config")]
@@ -286,7 +287,7 @@ def check_images(state) -> list[Check]:
         try:
             code, output = _docker.run_probe(client, ref, args, entrypoint=entrypoint,
                                              workdir=workdir, timeout=60,
-                                             labels={"opstack-image-kit.doctor": "1"})
+                                             labels={**PROBE_LABELS, **(probe_labels or {})})
         except KitError as exc:
             checks.append(Check(name, "fail", f"{entrypoint[0]} is missing or cannot run: "
                                 f"{exc.reason}", "rebuild: `inv build` (check the "
@@ -346,8 +347,9 @@ def check_network(state) -> Check:
     return Check("network", "ok", ", ".join(f"{k}={v}" for k, v in settings.items()))
 
 
-def run_checks(c) -> list[Check]:
-    """Every check in order; never raises."""
+def run_checks(c, probe_labels=None) -> list[Check]:
+    """Every check in order; never raises. PROBE_LABELS go on the throwaway containers
+    that run each image's binary (they are removed either way)."""
     state: dict = {}
     checks: list[Check] = []
 
@@ -373,7 +375,7 @@ def run_checks(c) -> list[Check]:
     guarded("buildx", check_buildx, state, c)
     guarded("dockerignore", check_dockerignore, state)
     guarded("pins", check_pins, state)
-    guarded("images", check_images, state)
+    guarded("images", check_images, state, probe_labels)
     guarded("disk", check_disk, state)
     guarded("network", check_network, state)
     if state.get("client") is not None:
