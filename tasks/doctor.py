@@ -332,6 +332,11 @@ def check_disk(state) -> Check:
 def check_network(state) -> Check:
     config = state.get("config")
     if config is None:
+        error = state.get("config_error") or ""
+        if "NETWORK" in error:  # compose.yml may require it: ${NETWORK:?...}
+            return Check("network", "fail", f"no network configured: {error}",
+                         "set NETWORK in .env to an OP Stack chain that still runs op-node, "
+                         "e.g. op-mainnet (see .env.example)")
         return Check("network", "skip", "needs the compose config")
     settings = network_settings(config)
     if not settings:

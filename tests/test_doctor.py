@@ -79,6 +79,13 @@ def test_network_check_warns_for_base_after_azul(settings, status):
         assert "Azul" in check.detail and check.fix
 
 
+def test_required_network_missing_is_named():
+    error = "`docker compose config` failed: required variable NETWORK is missing a value"
+    check = doctor.check_network({"config": None, "config_error": error})
+    assert check.status == "fail" and "NETWORK" in check.detail and "op-mainnet" in check.fix
+    assert doctor.check_network({"config": None, "config_error": "x"}).status == "skip"
+
+
 def test_buildx_absence_is_a_warning_that_says_what_it_means():
     c = MockContext(run={"docker buildx version": Result(exited=1, stderr="unknown command")})
     check = doctor.check_buildx({}, c)
