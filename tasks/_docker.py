@@ -225,28 +225,6 @@ def require_buildkit(client) -> str:
     return str(version.get("Version", "?"))
 
 
-def image_index(client) -> dict[str, dict]:
-    """Every tagged image as {"name:tag": {"id", "size", "created", "labels"}}: one API call."""
-    index = {}
-    for image in client.api.images():
-        for tag in image.get("RepoTags") or ():
-            if tag != "<none>:<none>":
-                index[tag] = {"id": image["Id"], "size": image.get("Size", 0),
-                              "created": image.get("Created", 0),
-                              "labels": image.get("Labels") or {}}
-    return index
-
-
-def normalize_ref(ref: str) -> str:
-    """An image reference as the engine lists it: `docker.io/library/x` → `x:latest`."""
-    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/library/"):
-        if ref.startswith(prefix) and ref.count("/") == prefix.count("/"):
-            ref = ref[len(prefix):]
-            break
-    last = ref.rsplit("/", 1)[-1]
-    return ref if ":" in last or "@" in last else f"{ref}:latest"
-
-
 def compose_config(c, env: dict[str, str] | None = None) -> dict:
     """The fully interpolated compose project (`docker compose config --format json`)."""
     result = run_compose(c, "config", "--format", "json", env=env, hide=True)
@@ -255,3 +233,158 @@ def compose_config(c, env: dict[str, str] | None = None) -> dict:
     except ValueError:
         raise KitError("`docker compose config` printed no JSON; is compose v2 installed?") \
             from None
+
+
+# ------------------------------------------------------------------ engine queries
+# Thin wrappers over the SDK's low-level API: one engine call each, plain dicts back,
+# engine errors turned into one-line KitErrors. The client is always passed in.
+
+
+class EngineError(KitError):
+    """The engine refused or failed a request."""
+
+
+class ImageInUse(EngineError):
+    """An image cannot be removed: a container uses it."""
+
+
+class ProbeFailed(EngineError):
+    """A command could not be started inside an image (e.g. the binary is missing)."""
+
+
+def _engine_call(action: str, call, *args, **kwargs):
+    import requests
+    from docker.errors import APIError, DockerException
+
+    try:
+        return call(*args, **kwargs)
+    except APIError as exc:
+        reason = (exc.explanation or str(exc)).strip().splitlines()
+        cls = ImageInUse if exc.status_code == 409 else EngineError
+        raise cls(f"{action}: {reason[0] if reason else exc.status_code}") from None
+    except (DockerException, requests.RequestException, OSError) as exc:
+        raise EngineError(f"{action}: {str(exc).splitlines()[0] if str(exc) else exc!r}") \
+            from None
+
+
+def normalize_ref(ref: str) -> str:
+    """`name:tag` as the engine lists it: default tag `latest`, no docker.io/library/."""
+    ref = ref.split("@", 1)[0] if "@" in ref else ref
+    last = ref.rsplit("/", 1)[-1]
+    if ":" not in last:
+        ref += ":latest"
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/",
+                   "index.docker.io/"):
+        if ref.startswith(prefix):
+            ref = ref[len(prefix):]
+            break
+    if ref.startswith("library/"):
+        ref = ref[len("library/"):]
+    return ref
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """(`repository`, `tag`) of a normalized reference."""
+    repo, _, tag = normalize_ref(ref).rpartition(":")
+    return repo, tag
+
+
+def list_images(client) -> list[dict]:
+    """Every image the engine has, as `GET /images/json` lists it: ONE engine call."""
+    return _engine_call("listing images", client.api.images)
+
+
+def index_by_tag(images: list[dict]) -> dict[str, dict]:
+    """`name:tag` -> image summary, for matching service images locally."""
+    index: dict[str, dict] = {}
+    for image in images:
+        for tag in image.get("RepoTags") or []:
+            if tag != "<none>:<none>":
+                index[normalize_ref(tag)] = image
+    return index
+
+
+def image_history(client, ref: str) -> list[dict]:
+    """The layers of an image, newest first (`GET /images/{ref}/history`)."""
+    return _engine_call(f"reading the history of {ref}", client.api.history, ref)
+
+
+def images_in_use(client) -> set[str]:
+    """IDs of images any container (running or stopped) was created from: one call."""
+    containers = _engine_call("listing containers", client.api.containers, all=True)
+    return {c.get("ImageID") for c in containers if c.get("ImageID")}
+
+
+def remove_image(client, ref: str) -> list[dict]:
+    """Untag/remove REF without force: a container's image is refused, never removed."""
+    return _engine_call(f"removing {ref}", client.api.remove_image, ref, force=False,
+                        noprune=False)
+
+
+def build_cache_records(client) -> list[dict]:
+    """The BuildKit cache records (`GET /system/df`, its BuildCache list)."""
+    usage = _engine_call("reading disk usage", client.df)
+    return list(usage.get("BuildCache") or [])
+
+
+def prune_build_cache(client, keep_storage: int | None = None,
+                      unused_for: int | None = None, all: bool = False) -> int:
+    """`POST /build/prune`; bytes the engine reports reclaimed.
+
+    UNUSED_FOR (seconds) goes in the `until` filter as a Go duration, which is how
+    engine 20.10 (API 1.41) reads it (`unused-for` is its deprecated synonym).
+    """
+    filters = {"until": f"{int(unused_for)}s"} if unused_for else None
+    result = _engine_call(
+        "pruning the build cache", client.api.prune_builds, filters=filters,
+        keep_storage=keep_storage if keep_storage else None, all=True if all else None,
+    )
+    return int((result or {}).get("SpaceReclaimed") or 0)
+
+
+def engine_version(client) -> dict:
+    """`GET /version`."""
+    return _engine_call("reading the engine version", client.version)
+
+
+def engine_info(client) -> dict:
+    """`GET /info`."""
+    return _engine_call("reading engine info", client.info)
+
+
+def run_probe(client, image: str, argv: list[str], entrypoint: list[str] | None = None,
+              workdir: str | None = None, timeout: int = 60,
+              labels: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run ARGV in a throwaway container of IMAGE: (exit code, output).
+
+    No network, removed afterwards whatever happens. `ProbeFailed` when the command
+    cannot even start (the executable is missing from the image).
+    """
+    import requests
+    from docker.errors import APIError
+
+    container = _engine_call(
+        f"creating a container of {image}", client.api.create_container, image,
+        command=argv, entrypoint=entrypoint, working_dir=workdir, labels=labels or {},
+        host_config=client.api.create_host_config(network_mode="none"),
+    )
+    cid = container["Id"]
+    try:
+        try:
+            client.api.start(cid)
+        except APIError as exc:
+            reason = (exc.explanation or str(exc)).strip().splitlines()
+            raise ProbeFailed(f"{' '.join((entrypoint or []) + argv)} cannot start in {image}: "
+                              f"{reason[0] if reason else exc.status_code}") from None
+        try:
+            code = client.api.wait(cid, timeout=timeout).get("StatusCode", -1)
+        except requests.RequestException:
+            raise ProbeFailed(f"{' '.join((entrypoint or []) + argv)} in {image} did not "
+                              f"finish within {timeout}s") from None
+        output = client.api.logs(cid, stdout=True, stderr=True).decode(errors="replace")
+        return int(code), output
+    finally:
+        try:
+            client.api.remove_container(cid, force=True)
+        except Exception:  # best effort: the probe's result matters more than its cleanup
+            pass

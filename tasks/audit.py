@@ -1,8 +1,162 @@
-"""Image audits: sizes against budgets, and where the bytes are."""
+"""Image audits: sizes against budgets, and where the bytes are.
 
-from invoke import task
+Budgets live in the Invoke config under `audit.budgets` (invoke.yaml at the repo root;
+the defaults below apply when it is absent) and `--budget SERVICE=SIZE` overrides them
+for one run. Services and their image names come from `docker compose config`, so
+COMPOSE_FILE, .env and shell overrides (e.g. OP_NODE_VERSION) are respected.
 
+Other tasks call the plain functions: `check_sizes(c, ...)` after a build, or
+`size_report` + `print_report` to show sizes without judging them.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import re
+import sys
+from dataclasses import asdict, dataclass
+
+from invoke import Collection, task
+from invoke.exceptions import Exit
+
+from . import _docker
 from ._errors import KitError
+from ._units import format_bytes, parse_size
+
+DEFAULT_BUDGETS = {"base-op-node": "60MB", "base-execution": "400MB"}
+BAR_WIDTH = 24
+
+
+@dataclass
+class ImageSize:
+    """One service image as the engine reports it, against its budget."""
+
+    service: str
+    image: str
+    size_bytes: int | None
+    budget_bytes: int | None
+    over_budget: bool
+    built: bool
+    id: str | None = None
+
+
+def service_images(config: dict, services=None) -> dict[str, str]:
+    """service -> `name:tag` for the services compose builds (all of them if none build)."""
+    all_services = config.get("services") or {}
+    built = {n: s for n, s in all_services.items() if s.get("build")} or all_services
+    wanted = list(services) if services else list(built)
+    unknown = [s for s in wanted if s not in all_services]
+    if unknown:
+        raise KitError(f"unknown service {', '.join(unknown)}: the compose project has "
+                       f"{', '.join(all_services) or 'no services'}")
+    project = config.get("name") or "project"
+    return {name: _docker.normalize_ref(all_services[name].get("image")
+                                        or f"{project}-{name}") for name in wanted}
+
+
+def resolve_budgets(c, overrides=None) -> dict[str, int]:
+    """Configured budgets (`audit.budgets`), then OVERRIDES (service, size) pairs, in bytes."""
+    configured = DEFAULT_BUDGETS
+    try:
+        configured = c.config.audit.budgets
+    except (AttributeError, KeyError):
+        pass
+    budgets = {name: parse_size(size, what=f"budget for {name}")
+               for name, size in dict(configured or {}).items() if size not in (None, "")}
+    for name, size in overrides or []:
+        budgets[name] = parse_size(size, what=f"budget for {name}")
+    return budgets
+
+
+def measure(images: list[dict], wanted: dict[str, str], budgets: dict[str, int]) \
+        -> list[ImageSize]:
+    """Match service images in one image listing (pure: no engine)."""
+    index = _docker.index_by_tag(images)
+    rows = []
+    for service, ref in wanted.items():
+        image = index.get(ref)
+        size = int(image["Size"]) if image else None
+        budget = budgets.get(service)
+        rows.append(ImageSize(
+            service=service, image=ref, size_bytes=size, budget_bytes=budget,
+            over_budget=bool(size is not None and budget is not None and size > budget),
+            built=image is not None, id=image["Id"] if image else None,
+        ))
+    return rows
+
+
+def size_report(c, budgets=None, services=None, env=None, client=None) -> list[ImageSize]:
+    """Size of each service image against its budget: one engine call (the image list).
+
+    BUDGETS: dict service -> size (bytes or text such as "60MB") replacing the configured
+    ones for those services; ENV: the variables a build ran with (e.g. the version), so
+    the image names resolve to what was built.
+    """
+    config = _docker.compose_config(c, env=env)
+    wanted = service_images(config, services)
+    unknown = sorted(set(budgets or {}) - set(config.get("services") or {}))
+    if unknown:
+        raise KitError(f"budget for unknown service {', '.join(unknown)}: the compose project "
+                       f"has {', '.join(config.get('services') or {})}")
+    resolved = resolve_budgets(c, list((budgets or {}).items()))
+    client = client or _docker.engine_client()
+    return measure(_docker.list_images(client), wanted, resolved)
+
+
+def _bar(row: ImageSize) -> str:
+    if row.size_bytes is None or not row.budget_bytes:
+        return " " * (BAR_WIDTH + 2)
+    filled = min(BAR_WIDTH, round(BAR_WIDTH * row.size_bytes / row.budget_bytes))
+    filled = max(filled, 1 if row.size_bytes else 0)  # a built image never shows empty
+    return "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "]"
+
+
+def _status(row: ImageSize) -> str:
+    if not row.built:
+        return "not built"
+    if row.budget_bytes is None:
+        return "no budget"
+    percent = 100 * row.size_bytes / row.budget_bytes if row.budget_bytes else float("inf")
+    return f"{percent:.0f}%" + ("  OVER BUDGET" if row.over_budget else "")
+
+
+def print_report(rows: list[ImageSize], as_json: bool = False, out=None) -> None:
+    """The table a person reads at a glance, or a JSON list with `--json`."""
+    out = out or sys.stdout
+    if as_json:
+        print(jsonlib.dumps([asdict(r) for r in rows], indent=2), file=out)
+        return
+    width_s = max([len("SERVICE")] + [len(r.service) for r in rows])
+    width_i = max([len("IMAGE")] + [len(r.image) for r in rows])
+    print(f"{'SERVICE':<{width_s}}  {'IMAGE':<{width_i}}  {'SIZE':>9}  {'BUDGET':>9}", file=out)
+    for r in rows:
+        size = format_bytes(r.size_bytes) if r.built else "-"
+        print(f"{r.service:<{width_s}}  {r.image:<{width_i}}  {size:>9}  "
+              f"{format_bytes(r.budget_bytes):>9}  {_bar(r)} {_status(r)}", file=out)
+
+
+def problems(rows: list[ImageSize], strict: bool = False) -> list[str]:
+    """What makes the audit fail: images over budget, and unbuilt ones with STRICT."""
+    found = [f"{r.service} is {format_bytes(r.size_bytes)}, over its "
+             f"{format_bytes(r.budget_bytes)} budget" for r in rows if r.over_budget]
+    if strict:
+        found += [f"{r.service} ({r.image}) is not built" for r in rows if not r.built]
+    return found
+
+
+def check_sizes(c, services=None, budgets=None, strict=False, as_json=False, env=None,
+                out=None, err=None) -> int:
+    """Print the size report and return the exit code: 1 over budget (or unbuilt with
+    STRICT), else 0. For the build task to call after a build, with the build's ENV."""
+    rows = size_report(c, budgets=budgets, services=services, env=env)
+    print_report(rows, as_json=as_json, out=out)
+    found = problems(rows, strict=strict)
+    if found:
+        hint = next((f"; see `inv audit.layers --service {r.service}`"
+                     for r in rows if r.over_budget), "")
+        print(f"error: {'; '.join(found)}{hint}", file=err or sys.stderr)
+        return 1
+    return 0
 
 
 @task(
@@ -15,4 +169,77 @@ from ._errors import KitError
 )
 def sizes(c, budget=None, strict=False, json=False):
     """Report each service image's size against its budget; exit 1 when over."""
-    raise KitError("`inv audit.sizes` is not implemented yet (issue #6)")
+    overrides = dict(resolve_budgets_items(budget))
+    code = check_sizes(c, budgets=overrides, strict=strict, as_json=json)
+    if code:
+        raise Exit(code=code)
+
+
+def resolve_budgets_items(items):
+    """Parse `SERVICE=SIZE` strings into (service, size) pairs, one-line errors."""
+    pairs = []
+    for item in items or []:
+        name, sep, size = item.partition("=")
+        if not sep or not name.strip():
+            raise KitError(f"--budget {item!r} is not SERVICE=SIZE (e.g. base-op-node=60MB)")
+        parse_size(size, what=f"--budget {name.strip()}")
+        pairs.append((name.strip(), size))
+    return pairs
+
+
+def _instruction(created_by: str) -> str:
+    """The Dockerfile instruction behind a history entry, without build-arg noise."""
+    text = " ".join((created_by or "").split())
+    text = text.removesuffix(" # buildkit").removeprefix("/bin/sh -c #(nop) ").strip()
+    words = text.split(" ")
+    if words[0] == "RUN" and len(words) > 1 and re.fullmatch(r"\|\d+", words[1]):
+        words = ["RUN"] + words[2 + int(words[1][1:]):]  # BuildKit's `|N ARG=v ...`
+    elif re.fullmatch(r"\|\d+", words[0]):
+        words = ["RUN"] + words[1 + int(words[0][1:]):]  # the classic builder's form
+    text = " ".join(words)
+    for shell in ("RUN /bin/sh -c ", "/bin/sh -c "):
+        if text.startswith(shell):
+            text = "RUN " + text[len(shell):]
+    return text or "(no instruction recorded)"
+
+
+def largest_layers(history: list[dict], top: int = 10) -> list[dict]:
+    """The TOP largest layers: size and the instruction that made each (pure)."""
+    layers = [{"size_bytes": int(h.get("Size") or 0), "instruction": _instruction(
+        h.get("CreatedBy", "")), "created": h.get("Created")} for h in history]
+    layers.sort(key=lambda layer: layer["size_bytes"], reverse=True)
+    return layers[:top]
+
+
+@task(help={
+    "service": "the service whose image to break down (default: every built service)",
+    "top": "how many of the largest layers to show (default 10)",
+})
+def layers(c, service=None, top=10):
+    """Show the largest layers of each service image and the instruction behind each."""
+    top = int(top)
+    if top < 1:
+        raise KitError(f"--top {top} must be at least 1")
+    wanted = service_images(_docker.compose_config(c), [service] if service else None)
+    client = _docker.engine_client()
+    index = _docker.index_by_tag(_docker.list_images(client))
+    shown = 0
+    for name, ref in wanted.items():
+        if ref not in index:
+            print(f"{name}: {ref} is not built (inv build)")
+            continue
+        history = _docker.image_history(client, ref)
+        total = sum(int(h.get("Size") or 0) for h in history)
+        print(f"{name}: {ref}  {format_bytes(total)} in {len(history)} layers")
+        for layer in largest_layers(history, top):
+            share = 100 * layer["size_bytes"] / total if total else 0
+            text = layer["instruction"]
+            text = text if len(text) <= 90 else text[:87] + "..."
+            print(f"  {format_bytes(layer['size_bytes']):>9} {share:5.1f}%  {text}")
+        shown += 1
+    if service and not shown:
+        raise KitError(f"{service} is not built: run `inv build` first")
+
+
+ns = Collection(sizes, layers)
+ns.configure({"audit": {"budgets": dict(DEFAULT_BUDGETS)}})

@@ -140,7 +140,7 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
                 f"{' and '.join(SERVICES.values())}"
             )
         images[service] = _docker.normalize_ref(spec.get("image") or f"{config['name']}-{service}")
-    before = _docker.image_index(client)
+    before = _docker.index_by_tag(_docker.list_images(client))
     built = []
     for service in services:
         started = time.monotonic()
@@ -149,10 +149,10 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
         else:
             _docker.run_compose(c, *flags.compose_args(service), env=env)
         seconds = time.monotonic() - started
-        after = _docker.image_index(client).get(images[service])
+        after = _docker.index_by_tag(_docker.list_images(client)).get(images[service])
         old = before.get(images[service])
-        built.append(Built(service, images[service], after and after["size"], seconds,
-                           cached=bool(after and old and after["id"] == old["id"])))
+        built.append(Built(service, images[service], after and after["Size"], seconds,
+                           cached=bool(after and old and after["Id"] == old["Id"])))
     return built
 
 

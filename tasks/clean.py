@@ -1,8 +1,119 @@
-"""Keep the build host clean: prune the BuildKit cache, never volumes."""
+"""Keep the build host clean: prune the BuildKit cache, never volumes.
 
-from invoke import task
+`clean.cache` prunes through the engine API (`POST /build/prune`), which only ever
+deletes build-cache records: volumes, images and containers are out of its reach.
+`clean.images` removes older version tags of this project's own images, keeping the
+newest ones, the pinned one, and any image a container uses.
+"""
 
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from invoke import Collection, task
+
+from . import _docker
 from ._errors import KitError
+from ._units import format_bytes, format_duration, parse_duration, parse_size
+
+# Record types BuildKit keeps unless --all (engine 20.10 / BuildKit 0.8 prune rules).
+_KEPT_WITHOUT_ALL = {"internal", "frontend"}
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    text = value.rstrip("Z")
+    head, _, frac = text.partition(".")
+    try:
+        parsed = datetime.fromisoformat(head + ("." + frac[:6] if frac else ""))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=timezone.utc)
+
+
+def plan_prune(records: list[dict], keep_storage: int | None = None,
+               unused_for: int | None = None, all: bool = False,
+               now: datetime | None = None) -> list[dict]:
+    """The cache records a prune with these options would delete (pure: no engine).
+
+    Mirrors the engine's rules: records in use are kept; without ALL so are internal and
+    frontend records and records shared with images; with UNUSED_FOR, records used more
+    recently than that; a record goes only after every record built on it; with
+    KEEP_STORAGE, least recently used first until the cache is below that size.
+    """
+    now = now or datetime.now(timezone.utc)
+    by_id = {r["ID"]: r for r in records}
+    children: dict[str, set[str]] = {}
+    for r in records:
+        if r.get("Parent"):
+            children.setdefault(r["Parent"], set()).add(r["ID"])
+
+    def eligible(r: dict) -> bool:
+        if r.get("InUse"):
+            return False
+        if not all and (r.get("Type") in _KEPT_WITHOUT_ALL or r.get("Shared")):
+            return False
+        if unused_for:
+            last = _time(r.get("LastUsedAt"))
+            if last is not None and (now - last).total_seconds() < unused_for:
+                return False
+        return True
+
+    candidates = {i for i, r in by_id.items() if eligible(r)}
+    doomed: list[str] = []
+    if keep_storage:
+        total = sum(int(r.get("Size") or 0) for r in records if not r.get("Shared"))
+        while total >= keep_storage:
+            free = [i for i in candidates - set(doomed)
+                    if children.get(i, set()) <= set(doomed)]
+            if not free:
+                break
+            oldest = min(free, key=lambda i: (_time(by_id[i].get("LastUsedAt")) or now,
+                                              by_id[i].get("UsageCount") or 0))
+            doomed.append(oldest)
+            total -= int(by_id[oldest].get("Size") or 0)
+    else:
+        changed = True
+        while changed:
+            changed = False
+            for i in sorted(candidates - set(doomed)):
+                if children.get(i, set()) <= set(doomed):
+                    doomed.append(i)
+                    changed = True
+    return [by_id[i] for i in doomed]
+
+
+def cache_size(records: list[dict]) -> int:
+    """Bytes the build cache holds, as `docker system df` counts them."""
+    return sum(int(r.get("Size") or 0) for r in records)
+
+
+def prune_cache(c, keep_storage=None, older_than=None, all=False, dry_run=False,
+                client=None) -> int:
+    """Prune (or with DRY_RUN, plan to prune) the build cache; prints and returns bytes."""
+    keep = parse_size(keep_storage, what="--keep-storage") if keep_storage else None
+    unused = parse_duration(older_than, what="--older-than") if older_than else None
+    client = client or _docker.engine_client()
+    records = _docker.build_cache_records(client)
+    scope = ", ".join(filter(None, [
+        "all records" if all else "unused, unshared records",
+        f"unused for {format_duration(unused)}" if unused else "",
+        f"keeping {format_bytes(keep)}" if keep else "",
+    ]))
+    if dry_run:
+        doomed = plan_prune(records, keep_storage=keep, unused_for=unused, all=all)
+        freed = cache_size(doomed)
+        print(f"dry run: would free {format_bytes(freed)} in {len(doomed)} of "
+              f"{len(records)} cache records ({scope}); cache is "
+              f"{format_bytes(cache_size(records))}. Nothing was removed.")
+        return freed
+    freed = _docker.prune_build_cache(client, keep_storage=keep, unused_for=unused, all=all)
+    after = _docker.build_cache_records(client)
+    print(f"freed {format_bytes(freed)} of build cache ({scope}); cache is now "
+          f"{format_bytes(cache_size(after))} in {len(after)} records. "
+          "Volumes, images and containers were not touched.")
+    return freed
 
 
 @task(
@@ -15,4 +126,90 @@ from ._errors import KitError
 )
 def cache(c, keep_storage=None, older_than=None, all=False, dry_run=False):
     """Prune the BuildKit build cache (never volumes, images or containers)."""
-    raise KitError("`inv clean.cache` is not implemented yet (issue #6)")
+    prune_cache(c, keep_storage=keep_storage, older_than=older_than, all=all, dry_run=dry_run)
+
+
+def _version_key(tag: str):
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return (1, Version(tag.lstrip("v")))
+    except InvalidVersion:
+        return (0, tag)
+
+
+def plan_image_removal(images: list[dict], repos: set[str], keep: int,
+                       in_use: set[str], pinned: set[str]) -> tuple[list[str], list[tuple]]:
+    """(tags to remove, [(tag, reason) kept]) for the project's REPOS (pure: no engine).
+
+    Per repository, version tags (anything but `latest`) ordered newest first by the
+    image's creation time (then version); the KEEP newest stay, as do PINNED tags (what
+    compose.yml runs now) and tags of images in IN_USE (container image IDs).
+    """
+    per_repo: dict[str, list[tuple[str, dict]]] = {}
+    for image in images:
+        for tag in image.get("RepoTags") or []:
+            if tag == "<none>:<none>":
+                continue
+            repo, version = _docker.split_ref(tag)
+            if repo in repos and version != "latest":
+                per_repo.setdefault(repo, []).append((_docker.normalize_ref(tag), image))
+    remove, kept = [], []
+    for repo in sorted(per_repo):
+        tags = sorted(per_repo[repo], key=lambda t: (t[1].get("Created") or 0,
+                                                     _version_key(t[0].rpartition(":")[2])),
+                      reverse=True)
+        for rank, (tag, image) in enumerate(tags):
+            if rank < keep:
+                kept.append((tag, f"one of the {keep} newest"))
+            elif tag in pinned:
+                kept.append((tag, "pinned in the compose config"))
+            elif image.get("Id") in in_use:
+                kept.append((tag, "used by a container"))
+            else:
+                remove.append(tag)
+    return remove, kept
+
+
+def clean_images(c, keep=2, dry_run=False, client=None) -> list[str]:
+    """Remove (or with DRY_RUN, list) older version tags of the project's images."""
+    keep = int(keep)
+    if keep < 0:
+        raise KitError(f"--keep {keep} must be 0 or more")
+    config = _docker.compose_config(c)
+    refs = {_docker.normalize_ref(s.get("image") or f"{config.get('name')}-{n}")
+            for n, s in (config.get("services") or {}).items() if s.get("build")}
+    repos = {_docker.split_ref(r)[0] for r in refs}
+    client = client or _docker.engine_client()
+    images = _docker.list_images(client)
+    in_use = _docker.images_in_use(client)
+    remove, kept = plan_image_removal(images, repos, keep, in_use, refs)
+    for tag, reason in kept:
+        print(f"keep    {tag}  ({reason})")
+    sizes = {_docker.normalize_ref(t): i.get("Size") or 0 for i in images
+             for t in i.get("RepoTags") or []}
+    for tag in remove:
+        if dry_run:
+            print(f"would remove {tag}  ({format_bytes(sizes.get(tag))})")
+            continue
+        try:
+            _docker.remove_image(client, tag)
+        except _docker.ImageInUse as exc:  # a container appeared since we looked
+            print(f"keep    {tag}  (in use: {exc.reason})")
+            continue
+        print(f"removed {tag}")
+    if not remove:
+        print(f"nothing to remove in {', '.join(sorted(repos)) or 'no repositories'}")
+    return remove
+
+
+@task(help={
+    "keep": "how many of the newest version tags to keep per image (default 2)",
+    "dry_run": "list what would be removed, remove nothing",
+})
+def images(c, keep=2, dry_run=False):
+    """Remove older version-tagged images of the project's services (keeps in-use ones)."""
+    clean_images(c, keep=keep, dry_run=dry_run)
+
+
+ns = Collection(cache, images)

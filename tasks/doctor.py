@@ -1,11 +1,411 @@
-"""The troubleshooting checklist, automated."""
+"""The troubleshooting checklist, automated.
+
+Each check returns ok / warn / fail with a one-line fix; a check that needs the engine
+is skipped when the engine is down. Nothing here raises past `doctor`: a crashing
+check is reported as a failure, so the command never ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 from invoke import task
+from invoke.exceptions import Exit
 
+from . import _docker
 from ._errors import KitError
+from ._units import format_bytes
+
+MIN_FREE_BYTES = 10 * 1000**3  # an op-node build: Go toolchain, monorepo, module cache
+WARN_FREE_BYTES = 30 * 1000**3
+PINS = {"base-op-node": ("OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION"),
+        "base-execution": ("NETHERMIND_VERSION",)}
+# How to ask each image's binary for its version: (entrypoint, args, workdir).
+PROBES = {"base-op-node": (["op-node"], ["--version"], None),
+          "base-execution": (["./nethermind"], ["--version"], "/nethermind")}
+PROBE_LABELS = {"opstack-image-kit.probe": "1"}
+# Paths a build context must never carry (logs, env files, chain data, secrets).
+SENSITIVE = {
+    "logs": ["op-node.log", "logs/nethermind.log"],
+    "env files": [".env", ".env.sepolia", "deploy/.env", "mainnet.env"],
+    "data": ["data/nethermind_db/mainnet/state/000001.sst", "op-node-data/opnode_p2p_priv.txt"],
+    "secrets": ["jwt.hex", "jwtsecret", "secrets/jwt.hex", "tls/node.key", "tls/node.pem"],
+}
+SENSITIVE_PATTERNS = "\n".join([
+    "**/.env", "**/.env.*", "**/*.env", "**/*.log", "**/logs", "**/data", "**/*-data",
+    "**/jwt.hex", "**/jwtsecret*", "**/*.jwt", "**/*.hex", "**/*.key", "**/*.pem"])
+# Networks this stack cannot follow since Base moved to its own clients at Azul
+# (Sepolia 2026-04-20, mainnet 2026-05-28).
+_BASE_NETWORK = re.compile(r"(^|[^a-z])base([-_ ]?(mainnet|sepolia|goerli))?($|[^a-z])", re.I)
+_NETWORK_KEYS = re.compile(r"(^|_)(NETWORK|CHAIN|CHAIN_NAME)$|^NETHERMIND_CONFIG$", re.I)
+_LIB_ERRORS = ("error while loading shared libraries", "cannot open shared object",
+               "Couldn't find a valid ICU", "libicu", "not found (required by")
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok | warn | fail | skip
+    detail: str
+    fix: str = ""
+
+
+# ------------------------------------------------------------------ pure helpers
+def _pattern_regex(pattern: str) -> re.Pattern:
+    """A .dockerignore pattern as a regex (Go filepath.Match plus `**`)."""
+    out, i = "", 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+            continue
+        if ch == "*":
+            out += "[^/]*"
+        elif ch == "?":
+            out += "[^/]"
+        elif ch == "[":
+            end = pattern.find("]", i)
+            if end == -1:
+                out += re.escape(ch)
+            else:
+                cls = pattern[i + 1:end].replace("\\", "\\\\")
+                out += "[" + ("^" + cls[1:] if cls.startswith("^") else cls) + "]"
+                i = end
+        elif ch == "\\" and i + 1 < len(pattern):
+            out += re.escape(pattern[i + 1])
+            i += 1
+        else:
+            out += re.escape(ch)
+        i += 1
+    return re.compile(out + r"\Z")
+
+
+def read_ignore(text: str) -> list[tuple[bool, re.Pattern]]:
+    """Parsed .dockerignore lines: (negated, regex), in order."""
+    rules = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        line = os.path.normpath(line[1:].strip() if negated else line).lstrip("/")
+        rules.append((negated, _pattern_regex(line)))
+    return rules
+
+
+def is_ignored(rules: list[tuple[bool, re.Pattern]], path: str) -> bool:
+    """Whether PATH (relative to the context) stays out of the build context.
+
+    A pattern that matches a parent directory excludes everything below it; the last
+    matching pattern decides, as in Docker's own matcher.
+    """
+    parts = path.strip("/").split("/")
+    prefixes = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    ignored = False
+    for negated, regex in rules:
+        if any(regex.match(p) for p in prefixes):
+            ignored = not negated
+    return ignored
+
+
+def leaks(rules, samples=None) -> dict[str, list[str]]:
+    """Sensitive sample paths the rules would let into a build context, by kind."""
+    found = {}
+    for kind, paths in (samples or SENSITIVE).items():
+        bad = [p for p in paths if not is_ignored(rules, p)]
+        if bad:
+            found[kind] = bad
+    return found
+
+
+def missing_pins(config: dict) -> list[str]:
+    """Build args compose.yml must pin (version and, for op-node, commit and Go)."""
+    services = config.get("services") or {}
+    missing = []
+    for service, keys in PINS.items():
+        if service not in services:
+            missing.append(f"service {service}")
+            continue
+        args = ((services[service].get("build") or {}).get("args")) or {}
+        for key in keys:
+            if not str(args.get(key) or "").strip():
+                missing.append(f"{service} {key}")
+        commit = str(args.get("OP_NODE_COMMIT") or "")
+        if "OP_NODE_COMMIT" in keys and commit and not re.fullmatch(r"[0-9a-f]{40}", commit):
+            missing.append(f"{service} OP_NODE_COMMIT (not a full 40-hex commit: {commit!r})")
+    return missing
+
+
+def network_settings(config: dict) -> dict[str, str]:
+    """Network-looking settings in the compose config: env, build args, --network flags."""
+    found = {}
+    for name, service in (config.get("services") or {}).items():
+        env = service.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(e.partition("=")[::2] for e in env)
+        args = (service.get("build") or {}).get("args") or {}
+        for key, value in {**args, **env}.items():
+            if value and _NETWORK_KEYS.search(key):
+                found[f"{name} {key}"] = str(value)
+        command = service.get("command") or []
+        command = command.split() if isinstance(command, str) else command
+        for i, word in enumerate(command):
+            for flag in ("--network", "--config", "--chain"):
+                if word.startswith(flag + "="):
+                    found[f"{name} {flag}"] = word.split("=", 1)[1]
+                elif word == flag and i + 1 < len(command):
+                    found[f"{name} {flag}"] = command[i + 1]
+    return found
+
+
+# ------------------------------------------------------------------ the checks
+def check_engine(state) -> Check:
+    try:
+        client = _docker.engine_client(timeout=15)
+        version = _docker.engine_version(client)
+    except KitError as exc:
+        return Check("engine", "fail", exc.reason.split("; ")[0],
+                     "start the daemon (systemctl start docker) or point DOCKER_HOST / "
+                     "DOCKER_CONTEXT at a running engine")
+    state["client"], state["version"] = client, version
+    return Check("engine", "ok", f"Docker Engine {version.get('Version')} "
+                 f"(API {version.get('ApiVersion')}) at {_docker.engine_target()}")
+
+
+def check_compose(state, c) -> Check:
+    try:
+        version = _docker.require_compose(c)
+    except KitError as exc:
+        return Check("compose", "fail", exc.reason,
+                     "install the compose v2 plugin (apt-get install docker-compose-plugin)")
+    if not version.split(".")[0].isdigit() or int(version.split(".")[0]) < 2:
+        return Check("compose", "fail", f"docker compose {version} is not v2",
+                     "install the compose v2 plugin (apt-get install docker-compose-plugin)")
+    return Check("compose", "ok", f"docker compose v{version}")
+
+
+def check_buildkit(state) -> Check:
+    version = state.get("version")
+    if not version:
+        return Check("buildkit", "skip", "needs the engine")
+    api = tuple(int(x) for x in str(version.get("ApiVersion", "0.0")).split(".")[:2])
+    if version.get("Os", "linux") != "linux":
+        return Check("buildkit", "fail", f"the engine runs {version.get('Os')} containers",
+                     "BuildKit builds need a Linux engine: switch to Linux containers")
+    if api < (1, 39):
+        return Check("buildkit", "fail", f"engine API {version.get('ApiVersion')} predates "
+                     "BuildKit (needs 1.39, Docker 18.09+)", "upgrade Docker Engine")
+    return Check("buildkit", "ok", "engine has BuildKit; builds run with DOCKER_BUILDKIT=1 "
+                 "(cache mounts, COPY --chmod)")
+
+
+def check_buildx(state, c) -> Check:
+    result = c.run("docker buildx version", hide=True, warn=True, in_stream=False)
+    if result.exited == 0:
+        return Check("buildx", "ok", (result.stdout or "").strip().splitlines()[0])
+    return Check("buildx", "warn", "buildx is missing: compose falls back to the engine's "
+                 "built-in BuildKit (fine for these images), but bake, multi-platform builds "
+                 "and `# syntax=` frontends are unavailable",
+                 "install docker-buildx-plugin (or the buildx binary in ~/.docker/cli-plugins)")
+
+
+def check_dockerignore(state) -> Check:
+    """The repo's .dockerignore and each build context's own ignore file."""
+    problems = []
+    root_file = _docker.ROOT / ".dockerignore"
+    if not root_file.is_file():
+        problems.append(".dockerignore is missing at the repo root")
+    else:
+        for kind, paths in leaks(read_ignore(root_file.read_text())).items():
+            problems.append(f".dockerignore lets {kind} in ({', '.join(paths)})")
+    sensitive = read_ignore(SENSITIVE_PATTERNS)
+    for service, context in (state.get("contexts") or {}).items():
+        path = Path(context)
+        if not path.is_dir() or path.resolve() == _docker.ROOT:
+            continue  # the root .dockerignore, checked above, governs the repo root
+        own = path / ".dockerignore"
+        rules = read_ignore(own.read_text()) if own.is_file() else []
+        sent = []
+        for number, file in enumerate(path.rglob("*")):
+            if number > 5000:
+                break
+            rel = file.relative_to(path).as_posix()
+            if file.is_file() and is_ignored(sensitive, rel) and not is_ignored(rules, rel):
+                sent.append(rel)
+        if sent:
+            problems.append(f"{service}'s build context {path} would send {', '.join(sent[:3])}")
+    if problems:
+        return Check("dockerignore", "fail", "; ".join(problems),
+                     "add the patterns (**/.env, **/*.log, **/data, **/jwt*, **/*.key, "
+                     "**/*.pem) to .dockerignore, and move secrets out of build contexts")
+    return Check("dockerignore", "ok", "logs, env files, data and secrets stay out of the "
+                 "build contexts")
+
+
+def check_pins(state) -> Check:
+    config = state.get("config")
+    if config is None:
+        return Check("pins", "fail", f"cannot read the compose config: {state.get('config_error')}",
+                     "run `docker compose config` to see what compose rejects")
+    missing = missing_pins(config)
+    if missing:
+        return Check("pins", "fail", "missing pins: " + "; ".join(missing),
+                     "pin each as a build arg with a default, e.g. OP_NODE_COMMIT: "
+                     "${OP_NODE_COMMIT:-<sha>} beside OP_NODE_VERSION (inv source.resolve)")
+    args = config["services"]["base-op-node"]["build"]["args"]
+    nm = config["services"]["base-execution"]["build"]["args"]["NETHERMIND_VERSION"]
+    return Check("pins", "ok", f"op-node {args['OP_NODE_VERSION']} @ "
+                 f"{args['OP_NODE_COMMIT'][:12]} (go {args['GO_VERSION']}), nethermind {nm}")
+
+
+def check_images(state, probe_labels=None) -> list[Check]:
+    client, config = state.get("client"), state.get("config")
+    if client is None or config is None:
+        return [Check("images", "skip", "needs the engine and the compose config")]
+    from .audit import service_images
+
+    index = _docker.index_by_tag(_docker.list_images(client))
+    checks = []
+    for service, ref in service_images(config).items():
+        name = f"image {service}"
+        if ref not in index:
+            checks.append(Check(name, "warn", f"{ref} is not built", "run `inv build`"))
+            continue
+        if service not in PROBES:
+            checks.append(Check(name, "ok", f"{ref} present ({format_bytes(index[ref]['Size'])})"))
+            continue
+        entrypoint, args, workdir = PROBES[service]
+        try:
+            code, output = _docker.run_probe(client, ref, args, entrypoint=entrypoint,
+                                             workdir=workdir, timeout=60,
+                                             labels={**PROBE_LABELS, **(probe_labels or {})})
+        except KitError as exc:
+            checks.append(Check(name, "fail", f"{entrypoint[0]} is missing or cannot run: "
+                                f"{exc.reason}", "rebuild: `inv build` (check the "
+                                "Dockerfile's final stage copies the binary)"))
+            continue
+        lines = [x.strip() for x in output.splitlines() if x.strip()]
+        lib_error = next((x for x in lines if any(e in x for e in _LIB_ERRORS)), None)
+        if code != 0 or lib_error:
+            checks.append(Check(name, "fail", f"`{' '.join(entrypoint + args)}` exited {code}: "
+                                f"{lib_error or (lines[-1] if lines else 'no output')}",
+                                "a library is missing from the final stage: install it there "
+                                "(or build op-node with CGO_ENABLED=0) and `inv build`"))
+            continue
+        checks.append(Check(name, "ok", f"{ref}: {lines[0] if lines else 'ran'}"))
+    return checks
+
+
+def check_disk(state) -> Check:
+    info = None
+    if state.get("client") is not None:
+        try:
+            info = _docker.engine_info(state["client"])
+        except KitError:
+            info = None
+    root = (info or {}).get("DockerRootDir") or "/var/lib/docker"
+    local = _docker.engine_target().startswith(("unix://", "DOCKER_HOST=unix://"))
+    if not local or not os.path.isdir(root):
+        return Check("disk", "warn", f"cannot measure free space of {root} from here "
+                     "(remote engine?)", "check `df -h` on the engine host: builds need "
+                     f"{format_bytes(MIN_FREE_BYTES)}+")
+    free = shutil.disk_usage(root).free
+    detail = f"{format_bytes(free)} free under {root}"
+    if free < MIN_FREE_BYTES:
+        return Check("disk", "fail", detail, "free space: `inv clean.cache`, `inv clean.images`"
+                     f"; an op-node build needs about {format_bytes(MIN_FREE_BYTES)}")
+    if free < WARN_FREE_BYTES:
+        return Check("disk", "warn", detail, "`inv clean.cache --older-than 7d` reclaims "
+                     "old build cache")
+    return Check("disk", "ok", detail)
+
+
+def check_network(state) -> Check:
+    config = state.get("config")
+    if config is None:
+        error = state.get("config_error") or ""
+        if "NETWORK" in error:  # compose.yml may require it: ${NETWORK:?...}
+            return Check("network", "fail", f"no network configured: {error}",
+                         "set NETWORK in .env to an OP Stack chain that still runs op-node, "
+                         "e.g. op-mainnet (see .env.example)")
+        return Check("network", "skip", "needs the compose config")
+    settings = network_settings(config)
+    unset = sorted(k for k, v in settings.items() if v == _docker.UNSET_PLACEHOLDER)
+    if unset:
+        return Check("network", "warn", f"{', '.join(unset)} not set: fine for building, but "
+                     "the stack will not start without it", "set NETWORK in .env (or "
+                     "Portainer's env editor) to an OP Stack chain such as op-mainnet")
+    if not settings:
+        return Check("network", "ok", "no network setting in the compose config (nothing "
+                     "to check)")
+    base = {k: v for k, v in settings.items() if _BASE_NETWORK.search(v)}
+    if base:
+        where = ", ".join(f"{k}={v}" for k, v in base.items())
+        return Check("network", "warn", f"{where}: Base moved to its own clients at the Azul "
+                     "upgrade (Sepolia 2026-04-20, mainnet 2026-05-28); op-node and Nethermind "
+                     "cannot follow it", "run Base with Base's own node; use this stack for "
+                     "an OP Stack chain that still runs op-node (e.g. op-mainnet)")
+    return Check("network", "ok", ", ".join(f"{k}={v}" for k, v in settings.items()))
+
+
+def run_checks(c, probe_labels=None) -> list[Check]:
+    """Every check in order; never raises. PROBE_LABELS go on the throwaway containers
+    that run each image's binary (they are removed either way)."""
+    state: dict = {}
+    checks: list[Check] = []
+
+    def guarded(name, fn, *args):
+        try:
+            result = fn(*args)
+        except Exception as exc:  # a check must not end doctor in a traceback
+            first = str(exc).strip().splitlines()
+            reason = getattr(exc, "reason", None) or (first[0] if first else type(exc).__name__)
+            result = Check(name, "fail", f"check crashed: {reason}", "report this as a bug")
+        checks.extend(result if isinstance(result, list) else [result])
+
+    guarded("engine", check_engine, state)
+    guarded("compose", check_compose, state, c)
+    try:
+        state["config"] = _docker.compose_config(c)
+        state["contexts"] = {n: (s.get("build") or {}).get("context")
+                             for n, s in state["config"].get("services", {}).items()
+                             if (s.get("build") or {}).get("context")}
+    except Exception as exc:
+        state["config_error"] = getattr(exc, "reason", None) or str(exc).splitlines()[0]
+    guarded("buildkit", check_buildkit, state)
+    guarded("buildx", check_buildx, state, c)
+    guarded("dockerignore", check_dockerignore, state)
+    guarded("pins", check_pins, state)
+    guarded("images", check_images, state, probe_labels)
+    guarded("disk", check_disk, state)
+    guarded("network", check_network, state)
+    if state.get("client") is not None:
+        state["client"].close()
+    return checks
+
+
+def print_checks(checks: list[Check]) -> None:
+    width = max(len(ch.name) for ch in checks)
+    for ch in checks:
+        print(f"{ch.status:<5} {ch.name:<{width}}  {ch.detail}")
+        if ch.fix and ch.status in ("warn", "fail"):
+            print(f"{'':<5} {'':<{width}}  fix: {ch.fix}")
 
 
 @task
 def doctor(c):
     """Check engine, compose, BuildKit, pins and built images; exit 1 on any failure."""
-    raise KitError("`inv doctor` is not implemented yet (issue #6)")
+    checks = run_checks(c)
+    print_checks(checks)
+    failed = [ch.name for ch in checks if ch.status == "fail"]
+    if failed:
+        raise Exit(f"error: {len(failed)} check(s) failed: {', '.join(failed)}", code=1)

@@ -24,8 +24,9 @@ import pytest
 TEST_LABEL = "opstack-image-kit.test"
 IN_CI = bool(os.environ.get("CI"))
 ALLOW_WIPE = IN_CI or os.environ.get("OPKIT_TEST_ALLOW_WIPE") == "1"
-# one tag per test session, so two sessions on one engine never remove each other's base
-BASE_IMAGE = f"opkit-test/base:{uuid.uuid4().hex[:10]}"
+# One base image per test session: sessions run concurrently on one engine, and a
+# shared one would let one session's teardown pull it from under another's builds.
+BASE_IMAGE = f"opkit-test/base:s{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 def pytest_collection_modifyitems(items):
@@ -87,7 +88,10 @@ def base_image(engine, tmp_path_factory):
         'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
         "ENV PATH=/usr/local/bin:/usr/bin:/bin\n"
     )
-    engine.images.build(path=str(ctx), tag=BASE_IMAGE, labels={TEST_LABEL: "1"}, rm=True)
+    # the session label makes the image ID ours too: a teardown elsewhere that removes
+    # every tag of *its* base image cannot take this one with it
+    engine.images.build(path=str(ctx), tag=BASE_IMAGE, rm=True,
+                        labels={TEST_LABEL: "1", f"{TEST_LABEL}.session": BASE_IMAGE})
     yield BASE_IMAGE
     _remove_images(engine, lambda tags: BASE_IMAGE in tags)
 

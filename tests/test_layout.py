@@ -12,7 +12,8 @@ import tasks
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {
     "build.all", "build.op-node", "build.execution", "source.tags", "source.resolve",
-    "source.pin", "source.outdated", "source.clone", "audit.sizes", "clean.cache", "doctor",
+    "source.pin", "source.outdated", "source.clone", "audit.sizes", "audit.layers",
+    "clean.cache", "clean.images", "doctor",
 }
 
 

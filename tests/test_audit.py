@@ -1,0 +1,193 @@
+"""audit.sizes and audit.layers: pure helpers, then fixture images of known size on the
+real engine (sizes equal the engine's, budgets decide the exit code, JSON shape)."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from invoke import Config, Context
+
+from tasks import _docker, audit
+from tasks._errors import KitError
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOB = 3_000_000
+
+# The op-node fixture plus one layer of BLOB random bytes: a size we know.
+SIZED_OP_NODE = """\
+ARG BASE_IMAGE
+FROM ${{BASE_IMAGE}}
+ARG OP_NODE_VERSION
+ARG OP_NODE_COMMIT
+ARG GO_VERSION
+RUN head -c BLOB_BYTES /dev/urandom > /blob-{name}
+RUN mkdir -p /usr/local/bin && printf '#!/bin/sh\\necho "op-node version %s"\\n' \\
+      "$OP_NODE_VERSION" > /usr/local/bin/op-node && chmod 755 /usr/local/bin/op-node
+""".replace("BLOB_BYTES", str(BLOB))
+
+
+def _inv(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT,
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True)
+
+
+# ------------------------------------------------------------------------ pure
+CONFIG = {"name": "demo", "services": {
+    "base-op-node": {"build": {"context": "."}, "image": "demo-op-node:v1.2.3"},
+    "base-execution": {"build": {"context": "."}, "image": "docker.io/library/demo-exec"},
+    "helper": {"image": "busybox:1"},
+}}
+
+
+def test_service_images_normalizes_names_and_skips_pulled_services():
+    assert audit.service_images(CONFIG) == {"base-op-node": "demo-op-node:v1.2.3",
+                                            "base-execution": "demo-exec:latest"}
+    with pytest.raises(KitError, match="unknown service nope"):
+        audit.service_images(CONFIG, ["nope"])
+
+
+def test_measure_matches_one_listing_and_flags_over_budget():
+    images = [{"Id": "sha256:a", "RepoTags": ["demo-op-node:v1.2.3"], "Size": 70_000_000},
+              {"Id": "sha256:b", "RepoTags": ["<none>:<none>"], "Size": 1}]
+    rows = audit.measure(images, audit.service_images(CONFIG),
+                         {"base-op-node": 60_000_000})
+    op, ex = rows
+    assert (op.size_bytes, op.budget_bytes, op.over_budget, op.built) == \
+        (70_000_000, 60_000_000, True, True)
+    assert (ex.size_bytes, ex.budget_bytes, ex.over_budget, ex.built) == (None, None, False, False)
+    assert audit.problems(rows) == ["base-op-node is 70.0 MB, over its 60.0 MB budget"]
+    assert len(audit.problems(rows, strict=True)) == 2
+
+
+def test_budgets_come_from_config_then_overrides():
+    c = Context(Config(overrides={"audit": {"budgets": {"base-op-node": "60MB",
+                                                        "base-execution": "1.5GiB"}}}))
+    budgets = audit.resolve_budgets(c, [("base-op-node", "50mb")])
+    assert budgets == {"base-op-node": 50_000_000, "base-execution": 1536 * 1024**2}
+    assert audit.resolve_budgets(Context())["base-op-node"] == 60_000_000  # module default
+    with pytest.raises(KitError, match="'lots'"):
+        audit.resolve_budgets(c, [("base-op-node", "lots")])
+
+
+def test_table_has_a_bar_per_image():
+    rows = [audit.ImageSize("base-op-node", "x:1", 30, 60, False, True),
+            audit.ImageSize("base-execution", "y:1", 90, 60, True, True),
+            audit.ImageSize("other", "z:1", None, 60, False, False)]
+    out = io.StringIO()
+    audit.print_report(rows, out=out)
+    lines = out.getvalue().splitlines()
+    assert "[" + "#" * 12 + "." * 12 + "] 50%" in lines[1]
+    assert "[" + "#" * 24 + "] 150%  OVER BUDGET" in lines[2]
+    assert lines[3].endswith("not built")
+
+
+def test_largest_layers_names_the_instruction():
+    history = [{"Size": 10, "CreatedBy": "/bin/sh -c #(nop)  CMD [\"sh\"]"},
+               {"Size": 5000, "CreatedBy": "RUN /bin/sh -c head -c 5000 x # buildkit"},
+               {"Size": 300, "CreatedBy": "COPY busybox /bin/busybox # buildkit"}]
+    top = audit.largest_layers(history, top=2)
+    assert [(t["size_bytes"], t["instruction"]) for t in top] == [
+        (5000, "RUN head -c 5000 x"), (300, "COPY busybox /bin/busybox")]
+    assert audit._instruction("RUN |2 A=1 B=2 /bin/sh -c make x # buildkit") == "RUN make x"
+    assert audit._instruction("|1 A=1 /bin/sh -c make y") == "RUN make y"
+    assert audit._instruction("/bin/sh -c #(nop) WORKDIR /x") == "WORKDIR /x"
+
+
+def test_bad_budget_flag_is_one_line():
+    done = _inv("audit.sizes", "--budget", "base-op-node")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("error: --budget 'base-op-node' is not SERVICE=SIZE "
+                                   "(e.g. base-op-node=60MB)")
+
+
+# ---------------------------------------------------------------- real engine
+@pytest.fixture
+def sized(engine, fixture_project):
+    project = fixture_project(op_node_dockerfile=SIZED_OP_NODE)
+    _docker.run_compose(Context(), "build", "base-op-node", hide=True)
+    return project
+
+
+def test_sizes_equal_the_engines(engine, sized):
+    rows = {r.service: r for r in audit.size_report(Context())}
+    op = rows["base-op-node"]
+    expected = engine.images.get(sized.image("base-op-node")).attrs["Size"]
+    assert op.size_bytes == expected
+    assert op.image == sized.image("base-op-node") and op.built
+    assert expected >= BLOB  # the random layer is in there
+    assert not rows["base-execution"].built and rows["base-execution"].size_bytes is None
+
+
+def test_one_engine_call_for_the_image_list(engine, sized):
+    calls = []
+
+    class Counting:
+        def __init__(self, api):
+            self._api = api
+
+        def __getattr__(self, name):
+            attr = getattr(self._api, name)
+            if callable(attr):
+                def counted(*a, **kw):
+                    calls.append(name)
+                    return attr(*a, **kw)
+                return counted
+            return attr
+
+    class Client:
+        api = Counting(engine.api)
+
+    rows = audit.size_report(Context(), client=Client())
+    assert calls == ["images"]
+    assert len(rows) == 2
+
+
+def test_budgets_decide_exit_code_and_json_shape(sized):
+    over = _inv("audit.sizes", "--json", "--budget", "base-op-node=1MB")
+    assert over.returncode == 1, over.stderr
+    data = json.loads(over.stdout)
+    assert isinstance(data, list) and {d["service"] for d in data} == {"base-op-node",
+                                                                       "base-execution"}
+    for row in data:
+        assert {"service", "image", "size_bytes", "budget_bytes", "over_budget"} <= set(row)
+    op = next(d for d in data if d["service"] == "base-op-node")
+    assert op["budget_bytes"] == 1_000_000 and op["over_budget"] is True
+    assert op["image"] == sized.image("base-op-node") and op["size_bytes"] > BLOB
+    ex = next(d for d in data if d["service"] == "base-execution")
+    assert ex["size_bytes"] is None and ex["over_budget"] is False
+    assert over.stderr.startswith("error: base-op-node is ") and "Traceback" not in over.stderr
+
+    ok = _inv("audit.sizes", "--budget", "base-op-node=10MB")
+    assert ok.returncode == 0, ok.stderr
+    row = next(line for line in ok.stdout.splitlines() if line.startswith("base-op-node"))
+    assert "10.0 MB  [" + "#" * 12 + "." * 12 + "] 50%" in row
+    assert "not built" in ok.stdout
+
+    strict = _inv("audit.sizes", "--strict", "--budget", "base-op-node=1GiB")
+    assert strict.returncode == 1 and "is not built" in strict.stderr
+
+
+def test_check_sizes_for_the_build_task(sized):
+    out, err = io.StringIO(), io.StringIO()
+    assert audit.check_sizes(Context(), services=["base-op-node"],
+                             budgets={"base-op-node": "100MB"}, out=out, err=err) == 0
+    assert "base-execution" not in out.getvalue()
+    assert audit.check_sizes(Context(), services=["base-op-node"], budgets={"base-op-node": 10},
+                             as_json=True, out=out, err=err) == 1
+    assert "audit.layers --service base-op-node" in err.getvalue()
+    # the build's env decides which tag is audited
+    assert audit.check_sizes(Context(), services=["base-op-node"], strict=True,
+                             env={"OP_NODE_VERSION": "v0.0.0-unbuilt"}, out=out, err=err) == 1
+
+
+def test_layers_show_the_largest_with_its_instruction(sized):
+    done = _inv("audit.layers", "--service", "base-op-node", "--top", "2")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"base-op-node: {sized.image('base-op-node')}")
+    assert len(lines) == 3
+    assert "RUN head -c 3000000 /dev/urandom" in lines[1] and "3.00 MB" in lines[1]

@@ -1,0 +1,209 @@
+"""clean.cache and clean.images: the planning rules (pure), then a build cache made on
+purpose on the real engine, pruned for real only where wiping is allowed."""
+
+import os
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from invoke import Context
+
+from tasks import _docker, clean
+from tests.conftest import TEST_LABEL
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOB = 4_000_000
+
+# A RUN step whose 4 MB land in a BuildKit cache mount: build cache that no image shares.
+CACHED_OP_NODE = """\
+ARG BASE_IMAGE
+FROM ${{BASE_IMAGE}}
+ARG OP_NODE_VERSION
+RUN --mount=type=cache,target=/blob,id={name}-blob \\
+    head -c BLOB_BYTES /dev/urandom > /blob/data-{name} && echo "$OP_NODE_VERSION" > /version
+RUN mkdir -p /usr/local/bin && printf '#!/bin/sh\\necho "op-node %s"\\n' \\
+      "$OP_NODE_VERSION" > /usr/local/bin/op-node && chmod 755 /usr/local/bin/op-node
+""".replace("BLOB_BYTES", str(BLOB))
+
+
+def _inv(*args):
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=os.environ,
+                          capture_output=True, text=True)
+
+
+# ------------------------------------------------------------------------ pure
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+
+
+def _rec(id, size, parent=None, hours_ago=1, uses=1, **kw):
+    last = (NOW - timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%S.123456789Z")
+    return {"ID": id, "Parent": parent, "Size": size, "LastUsedAt": last, "UsageCount": uses,
+            "Type": kw.pop("type", "regular"), "InUse": kw.pop("in_use", False),
+            "Shared": kw.pop("shared", False), **kw}
+
+
+RECORDS = [
+    _rec("base", 100, hours_ago=200),
+    _rec("child", 50, parent="base", hours_ago=100),
+    _rec("cachemount", 1000, type="exec.cachemount", hours_ago=10),
+    _rec("shared", 400, shared=True, hours_ago=300),
+    _rec("busy", 7, in_use=True, hours_ago=300),
+    _rec("front", 3, type="frontend", hours_ago=300),
+    _rec("on-busy", 9, hours_ago=300),
+    _rec("busy-kid", 1, parent="on-busy", in_use=True),
+]
+
+
+def _ids(records):
+    return sorted(r["ID"] for r in records)
+
+
+def test_plan_prune_default_spares_in_use_shared_frontend_and_parents_of_kept():
+    assert _ids(clean.plan_prune(RECORDS, now=NOW)) == ["base", "cachemount", "child"]
+
+
+def test_plan_prune_all_takes_shared_and_frontend_but_never_in_use():
+    assert _ids(clean.plan_prune(RECORDS, all=True, now=NOW)) == [
+        "base", "cachemount", "child", "front", "shared"]
+
+
+def test_plan_prune_older_than_keeps_recently_used():
+    # child was used 100h ago: with 150h, the child stays, and so does its parent
+    assert _ids(clean.plan_prune(RECORDS, unused_for=150 * 3600, now=NOW)) == []
+    assert _ids(clean.plan_prune(RECORDS, unused_for=72 * 3600, now=NOW)) == ["base", "child"]
+
+
+def test_plan_prune_keep_storage_goes_least_recently_used_first():
+    total = clean.cache_size([r for r in RECORDS if not r["Shared"]])  # 1170
+    doomed = clean.plan_prune(RECORDS, keep_storage=1100, now=NOW)
+    assert [r["ID"] for r in doomed] == ["child", "base"]  # base waits for its child
+    assert total - clean.cache_size(doomed) < 1100
+    assert clean.plan_prune(RECORDS, keep_storage=10**9, now=NOW) == []
+
+
+IMAGES = [
+    {"Id": "i1", "Created": 100, "RepoTags": ["demo-op-node:v1.0.1"], "Size": 1},
+    {"Id": "i2", "Created": 200, "RepoTags": ["demo-op-node:v1.0.2"], "Size": 1},
+    {"Id": "i3", "Created": 300, "RepoTags": ["demo-op-node:v1.0.3", "demo-op-node:latest"]},
+    {"Id": "i4", "Created": 300, "RepoTags": ["demo-op-node:v1.0.4"]},
+    {"Id": "i0", "Created": 50, "RepoTags": ["demo-op-node:v1.0.0"]},
+    {"Id": "x", "Created": 10, "RepoTags": ["someone-else:v0.1"]},
+]
+
+
+def test_plan_image_removal_keeps_newest_pinned_and_in_use():
+    remove, kept = clean.plan_image_removal(IMAGES, {"demo-op-node"}, keep=2, in_use={"i1"},
+                                            pinned={"demo-op-node:v1.0.0"})
+    assert remove == ["demo-op-node:v1.0.2"]
+    assert dict(kept) == {"demo-op-node:v1.0.4": "one of the 2 newest",
+                          "demo-op-node:v1.0.3": "one of the 2 newest",
+                          "demo-op-node:v1.0.1": "used by a container",
+                          "demo-op-node:v1.0.0": "pinned in the compose config"}
+
+
+def test_bad_values_are_one_line_errors():
+    done = _inv("clean.cache", "--older-than", "3 days")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("error: --older-than '3 days' is not valid")
+    done = _inv("clean.cache", "--keep-storage", "ten", "--dry-run")
+    assert done.returncode == 1 and "'ten'" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------- real engine
+@pytest.fixture
+def cached(engine, fixture_project):
+    """A fixture project whose build left BLOB bytes in a cache mount of its own."""
+    project = fixture_project(op_node_dockerfile=CACHED_OP_NODE)
+    _docker.run_compose(Context(), "build", "base-op-node", hide=True)
+    return project
+
+
+def _ours(engine, project):
+    return [r for r in _docker.build_cache_records(engine)
+            if project.name in (r.get("Description") or "")]
+
+
+def test_dry_run_reports_and_frees_nothing(engine, cached):
+    before = _ours(engine, cached)
+    blob = [r for r in before if r["Type"] == "exec.cachemount"]
+    assert blob and blob[0]["Size"] >= BLOB
+    done = _inv("clean.cache", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("dry run: would free ") and "Nothing was removed" in done.stdout
+    after = _ours(engine, cached)
+    assert {(r["ID"], r["Size"]) for r in after} == {(r["ID"], r["Size"]) for r in before}
+    planned = clean.plan_prune(_docker.build_cache_records(engine))
+    assert blob[0]["ID"] in {r["ID"] for r in planned}  # unused and unshared: prunable
+
+
+@pytest.fixture
+def bystanders(engine, cached, tmp_path):
+    """A named volume holding data, and a running container of the project's image."""
+    volume = engine.volumes.create(f"{cached.name}-data", labels={TEST_LABEL: "1"})
+    container = engine.containers.run(
+        cached.image("base-op-node"), ["sh", "-c", "echo kept > /data/proof; sleep 600"],
+        detach=True, labels={TEST_LABEL: "1"}, volumes={volume.name: {"bind": "/data"}},
+        name=f"{cached.name}-running")
+    for _ in range(50):
+        code, _out = container.exec_run(["cat", "/data/proof"])
+        if code == 0:
+            break
+    yield volume, container
+    container.remove(force=True)
+    volume.remove(force=True)
+
+
+def test_prune_shrinks_cache_and_spares_volumes_images_containers(engine, cached, bystanders,
+                                                                  wipe_allowed):
+    volume, container = bystanders
+    before = _ours(engine, cached)
+    assert before
+    done = _inv("clean.cache")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("freed ") and "not touched" in done.stdout
+    after = _ours(engine, cached)
+    assert clean.cache_size(after) < clean.cache_size(before)
+    assert not [r for r in after if r["Type"] == "exec.cachemount"]
+
+    done = _inv("clean.cache", "--all")  # the widest prune still spares them
+    assert done.returncode == 0, done.stderr
+    container.reload()
+    assert container.status == "running"
+    assert container.exec_run(["cat", "/data/proof"]).output.decode().strip() == "kept"
+    assert engine.volumes.get(volume.name).name == volume.name
+    assert engine.images.get(cached.image("base-op-node")).id == container.image.id
+
+
+def test_older_than_spares_fresh_cache(engine, cached, wipe_allowed):
+    before = _ours(engine, cached)
+    freed = clean.prune_cache(Context(), older_than="1h")
+    assert {r["ID"] for r in _ours(engine, cached)} == {r["ID"] for r in before}
+    assert freed >= 0
+
+
+def test_clean_images_keeps_newest_and_in_use(engine, fixture_project, wipe_allowed):
+    project = fixture_project()
+    versions = ["v1.0.1", "v1.0.2", "v1.0.3", "v1.0.4"]
+    for version in versions:
+        _docker.run_compose(Context(), "build", "base-op-node",
+                            env={"OP_NODE_VERSION": version}, hide=True)
+    stopped = engine.containers.create(project.image("base-op-node", "v1.0.1"), ["true"],
+                                       labels={TEST_LABEL: "1"},
+                                       name=f"{project.name}-{uuid.uuid4().hex[:6]}")
+    try:
+        dry = _inv("clean.images", "--keep", "2", "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert f"would remove {project.image('base-op-node', 'v1.0.2')}" in dry.stdout
+        tags = {t for i in engine.images.list(name=project.repo("base-op-node")) for t in i.tags}
+        assert tags == {project.image("base-op-node", v) for v in versions}
+
+        done = _inv("clean.images", "--keep", "2")
+        assert done.returncode == 0, done.stderr
+        tags = {t for i in engine.images.list(name=project.repo("base-op-node")) for t in i.tags}
+        assert tags == {project.image("base-op-node", v) for v in ("v1.0.1", "v1.0.3", "v1.0.4")}
+        assert "used by a container" in done.stdout
+    finally:
+        stopped.remove(force=True)

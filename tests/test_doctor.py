@@ -1,0 +1,150 @@
+"""doctor: the checks' pure parts, a dead daemon through `inv`, and fixture images on the
+real engine (one whose binary is missing)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from invoke import Context, MockContext, Result
+
+from tasks import doctor
+from tests.conftest import TEST_LABEL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+NO_BINARY_OP_NODE = """\
+ARG BASE_IMAGE
+FROM ${{BASE_IMAGE}}
+ARG OP_NODE_VERSION
+ARG OP_NODE_COMMIT
+ARG GO_VERSION
+RUN echo "forgot to copy op-node from the build stage" > /README
+"""
+
+BROKEN_EXECUTION = """\
+ARG BASE_IMAGE
+FROM ${{BASE_IMAGE}}
+ARG NETHERMIND_VERSION
+RUN mkdir -p /nethermind && printf '#!/bin/sh\\necho "./nethermind: error while loading \
+shared libraries: libicuuc.so.74: cannot open shared object file" >&2\\nexit 127\\n' \
+> /nethermind/nethermind && chmod 755 /nethermind/nethermind
+"""
+
+
+# ------------------------------------------------------------------------ pure
+@pytest.mark.parametrize("path, ignored", [
+    (".env", True), ("deploy/.env.sepolia", True), ("op-node/op-node.log", True),
+    ("data/chaindata/000001.ldb", True), ("jwt.hex", True), ("tls/x.key", True),
+    ("docker/op-node/Dockerfile", False), ("keep.log", False), ("tasks/x.py", False),
+])
+def test_ignore_matching_follows_dockers_rules(path, ignored):
+    rules = doctor.read_ignore("# comment\n**/.env\n**/.env.*\n**/*.log\n!keep.log\n"
+                               "/data\n**/jwt*\ntls/*.key\n")
+    assert doctor.is_ignored(rules, path) is ignored
+
+
+def test_repo_dockerignore_keeps_sensitive_paths_out():
+    rules = doctor.read_ignore((ROOT / ".dockerignore").read_text())
+    assert doctor.leaks(rules) == {}
+    assert set(doctor.leaks(doctor.read_ignore("*.log\n"))) == {"logs", "env files", "data",
+                                                                "secrets"}
+
+
+def test_missing_pins_names_each():
+    config = {"services": {
+        "base-op-node": {"build": {"args": {"OP_NODE_VERSION": "v1.19.5", "OP_NODE_COMMIT": "",
+                                            "GO_VERSION": "1.26"}}},
+        "base-execution": {"build": {"args": {}}}}}
+    assert doctor.missing_pins(config) == ["base-op-node OP_NODE_COMMIT",
+                                           "base-execution NETHERMIND_VERSION"]
+    config["services"]["base-op-node"]["build"]["args"]["OP_NODE_COMMIT"] = "abc123"
+    assert "not a full 40-hex commit" in doctor.missing_pins(config)[0]
+
+
+@pytest.mark.parametrize("settings, status", [
+    ({"environment": {"OP_NODE_NETWORK": "base-mainnet"}}, "warn"),
+    ({"environment": ["NETWORK=base-sepolia"]}, "warn"),
+    ({"command": ["op-node", "--network=base"]}, "warn"),
+    ({"environment": {"OP_NODE_NETWORK": "op-mainnet"}}, "ok"),
+    ({"environment": {"NETHERMIND_CONFIG": "op-sepolia"}}, "ok"),
+    ({"environment": {"OTHER": "base-mainnet"}}, "ok"),  # not a network setting
+    ({}, "ok"),
+])
+def test_network_check_warns_for_base_after_azul(settings, status):
+    check = doctor.check_network({"config": {"services": {"base-op-node": settings}}})
+    assert check.status == status
+    if status == "warn":
+        assert "Azul" in check.detail and check.fix
+
+
+def test_required_network_missing_is_named():
+    error = "`docker compose config` failed: required variable NETWORK is missing a value"
+    check = doctor.check_network({"config": None, "config_error": error})
+    assert check.status == "fail" and "NETWORK" in check.detail and "op-mainnet" in check.fix
+    assert doctor.check_network({"config": None, "config_error": "x"}).status == "skip"
+
+
+def test_buildx_absence_is_a_warning_that_says_what_it_means():
+    c = MockContext(run={"docker buildx version": Result(exited=1, stderr="unknown command")})
+    check = doctor.check_buildx({}, c)
+    assert check.status == "warn" and "built-in BuildKit" in check.detail and check.fix
+
+
+def test_dead_daemon_fails_cleanly_through_inv(tmp_path):
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/missing.sock"}
+    done = subprocess.run([sys.executable, "-m", "invoke", "doctor"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    engine = next(line for line in lines if line.split()[1:2] == ["engine"])
+    assert engine.startswith("fail") and "missing.sock" in engine
+    assert any(line.startswith("skip") and "images" in line for line in lines)
+    assert done.stderr.strip() == "error: 1 check(s) failed: engine"
+
+
+# ---------------------------------------------------------------- real engine
+def _by_name(checks):
+    return {ch.name: ch for ch in checks}
+
+
+def test_healthy_fixture_images_run_their_binaries(engine, fixture_project):
+    project = fixture_project()
+    from tasks import _docker
+    _docker.run_compose(Context(), "build", hide=True)
+    checks = _by_name(doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"}))
+    assert checks["engine"].status == "ok" and "API" in checks["engine"].detail
+    assert checks["pins"].status == "ok" and "v1.0.0" in checks["pins"].detail
+    op = checks["image base-op-node"]
+    assert op.status == "ok" and "op-node version v1.0.0" in op.detail
+    ex = checks["image base-execution"]
+    assert ex.status == "ok" and "Version: 1.30.0" in ex.detail
+    assert project.image("base-execution") in ex.detail
+    assert not engine.containers.list(all=True, filters={"label": "opstack-image-kit.probe"})
+
+
+def test_missing_binary_and_missing_library_are_reported(engine, fixture_project):
+    fixture_project(op_node_dockerfile=NO_BINARY_OP_NODE,
+                    execution_dockerfile=BROKEN_EXECUTION)
+    from tasks import _docker
+    _docker.run_compose(Context(), "build", hide=True)
+    checks = _by_name(doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"}))
+    op = checks["image base-op-node"]
+    assert op.status == "fail" and "op-node is missing or cannot run" in op.detail
+    assert op.fix
+    ex = checks["image base-execution"]
+    assert ex.status == "fail" and "libicuuc.so.74" in ex.detail and "library" in ex.fix
+    assert not engine.containers.list(all=True, filters={"label": "opstack-image-kit.probe"})
+
+
+def test_unbuilt_images_warn_and_doctor_output_is_one_line_per_check(engine, fixture_project):
+    fixture_project()
+    done = subprocess.run([sys.executable, "-m", "invoke", "doctor"], cwd=ROOT, env=os.environ,
+                          capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    image_lines = [line for line in lines if "image base-" in line]
+    assert len(image_lines) == 2 and all(line.startswith("warn") for line in image_lines)
+    assert all(line.split()[0] in {"ok", "warn", "fail", "skip", "fix:"} for line in lines)
