@@ -140,26 +140,41 @@ def bench_list(runs: int) -> tuple[float, float]:
     return median(listing), median(bare)
 
 
+def _tiny_image_tar(number: int) -> bytes:
+    """A one-file root filesystem whose content differs per NUMBER (a distinct image)."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        data = f"{number}\n".encode()
+        info = tarfile.TarInfo("filler")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
 def bench_audit(client, stack: Stack, runs: int, images: int) -> tuple[float, int, int, int]:
-    """(median s, engine calls, image-list calls, images present) for `inv audit.sizes`."""
-    base = client.images.get(BASE_IMAGE)
-    tags = [f"{stack.name}-filler:{i}" for i in range(images)]
-    for tag in tags:
-        repo, version = tag.split(":")
-        base.tag(repo, version)
+    """(median s, engine calls, image-list calls, images present) for `inv audit.sizes`,
+    with IMAGES extra distinct images on the engine."""
+    repo = f"{stack.name}-filler"
+    for number in range(images):
+        client.api.import_image_from_data(_tiny_image_tar(number), repository=repo,
+                                          tag=str(number),
+                                          changes=[f'LABEL "{TEST_LABEL}"="1"'])
     proxy = CountingProxy(os.path.join(tempfile.gettempdir(), f"{stack.name}.sock"))
     try:
+        present = len(client.api.images())
         env = {**stack.env, "DOCKER_HOST": proxy.docker_host}
         seconds = []
         for _ in range(runs):
             proxy.reset()
             seconds.append(sh(INV + ["audit.sizes"], env, check=False))
         calls = list(proxy.calls)
-        present = len(client.api.images())
     finally:
         proxy.close()
-        for tag in tags:
-            client.images.remove(tag, force=True)
+        for number in range(images):
+            client.images.remove(f"{repo}:{number}", force=True)
     listing = sum(1 for method, path in calls if path.split("?")[0].endswith("/images/json"))
     return median(seconds), len(calls), listing, present
 
