@@ -154,10 +154,6 @@ def compose_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Environment additions for compose: BuildKit on, placeholders for run-time-only
     settings nobody set, plus resolved versions."""
     env = {**build_time_placeholders(), **BUILDKIT_ENV}
-    # compose's own BuildKit client works on every host; its bake path needs buildx and
-    # only warns without it. A user's own COMPOSE_BAKE wins.
-    if "COMPOSE_BAKE" not in os.environ:
-        env["COMPOSE_BAKE"] = "false"
     env.update({k: str(v) for k, v in (overrides or {}).items()})
     return env
 
@@ -185,9 +181,21 @@ def run_cli(c, argv: list[str], env: dict[str, str] | None = None, hide=None):
     if result.exited != 0:
         detail = (result.stderr or "").strip().splitlines()
         reason = detail[-1] if detail else f"exit code {result.exited}"
-        shown = " ".join(a for a in argv[1:] if not a.startswith("/"))
-        raise ComposeFailed(f"`docker {shown}` failed: {reason}", result.exited)
+        raise ComposeFailed(f"`{_display(argv)}` failed: {reason}", result.exited)
     return result
+
+
+def _display(argv: list[str]) -> str:
+    """A command line as the user would type it: without the kit's --project-directory."""
+    shown, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--project-directory":
+            skip = True
+        else:
+            shown.append(arg)
+    return shlex.join(shown)
 
 
 def run_compose(c, *args: str, env: dict[str, str] | None = None, hide=None):
@@ -195,10 +203,16 @@ def run_compose(c, *args: str, env: dict[str, str] | None = None, hide=None):
     return run_cli(c, compose_argv(*args), env=env, hide=hide)
 
 
+def buildx_version(c) -> str | None:
+    """`docker buildx version`'s first line, or None when the CLI lacks the plugin."""
+    result = c.run("docker buildx version", hide=True, warn=True, in_stream=False)
+    lines = (result.stdout or "").strip().splitlines()
+    return (lines[0] if lines else "buildx") if result.exited == 0 else None
+
+
 def has_buildx(c) -> bool:
     """Whether the docker CLI has the buildx plugin (needed for builders, multi-platform)."""
-    result = c.run("docker buildx version", hide=True, warn=True, in_stream=False)
-    return result.exited == 0
+    return buildx_version(c) is not None
 
 
 def compose_files() -> list[str]:

@@ -209,12 +209,12 @@ def check_buildkit(state) -> Check:
 
 
 def check_buildx(state, c) -> Check:
-    result = c.run("docker buildx version", hide=True, warn=True, in_stream=False)
-    if result.exited == 0:
-        return Check("buildx", "ok", (result.stdout or "").strip().splitlines()[0])
-    return Check("buildx", "warn", "buildx is missing: compose falls back to the engine's "
-                 "built-in BuildKit (fine for these images), but bake, multi-platform builds "
-                 "and `# syntax=` frontends are unavailable",
+    version = _docker.buildx_version(c)
+    if version is not None:
+        return Check("buildx", "ok", version)
+    return Check("buildx", "warn", "buildx is missing: compose builds with its internal "
+                 "BuildKit client (fine for these images, but deprecated since compose v2.40), "
+                 "and multi-platform builds, --builder and bake are unavailable",
                  "install docker-buildx-plugin (or the buildx binary in ~/.docker/cli-plugins)")
 
 

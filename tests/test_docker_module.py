@@ -1,6 +1,7 @@
 """The Docker module: compose command lines, clean errors, and a real BuildKit build."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,13 +26,10 @@ def test_compose_argv_uses_checkout_unless_compose_file_set(monkeypatch):
 
 
 def test_compose_env_turns_buildkit_on_and_carries_versions(monkeypatch):
-    monkeypatch.delenv("COMPOSE_BAKE", raising=False)
     monkeypatch.setenv("COMPOSE_FILE", str(ROOT / "tests" / "no-such-compose.yml"))
     env = _docker.compose_env({"OP_NODE_VERSION": "v1.2.3"})
     assert env == {"DOCKER_BUILDKIT": "1", "COMPOSE_DOCKER_CLI_BUILD": "1",
-                   "COMPOSE_BAKE": "false", "OP_NODE_VERSION": "v1.2.3"}
-    monkeypatch.setenv("COMPOSE_BAKE", "true")
-    assert "COMPOSE_BAKE" not in _docker.compose_env()
+                   "OP_NODE_VERSION": "v1.2.3"}
 
 
 def test_run_compose_failure_keeps_exit_code(monkeypatch):
@@ -40,7 +38,16 @@ def test_run_compose_failure_keeps_exit_code(monkeypatch):
     with pytest.raises(_docker.ComposeFailed) as info:
         _docker.run_compose(c, "build")
     assert info.value.code == 17
-    assert "last line" in info.value.message
+    assert info.value.message == "error: `docker compose build` failed: last line"
+
+
+def test_failure_message_hides_the_kits_project_directory(monkeypatch):
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    c = MockContext(run={re.compile(r"docker compose --project-directory \S+ build x"):
+                         Result(exited=1, stderr="no such service: x")})
+    with pytest.raises(_docker.ComposeFailed) as info:
+        _docker.run_compose(c, "build", "x")
+    assert info.value.message == "error: `docker compose build x` failed: no such service: x"
 
 
 def test_missing_compose_names_the_fix():

@@ -89,7 +89,14 @@ def test_required_network_missing_is_named():
 def test_buildx_absence_is_a_warning_that_says_what_it_means():
     c = MockContext(run={"docker buildx version": Result(exited=1, stderr="unknown command")})
     check = doctor.check_buildx({}, c)
-    assert check.status == "warn" and "built-in BuildKit" in check.detail and check.fix
+    assert check.status == "warn" and "internal BuildKit" in check.detail
+    assert "multi-platform" in check.detail and "buildx-plugin" in check.fix
+
+
+def test_buildx_present_reports_its_version():
+    c = MockContext(run={"docker buildx version": Result("github.com/docker/buildx v0.29.1\n")})
+    check = doctor.check_buildx({}, c)
+    assert (check.status, check.detail) == ("ok", "github.com/docker/buildx v0.29.1")
 
 
 def test_dead_daemon_fails_cleanly_through_inv(tmp_path):
