@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from invoke import Context, MockContext, Result
 
-from tasks import doctor
+from tasks import _ignore, doctor
 from tests.conftest import TEST_LABEL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,15 +40,15 @@ shared libraries: libicuuc.so.74: cannot open shared object file" >&2\\nexit 127
     ("docker/op-node/Dockerfile", False), ("keep.log", False), ("tasks/x.py", False),
 ])
 def test_ignore_matching_follows_dockers_rules(path, ignored):
-    rules = doctor.read_ignore("# comment\n**/.env\n**/.env.*\n**/*.log\n!keep.log\n"
+    rules = _ignore.read_ignore("# comment\n**/.env\n**/.env.*\n**/*.log\n!keep.log\n"
                                "/data\n**/jwt*\ntls/*.key\n")
-    assert doctor.is_ignored(rules, path) is ignored
+    assert _ignore.is_ignored(rules, path) is ignored
 
 
 def test_repo_dockerignore_keeps_sensitive_paths_out():
-    rules = doctor.read_ignore((ROOT / ".dockerignore").read_text())
-    assert doctor.leaks(rules) == {}
-    assert set(doctor.leaks(doctor.read_ignore("*.log\n"))) == {"logs", "env files", "data",
+    rules = _ignore.read_ignore((ROOT / ".dockerignore").read_text())
+    assert _ignore.leaks(rules) == {}
+    assert set(_ignore.leaks(_ignore.read_ignore("*.log\n"))) == {"logs", "env files", "data",
                                                                 "secrets"}
 
 
