@@ -93,6 +93,16 @@ def base_image(engine, tmp_path_factory):
     engine.images.build(path=str(ctx), tag=BASE_IMAGE, rm=True,
                         labels={TEST_LABEL: "1", f"{TEST_LABEL}.session": BASE_IMAGE})
     yield BASE_IMAGE
+    # rebuilds leave the images they replaced untagged; built FROM our base, they carry
+    # this session's label, so they go too
+    from docker.errors import APIError, NotFound
+
+    session = {"label": f"{TEST_LABEL}.session={BASE_IMAGE}", "dangling": True}
+    for image in engine.images.list(filters=session):
+        try:
+            engine.images.remove(image.id, force=True)
+        except (NotFound, APIError):
+            pass
     _remove_images(engine, lambda tags: BASE_IMAGE in tags)
 
 
