@@ -85,22 +85,25 @@ def measure(images: list[dict], wanted: dict[str, str], budgets: dict[str, int])
     return rows
 
 
-def size_report(c, budgets=None, services=None, env=None, client=None) -> list[ImageSize]:
+def size_report(c, budgets=None, services=None, env=None, client=None, config=None,
+                images=None) -> list[ImageSize]:
     """Size of each service image against its budget: one engine call (the image list).
 
     BUDGETS: dict service -> size (bytes or text such as "60MB") replacing the configured
     ones for those services; ENV: the variables a build ran with (e.g. the version), so
-    the image names resolve to what was built.
+    the image names resolve to what was built. A caller that already holds the compose
+    CONFIG or a fresh image listing (IMAGES) passes them instead of asking again.
     """
-    config = _docker.compose_config(c, env=env)
+    config = config if config is not None else _docker.compose_config(c, env=env)
     wanted = service_images(config, services)
     unknown = sorted(set(budgets or {}) - set(config.get("services") or {}))
     if unknown:
         raise KitError(f"budget for unknown service {', '.join(unknown)}: the compose project "
                        f"has {', '.join(config.get('services') or {})}")
     resolved = resolve_budgets(c, list((budgets or {}).items()))
-    client = client or _docker.engine_client()
-    return measure(_docker.list_images(client), wanted, resolved)
+    if images is None:
+        images = _docker.list_images(client or _docker.engine_client())
+    return measure(images, wanted, resolved)
 
 
 def _bar(row: ImageSize) -> str:
@@ -145,10 +148,12 @@ def problems(rows: list[ImageSize], strict: bool = False) -> list[str]:
 
 
 def check_sizes(c, services=None, budgets=None, strict=False, as_json=False, env=None,
-                out=None, err=None) -> int:
+                out=None, err=None, config=None, images=None) -> int:
     """Print the size report and return the exit code: 1 over budget (or unbuilt with
-    STRICT), else 0. For the build task to call after a build, with the build's ENV."""
-    rows = size_report(c, budgets=budgets, services=services, env=env)
+    STRICT), else 0. For the build task to call after a build, with the build's ENV (and
+    the CONFIG and IMAGES listing it already has)."""
+    rows = size_report(c, budgets=budgets, services=services, env=env, config=config,
+                       images=images)
     print_report(rows, as_json=as_json, out=out)
     found = problems(rows, strict=strict)
     if found:

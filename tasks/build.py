@@ -104,6 +104,16 @@ class Built:
     cached: bool
 
 
+class Builds(list):
+    """The `Built` records of one run, with the compose config and the image listing taken
+    after the last build, so the audit that follows asks neither again."""
+
+    def __init__(self, built, config: dict, images: list[dict]) -> None:
+        super().__init__(built)
+        self.config = config
+        self.images = images
+
+
 def resolve(component: str, version: str | None, pre: bool) -> dict[str, str]:
     """Compose environment for COMPONENT at VERSION (nothing when building the pin)."""
     if not version:
@@ -116,7 +126,7 @@ def resolve(component: str, version: str | None, pre: bool) -> dict[str, str]:
 
 
 def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | None = None,
-               ) -> list[Built]:
+               ) -> Builds:
     """Build SERVICES one after the other (each timed); stop at the first failure."""
     flags.validate()
     client = _docker.engine_client()
@@ -130,17 +140,16 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
         )
     env = {**(env or {}), **flags.env()}
     config = _docker.compose_config(c, env=env)
-    images = {}
     for service in services:
-        spec = config.get("services", {}).get(service)
-        if spec is None:
+        if service not in config.get("services", {}):
             raise KitError(
                 f"service {service!r} is not in the compose project "
                 f"({', '.join(_docker.compose_files())}); keep the service names "
                 f"{' and '.join(SERVICES.values())}"
             )
-        images[service] = _docker.normalize_ref(spec.get("image") or f"{config['name']}-{service}")
-    before = _docker.index_by_tag(_docker.list_images(client))
+    images = audit.service_images(config, services)
+    listing = _docker.list_images(client)
+    before = _docker.index_by_tag(listing)
     built = []
     for service in services:
         started = time.monotonic()
@@ -149,11 +158,12 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
         else:
             _docker.run_compose(c, *flags.compose_args(service), env=env)
         seconds = time.monotonic() - started
-        after = _docker.index_by_tag(_docker.list_images(client)).get(images[service])
+        listing = _docker.list_images(client)
+        after = _docker.index_by_tag(listing).get(images[service])
         old = before.get(images[service])
         built.append(Built(service, images[service], after and after["Size"], seconds,
                            cached=bool(after and old and after["Id"] == old["Id"])))
-    return built
+    return Builds(built, config, listing)
 
 
 def print_summary(built: list[Built]) -> None:
@@ -171,7 +181,8 @@ def build_and_audit(c, services: list[str], flags: BuildFlags, env=None) -> None
     """The chain: build, summarise, audit what was built (exit 1 when over budget)."""
     built = run_builds(c, services, flags, env)
     print_summary(built)
-    code = audit.check_sizes(c, services=services, env=env)
+    code = audit.check_sizes(c, services=services, env=env, config=built.config,
+                             images=built.images)
     if code:  # the audit printed its own one-line error
         raise Exit(code=code)
 

@@ -191,3 +191,15 @@ def test_layers_show_the_largest_with_its_instruction(sized):
     assert lines[0].startswith(f"base-op-node: {sized.image('base-op-node')}")
     assert len(lines) == 3
     assert "RUN head -c 3000000 /dev/urandom" in lines[1] and "3.00 MB" in lines[1]
+
+
+def test_audit_after_a_build_reuses_its_config_and_listing(capsys):
+    # MockContext without expectations raises if anything is run: no second compose call
+    from invoke import MockContext
+
+    config = {"name": "p", "services": {"base-op-node": {"build": {}, "image": "p-op:v1"}}}
+    images = [{"Id": "sha256:1", "RepoTags": ["p-op:v1"], "Size": 2_000_000}]
+    code = audit.check_sizes(MockContext(), services=["base-op-node"],
+                             budgets={"base-op-node": "1MB"}, config=config, images=images)
+    assert code == 1
+    assert "p-op:v1" in capsys.readouterr().out
