@@ -95,10 +95,15 @@ class Stack:
             OP_NODE_BENCH_DOCKERFILE.format(cache_id=f"{self.name}-{uuid.uuid4().hex[:6]}"))
 
     def remove_images(self) -> None:
+        """Its tagged images, the untagged ones its rebuilds replaced, and the base."""
         for image in self.client.images.list(filters={"label": TEST_LABEL}):
             for tag in image.tags:
                 if tag.startswith(self.name):
                     self.client.images.remove(tag, force=True)
+        replaced = {"dangling": True, "label": f"com.docker.compose.project={self.name}"}
+        for image in self.client.images.list(filters=replaced):
+            self.client.images.remove(image.id, force=True)
+        self.client.images.remove(BASE_IMAGE, force=True)
 
 
 def ensure_base_image(client, tmp: Path) -> None:
