@@ -29,6 +29,10 @@ _TAG_PATTERNS = {
     "execution": re.compile(_CORE),
 }
 _SPEC = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+)(?:-rc\.(\d+))?)?")
+# A commit pin: the full 40-hex SHA, or a prefix of at least 7 hex digits (what release
+# pages show) until a host that reaches GitHub writes the full one with `inv source.pin`.
+COMMIT_PIN = re.compile(r"[0-9a-f]{7,40}")
+FULL_COMMIT = 40
 
 
 @dataclass(frozen=True)
@@ -170,3 +174,13 @@ def go_version(gomod: str) -> str | None:
     if Version(newest).is_prerelease:
         return newest
     return ".".join(newest.split(".")[:2])
+
+
+def is_commit_pin(text: str) -> bool:
+    """A usable OP_NODE_COMMIT: 7 to 40 lower-case hex digits."""
+    return bool(COMMIT_PIN.fullmatch(text or ""))
+
+
+def commit_matches(pinned: str, actual: str) -> bool:
+    """Whether ACTUAL (a full SHA) is the commit PINNED names (full SHA or prefix)."""
+    return is_commit_pin(pinned) and actual.startswith(pinned)

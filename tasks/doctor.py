@@ -16,7 +16,7 @@ from pathlib import Path
 from invoke import task
 from invoke.exceptions import Exit
 
-from . import _docker
+from . import _docker, _versions
 from ._errors import KitError
 from ._ignore import SENSITIVE_PATTERNS, is_ignored, leaks, read_ignore
 from ._units import format_bytes
@@ -32,6 +32,15 @@ PROBE_LABELS = {"opstack-image-kit.probe": "1"}
 # Networks this stack cannot follow since Base moved to its own clients at Azul
 # (Sepolia 2026-04-20, mainnet 2026-05-28).
 _BASE_NETWORK = re.compile(r"(^|[^a-z])base([-_ ]?(mainnet|sepolia|goerli))?($|[^a-z])", re.I)
+# Chains op-node v1.21.0 dropped from its embedded registry (its release notes); names as
+# op-node spells them: the registry's superchain/configs/<superchain>/<chain>.toml gives
+# <chain>-<superchain> (Superseed's file is sseed.toml, Xterio's xterio-eth.toml). They
+# need an explicit rollup config from then on. docker/op-node/entrypoint.sh lists the same.
+DROPPED_NETWORKS = {
+    (1, 21, 0): ("automata-mainnet", "lisk-mainnet", "lisk-sepolia", "mint-mainnet",
+                 "polynomial-mainnet", "redstone-mainnet", "sseed-mainnet", "superseed-mainnet",
+                 "xterio-eth-mainnet"),
+}
 _NETWORK_KEYS = re.compile(r"(^|_)(NETWORK|CHAIN|CHAIN_NAME)$|^NETHERMIND_CONFIG$", re.I)
 _LIB_ERRORS = ("error while loading shared libraries", "cannot open shared object",
                "Couldn't find a valid ICU", "libicu", "not found (required by")
@@ -59,9 +68,19 @@ def missing_pins(config: dict) -> list[str]:
             if not str(args.get(key) or "").strip():
                 missing.append(f"{service} {key}")
         commit = str(args.get("OP_NODE_COMMIT") or "")
-        if "OP_NODE_COMMIT" in keys and commit and not re.fullmatch(r"[0-9a-f]{40}", commit):
-            missing.append(f"{service} OP_NODE_COMMIT (not a full 40-hex commit: {commit!r})")
+        if "OP_NODE_COMMIT" in keys and commit and not _versions.is_commit_pin(commit):
+            missing.append(f"{service} OP_NODE_COMMIT (not a commit: {commit!r}; "
+                           "give the full 40-hex SHA or at least its first 7 hex digits)")
     return missing
+
+
+def dropped_network(network: str, op_node_version: str | None) -> str | None:
+    """The op-node release that no longer embeds NETWORK, when the pinned one is that or newer."""
+    pinned = _versions.parse_tag("op-node", f"op-node/{op_node_version or ''}")
+    for numbers, names in DROPPED_NETWORKS.items():
+        if network in names and (pinned is None or pinned.numbers >= numbers):
+            return "v" + ".".join(map(str, numbers))
+    return None
 
 
 def network_settings(config: dict) -> dict[str, str]:
@@ -182,8 +201,14 @@ def check_pins(state) -> Check:
                      "${OP_NODE_COMMIT:-<sha>} beside OP_NODE_VERSION (inv source.resolve)")
     args = config["services"]["base-op-node"]["build"]["args"]
     nm = config["services"]["base-execution"]["build"]["args"]["NETHERMIND_VERSION"]
-    return Check("pins", "ok", f"op-node {args['OP_NODE_VERSION']} @ "
-                 f"{args['OP_NODE_COMMIT'][:12]} (go {args['GO_VERSION']}), nethermind {nm}")
+    detail = (f"op-node {args['OP_NODE_VERSION']} @ {args['OP_NODE_COMMIT'][:12]} "
+              f"(go {args['GO_VERSION']}), nethermind {nm}")
+    if len(args["OP_NODE_COMMIT"]) < _versions.FULL_COMMIT:
+        return Check("pins", "warn", f"{detail}: OP_NODE_COMMIT is a short pin "
+                     f"({len(args['OP_NODE_COMMIT'])} of 40 hex digits); the build checks "
+                     "only that prefix", "on a host that reaches GitHub, run `inv source.pin "
+                     f"--version {args['OP_NODE_VERSION']}` to write the full commit")
+    return Check("pins", "ok", detail)
 
 
 def check_images(state, probe_labels=None) -> list[Check]:
@@ -266,6 +291,17 @@ def check_network(state) -> Check:
     if not settings:
         return Check("network", "ok", "no network setting in the compose config (nothing "
                      "to check)")
+    op_node_args = ((config.get("services") or {}).get("base-op-node") or {}).get("build") or {}
+    pinned = (op_node_args.get("args") or {}).get("OP_NODE_VERSION")
+    dropped = {k: (v, dropped_network(v, pinned)) for k, v in settings.items()
+               if dropped_network(v, pinned)}
+    if dropped:
+        where = ", ".join(f"{k}={v}" for k, (v, _) in dropped.items())
+        since = next(iter(dropped.values()))[1]
+        return Check("network", "warn", f"{where}: op-node {since} and newer (pinned: "
+                     f"{pinned or '?'}) no longer embed this chain's config",
+                     "give op-node the chain's rollup config (OP_NODE_ROLLUP_CONFIG) and "
+                     "Nethermind its chain spec, or follow a chain op-node still embeds")
     base = {k: v for k, v in settings.items() if _BASE_NETWORK.search(v)}
     if base:
         where = ", ".join(f"{k}={v}" for k, v in base.items())

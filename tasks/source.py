@@ -237,7 +237,7 @@ def outdated_report(pins: dict[str, str], github=None, repos: dict | None = None
             row["outdated"] = current.key < stable[0].key if stable else False
             if component == "op-node" and pins.get("OP_NODE_COMMIT"):
                 upstream = github.commit_of(repo, refs[current.tag])
-                if upstream != pins["OP_NODE_COMMIT"]:
+                if not _versions.commit_matches(pins["OP_NODE_COMMIT"], upstream):
                     row["note"] = (f"tag moved: {current.tag} is now {upstream[:12]}, "
                                    f"pinned commit is {pins['OP_NODE_COMMIT'][:12]}")
         report.append(row)

@@ -128,35 +128,44 @@ def test_missing_compose_names_the_fix(engine, fixture_project, tmp_path):
 # ------------------------------------------------- resolution through the stand-in API
 OPTIMISM = "ethereum-optimism/optimism"
 GOMOD = "module github.com/ethereum-optimism/optimism\n\ngo 1.24.0\n\ntoolchain go1.24.3\n"
-V115 = "ab" * 20
+V116 = "ab" * 20
 
 
 @pytest.fixture
 def upstream(github_api):
-    github_api.add_repo(OPTIMISM, {"op-node/v1.15.0": V115, "op-node/v1.14.3": "cd" * 20,
-                                   "op-batcher/v1.15.9": "ef" * 20},
-                        annotated={"op-node/v1.15.0"}, gomod=GOMOD)
+    """Upstream as it is around the design card's example: op-node went v1.14.3 ->
+    v1.16.0 (no v1.15.0 tag exists in ethereum-optimism/optimism), and the monorepo holds
+    other components' tags with neighbouring numbers."""
+    github_api.add_repo(OPTIMISM, {"op-node/v1.16.0": V116, "op-node/v1.14.3": "cd" * 20,
+                                   "op-batcher/v1.15.0": "ef" * 20},
+                        annotated={"op-node/v1.16.0"}, gomod=GOMOD)
     return github_api
 
 
 def test_resolved_version_lands_in_tag_labels_and_args(engine, fixture_project, upstream):
     project = fixture_project()
-    env = build.resolve("op-node", "v1.15", pre=False)
-    assert env == {"OP_NODE_VERSION": "v1.15.0", "OP_NODE_COMMIT": V115, "GO_VERSION": "1.24"}
+    env = build.resolve("op-node", "v1.16", pre=False)
+    assert env == {"OP_NODE_VERSION": "v1.16.0", "OP_NODE_COMMIT": V116, "GO_VERSION": "1.24"}
     built = build.run_builds(Context(), ["base-op-node"], build.BuildFlags(progress="quiet"), env)
-    image = engine.images.get(project.image("base-op-node", "v1.15.0"))
-    assert built[0].image == project.image("base-op-node", "v1.15.0")
-    assert image.labels["org.opencontainers.image.version"] == "v1.15.0"
-    assert image.labels["org.opencontainers.image.revision"] == V115
+    image = engine.images.get(project.image("base-op-node", "v1.16.0"))
+    assert built[0].image == project.image("base-op-node", "v1.16.0")
+    assert image.labels["org.opencontainers.image.version"] == "v1.16.0"
+    assert image.labels["org.opencontainers.image.revision"] == V116
     out = engine.containers.run(image.id, ["op-node", "--version"], remove=True).decode()
-    assert out.strip() == f"op-node version v1.15.0-{V115} (go 1.24)"
+    assert out.strip() == f"op-node version v1.16.0-{V116} (go 1.24)"
 
 
-def test_unknown_version_builds_nothing(engine, fixture_project, upstream):
+def test_design_card_example_v1_15_0_stops_with_one_line_naming_the_neighbours(
+        engine, fixture_project, upstream):
+    """`inv build.op-node --version=v1.15.0` is the design card's own example, and no
+    such release exists: one line, the nearest releases on each side, nothing built."""
     project = fixture_project()
-    done = _inv("build.op-node", "--version=v1.15.7", env=project.env)
+    done = _inv("build.op-node", "--version=v1.15.0", env=project.env)
     assert done.returncode == 1
-    assert "v1.15.7" in done.stderr and "v1.15.0" in done.stderr  # names the nearest
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: op-node v1.15.0 does not exist upstream; nearest: "
+                               "v1.16.0, v1.14.3"), lines[0]
     assert "Traceback" not in done.stderr
     assert not engine.images.list(name=project.repo("base-op-node"))
     assert all(r["path"].startswith(f"/repos/{OPTIMISM}/") for r in upstream.requests)
@@ -164,14 +173,14 @@ def test_unknown_version_builds_nothing(engine, fixture_project, upstream):
 
 def test_inv_build_op_node_end_to_end(engine, fixture_project, upstream):
     project = fixture_project()
-    done = _inv("build.op-node", "--version=v1.15.0", "--progress=quiet", env=project.env)
+    done = _inv("build.op-node", "--version=v1.16.0", "--progress=quiet", env=project.env)
     assert done.returncode == 0, done.stderr
-    assert "resolved op-node v1.15.0 -> op-node/v1.15.0" in done.stderr
-    ref = project.image("base-op-node", "v1.15.0")
+    assert "resolved op-node v1.16.0 -> op-node/v1.16.0" in done.stderr
+    ref = project.image("base-op-node", "v1.16.0")
     summary = done.stdout[done.stdout.index("built:"):]
     assert ref in summary and "rebuilt" in summary
     assert "base-op-node" in done.stdout[done.stdout.index("built:"):]  # the audit follows
-    again = _inv("build.op-node", "--version=v1.15.0", "--progress=quiet", env=project.env)
+    again = _inv("build.op-node", "--version=v1.16.0", "--progress=quiet", env=project.env)
     assert "fully from cache" in again.stdout[again.stdout.index("built:"):]
 
 

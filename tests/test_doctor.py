@@ -2,6 +2,7 @@
 real engine (one whose binary is missing)."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,8 +60,61 @@ def test_missing_pins_names_each():
         "base-execution": {"build": {"args": {}}}}}
     assert doctor.missing_pins(config) == ["base-op-node OP_NODE_COMMIT",
                                            "base-execution NETHERMIND_VERSION"]
-    config["services"]["base-op-node"]["build"]["args"]["OP_NODE_COMMIT"] = "abc123"
-    assert "not a full 40-hex commit" in doctor.missing_pins(config)[0]
+    args = config["services"]["base-op-node"]["build"]["args"]
+    args["OP_NODE_COMMIT"] = "abc123"  # six digits: too short to mean anything
+    assert "not a commit: 'abc123'" in doctor.missing_pins(config)[0]
+    args["OP_NODE_COMMIT"] = "2AD3799"  # not lower-case hex as git prints it
+    assert "not a commit" in doctor.missing_pins(config)[0]
+    args["OP_NODE_COMMIT"] = "2ad3799"  # a release page's 7-hex prefix is a pin
+    assert doctor.missing_pins(config) == ["base-execution NETHERMIND_VERSION"]
+
+
+def _pins_state(commit: str) -> dict:
+    return {"config": {"services": {
+        "base-op-node": {"build": {"args": {"OP_NODE_VERSION": "v1.21.0",
+                                            "OP_NODE_COMMIT": commit, "GO_VERSION": "1.26"}}},
+        "base-execution": {"build": {"args": {"NETHERMIND_VERSION": "1.39.3"}}}}}}
+
+
+def test_pins_check_flags_a_short_commit_pin_with_the_fix():
+    short = doctor.check_pins(_pins_state("2ad3799"))
+    assert short.status == "warn"
+    assert "short pin (7 of 40 hex digits)" in short.detail
+    assert short.fix.startswith("on a host that reaches GitHub")
+    assert "inv source.pin --version v1.21.0" in short.fix
+    full = doctor.check_pins(_pins_state("2ad3799" + "0" * 33))
+    assert full.status == "ok" and "op-node v1.21.0 @ 2ad37990000" in full.detail
+
+
+@pytest.mark.parametrize("network, pinned, status", [
+    ("lisk-sepolia", "v1.21.0", "warn"),
+    ("xterio-eth-mainnet", "v1.22.1", "warn"),
+    ("sseed-mainnet", "v1.21.0-rc.2", "warn"),  # its release candidates dropped it too
+    ("sseed-mainnet", "v1.20.4", "ok"),
+    ("lisk-mainnet", "v1.19.5", "ok"),
+    ("op-sepolia", "v1.21.0", "ok"),
+])
+def test_network_check_warns_for_chains_op_node_v1_21_dropped(network, pinned, status):
+    """op-node v1.21.0 release notes (2026-11-25): Automata, Lisk, Lisk Sepolia, Mint,
+    Polynomial, Redstone, Superseed, Xterio left its embedded registry; their names come
+    from superchain-registry superchain/configs/{mainnet,sepolia}/<chain>.toml."""
+    config = {"services": {
+        "base-op-node": {"build": {"args": {"OP_NODE_VERSION": pinned}},
+                         "environment": {"OP_NODE_NETWORK": network}}}}
+    check = doctor.check_network({"config": config})
+    assert check.status == status, check
+    if status == "warn":
+        assert "v1.21.0" in check.detail and network in check.detail
+        assert "OP_NODE_ROLLUP_CONFIG" in check.fix
+
+
+def test_doctor_and_op_node_entrypoint_drop_the_same_chains():
+    """One list in two languages: the entry point refuses what doctor warns about."""
+    text = (ROOT / "docker" / "op-node" / "entrypoint.sh").read_text()
+    block = re.search(r"# dropped-networks-begin\n(.*?)# dropped-networks-end", text, re.S)
+    assert block, "the op-node entry point has no dropped-networks block"
+    names = set(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", block.group(1).split(")")[0]))
+    assert names == set(doctor.DROPPED_NETWORKS[(1, 21, 0)])
 
 
 @pytest.mark.parametrize("settings, status", [

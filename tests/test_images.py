@@ -170,12 +170,37 @@ def test_pins_are_literal_defaults_that_agree_everywhere():
         assert len(set(defaults)) == 1, f"{name} is pinned to different values: {defaults}"
     pins = {n: re.search(r"\$\{" + n + r":-([^}]*)\}", text).group(1) for n in PINS}
     assert re.fullmatch(r"v\d+\.\d+\.\d+", pins["OP_NODE_VERSION"])
-    assert re.fullmatch(r"[0-9a-f]{40}", pins["OP_NODE_COMMIT"])
+    assert re.fullmatch(r"[0-9a-f]{7,40}", pins["OP_NODE_COMMIT"])
     assert re.fullmatch(r"\d+\.\d+(\.\d+)?", pins["GO_VERSION"])
     assert re.fullmatch(r"\d+\.\d+\.\d+", pins["NETHERMIND_VERSION"])
     # Only the version pins (build arg + image tag) may repeat.
     for name in ("OP_NODE_COMMIT", "GO_VERSION", "OP_NODE_REPO"):
         assert text.count("${" + name + ":-") == 1, name
+
+
+def _pin(name: str) -> str:
+    return re.search(r"\$\{" + name + r":-([^}]*)\}", (ROOT / "compose.yml").read_text()).group(1)
+
+
+def test_pins_carry_the_forks_scheduled_for_the_next_weeks():
+    """The fork floors the pins must meet, from upstream release notes:
+    - op-node v1.21.0 (2026-11-25, tag op-node/v1.21.0, commit 2ad3799...) is required
+      for Lagoon: OP Sepolia, Ink Sepolia, Soneium Minato, Unichain Sepolia activate
+      2026-12-10 16:00:01 UTC, OP Mainnet, Ink, Soneium, Unichain 2027-01-11 16:00:01 UTC;
+      an older op-node's built-in config diverges at activation. Its commit is pinned by
+      the release page's prefix; the 7-hex floor is what the Dockerfile check accepts.
+    - Nethermind 1.38.1 (2026-06-15 release notes) added OP's Karst (OP mainnet
+      2026-07-08) and removed the Base configs; nothing older follows OP mainnet today.
+    Go: op-node go.mod says go 1.24 up to v1.19.1-rc.1 and 1.26 from v1.19.x final."""
+    from packaging.version import Version
+
+    assert Version(_pin("OP_NODE_VERSION").lstrip("v")) >= Version("1.21.0")
+    commit = _pin("OP_NODE_COMMIT")
+    assert len(commit) >= 7 and ("2ad3799" + "0" * 33).startswith(commit[:7])
+    assert Version(_pin("GO_VERSION")) >= Version("1.26")
+    assert Version(_pin("NETHERMIND_VERSION")) >= Version("1.38.1")
+    # 2.3 stops shipping the config files `--config $NETWORK` loads: not before it is checked
+    assert Version(_pin("NETHERMIND_VERSION")) < Version("2.3")
 
 
 def test_config_validates_with_a_minimal_env(tmp_path):

@@ -256,7 +256,7 @@ def test_read_pins_reads_compose_defaults():
     pins = source.read_pins(ROOT / "compose.yml")
     assert set(pins) >= {"OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION",
                          "NETHERMIND_VERSION"}
-    assert re.fullmatch(r"[0-9a-f]{40}", pins["OP_NODE_COMMIT"])
+    assert re.fullmatch(r"[0-9a-f]{7,40}", pins["OP_NODE_COMMIT"])
 
 
 def test_pin_rewrites_only_the_pinned_defaults(upstream, compose_copy):
@@ -335,6 +335,18 @@ def test_outdated_notes_a_moved_tag(upstream, compose_copy):
     assert done.returncode == 0, done.stderr
     assert "up to date" in done.stdout
     assert f"tag moved: op-node/v1.19.5 is now {sha('evil')[:12]}" in done.stdout
+
+
+def test_outdated_takes_a_short_commit_pin_as_a_prefix(upstream, compose_copy):
+    """A 7-hex pin (as a release page shows it) is that commit, and still catches a move."""
+    source.write_pins(compose_copy, {"OP_NODE_VERSION": "v1.19.5",
+                                     "OP_NODE_COMMIT": sha("1.19.5")[:7]})
+    done = inv("source.outdated")
+    assert done.returncode == 0, done.stderr
+    assert "up to date" in done.stdout and "tag moved" not in done.stdout
+    source.write_pins(compose_copy, {"OP_NODE_COMMIT": sha("other")[:7]})
+    moved = inv("source.outdated")
+    assert f"pinned commit is {sha('other')[:7]}" in moved.stdout
 
 
 # --------------------------------------------------------------------- clone
