@@ -413,3 +413,17 @@ def test_op_node_entrypoint_refuses_base(tmp_path):
                 OP_NODE_NETWORK="base-mainnet", JWT_WAIT_SECONDS="0")
     assert done.returncode == 64 and "Azul" in done.stderr
     assert "ARG" not in done.stdout
+
+
+@pytest.mark.parametrize("rollup_config, code", [("", 64), ("/etc/lisk/rollup.json", 0)])
+def test_op_node_entrypoint_wants_a_rollup_config_for_a_dropped_chain(tmp_path, rollup_config,
+                                                                      code):
+    fake = _fake_binary(tmp_path / "op-node")
+    jwt = tmp_path / "jwt.hex"
+    jwt.write_text("ab" * 32)
+    done = _run(OP_NODE / "entrypoint.sh", OP_NODE_BIN=str(fake), OP_NODE_NETWORK="lisk-sepolia",
+                OP_NODE_L2_ENGINE_AUTH=str(jwt), OP_NODE_ROLLUP_CONFIG=rollup_config,
+                JWT_WAIT_SECONDS="0")
+    assert done.returncode == code, done.stderr
+    if code:
+        assert "OP_NODE_ROLLUP_CONFIG" in done.stderr and "ARG" not in done.stdout

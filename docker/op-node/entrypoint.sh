@@ -18,6 +18,21 @@ case "${OP_NODE_NETWORK:-}" in
     exit 64 ;;
 esac
 
+# Chains op-node v1.21.0 dropped from its embedded registry: they need their own rollup
+# config from then on (tasks/doctor.py's DROPPED_NETWORKS lists the same names).
+# dropped-networks-begin
+case "${OP_NODE_NETWORK:-}" in
+  automata-mainnet|lisk-mainnet|lisk-sepolia|mint-mainnet|polynomial-mainnet|\
+  redstone-mainnet|sseed-mainnet|superseed-mainnet|xterio-eth-mainnet)
+    if [ -z "${OP_NODE_ROLLUP_CONFIG:-}" ]; then
+      echo "op-node-entrypoint: op-node v1.21.0 and newer no longer embed ${OP_NODE_NETWORK}'s" \
+           "config; give it the chain's rollup config (OP_NODE_ROLLUP_CONFIG) instead of" \
+           "OP_NODE_NETWORK, or pin an older op-node." >&2
+      exit 64
+    fi ;;
+esac
+# dropped-networks-end
+
 waited=0
 while [ ! -s "$jwt_file" ]; do
   if [ "$waited" -ge "$wait_seconds" ]; then
