@@ -29,29 +29,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from apiproxy import CountingProxy  # noqa: E402
 
+from tasks import _components  # noqa: E402
 from tests.conftest import (  # noqa: E402
     BASE_IMAGE,
-    COMPOSE_FIXTURE,
-    EXECUTION_FIXTURE_DOCKERFILE,
     TEST_LABEL,
     _static_busybox,
+    default_pins,
+    fixture_compose,
+    fixture_dockerfile,
 )
 
+OP_NODE = _components.get("op-node")  # the component whose recipe the bench imitates
 # A stand-in for op-node's recipe: dependencies fetched into a cache mount (slow once),
 # then a compile step that depends on the version build arg (a bump reruns only it).
 OP_NODE_BENCH_DOCKERFILE = """\
 ARG BASE_IMAGE
 FROM ${{BASE_IMAGE}}
-ARG OP_NODE_VERSION
-ARG OP_NODE_COMMIT
-ARG GO_VERSION
-RUN --mount=type=cache,target=/go,id={cache_id} \\
+""" + "".join(f"ARG {var}\n" for var in OP_NODE.pin_vars) + f"""\
+RUN --mount=type=cache,target=/go,id={{cache_id}} \\
     if [ ! -f /go/deps ]; then sleep 4; touch /go/deps; fi
-RUN --mount=type=cache,target=/go,id={cache_id} \\
+RUN --mount=type=cache,target=/go,id={{cache_id}} \\
     sleep 1; mkdir -p /usr/local/bin; \\
-    printf '#!/bin/sh\\necho op-node %s\\n' "$OP_NODE_VERSION" > /usr/local/bin/op-node; \\
-    chmod 755 /usr/local/bin/op-node
-LABEL org.opencontainers.image.version=$OP_NODE_VERSION
+    printf '#!/bin/sh\\necho op-node %s\\n' "${OP_NODE.version_var}" > {OP_NODE.probe.binary}; \\
+    chmod 755 {OP_NODE.probe.binary}
+LABEL org.opencontainers.image.version=${OP_NODE.version_var}
 """
 
 
@@ -78,20 +79,19 @@ class Stack:
         self.client = client
         self.name = f"opkit-bench-{uuid.uuid4().hex[:8]}"
         self.path = tmp / self.name
-        for service in ("op-node", "execution"):
-            (self.path / service).mkdir(parents=True)
-        (self.path / "execution" / "Dockerfile").write_text(
-            EXECUTION_FIXTURE_DOCKERFILE.format(name=self.name))
-        (self.path / "compose.yml").write_text(COMPOSE_FIXTURE.format(
-            base=BASE_IMAGE, name=self.name, label=TEST_LABEL, op_node_version="v1.0.0",
-            op_node_commit="1" * 40, go_version="1.22", nethermind_version="1.30.0"))
+        for entry in _components.all_components():
+            (self.path / entry.name).mkdir(parents=True)
+            (self.path / entry.name / "Dockerfile").write_text(
+                fixture_dockerfile(entry, self.name))
+        (self.path / "compose.yml").write_text(
+            fixture_compose(self.name, BASE_IMAGE, default_pins()))
         self.fresh_cache()
         self.env = {"COMPOSE_FILE": str(self.path / "compose.yml"),
                     "COMPOSE_PROJECT_NAME": self.name}
 
     def fresh_cache(self) -> None:
         """A new cache-mount id: the next build is cold, without pruning anything."""
-        (self.path / "op-node" / "Dockerfile").write_text(
+        (self.path / OP_NODE.name / "Dockerfile").write_text(
             OP_NODE_BENCH_DOCKERFILE.format(cache_id=f"{self.name}-{uuid.uuid4().hex[:6]}"))
 
     def remove_images(self) -> None:
@@ -123,16 +123,17 @@ RAW = ["docker", "compose"]
 def bench_builds(stack: Stack, runs: int) -> list[tuple[str, float, float]]:
     """(scenario, kit median s, raw median s) for cold, cached and bump builds."""
     rows = []
-    kit_cmd = INV + ["build.op-node", "--progress", "quiet"]
-    raw_cmd = RAW + ["build", "--quiet", "base-op-node"]
+    kit_cmd = INV + [f"build.{OP_NODE.name}", "--progress", "quiet"]
+    raw_cmd = RAW + ["build", "--quiet", OP_NODE.service]
     results = {"cold": ([], []), "cached": ([], []), "bump": ([], [])}
     for run in range(runs):
         for which, cmd in ((0, kit_cmd), (1, raw_cmd)):
-            env = {**stack.env, "OP_NODE_VERSION": "v1.0.0"}
+            env = {**stack.env, OP_NODE.version_var: OP_NODE.version_text("1.0.0")}
             stack.fresh_cache()
             results["cold"][which].append(sh(cmd, env))
             results["cached"][which].append(sh(cmd, env))
-            bump = {**stack.env, "OP_NODE_VERSION": f"v1.0.{run * 2 + which + 1}"}
+            bump = {**stack.env,
+                    OP_NODE.version_var: OP_NODE.version_text(f"1.0.{run * 2 + which + 1}")}
             results["bump"][which].append(sh(cmd, bump))
     for scenario, (kit, raw) in results.items():
         rows.append((scenario, median(kit), median(raw)))
@@ -236,10 +237,10 @@ def bench_resolve(tmp: Path) -> list[tuple[str, int, int]]:
         return hashlib.sha1(name.encode()).hexdigest()
 
     fake = FakeGitHub()
-    tags = {f"op-node/v1.{minor}.{patch}": sha(f"{minor}.{patch}")
+    tags = {f"{OP_NODE.tag_prefix}1.{minor}.{patch}": sha(f"{minor}.{patch}")
             for minor in range(10, 20) for patch in range(0, 12)}
     tags.update({f"op-batcher/v1.{m}.0": sha(f"b{m}") for m in range(10, 20)})
-    fake.add_repo("ethereum-optimism/optimism", tags, annotated=set(tags),
+    fake.add_repo(OP_NODE.upstream, tags, annotated=set(tags), prefixes=(OP_NODE.tag_prefix,),
                   gomod="module github.com/ethereum-optimism/optimism\n\ngo 1.26.0\n")
     env = {"GITHUB_API_URL": fake.url, "XDG_CACHE_HOME": str(tmp / "xdg")}
     env.pop("GITHUB_TOKEN", None)

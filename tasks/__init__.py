@@ -2,15 +2,29 @@
 
 The namespace `inv` shows. Every module is one concern and one collection; nothing
 here talks to Docker, compose or GitHub at import time, so `inv --list` stays fast.
+The build tasks, budgets and upstream repositories come from the component table
+(tasks/_components.py): `make_namespace()` builds the namespace from the table as it is.
 """
 
 from invoke import Collection
 
 from . import audit, build, clean, doctor, source
 
-ns = Collection()
-ns.add_collection(Collection.from_module(build))
-ns.add_collection(Collection.from_module(source))
-ns.add_collection(Collection.from_module(audit))
-ns.add_collection(Collection.from_module(clean))
-ns.add_task(doctor.doctor)
+
+def make_namespace() -> Collection:
+    """The root namespace, built from the component table as it is now.
+
+    Config defaults sit at the root, so every task sees all of them: the build's audit
+    reads `audit.budgets`, and a build resolves through `source.<name>_repo` (Invoke lets
+    INVOKE_* variables override only keys that exist where the task runs).
+    """
+    ns = Collection()
+    ns.add_collection(build.collection())
+    for module in (source, audit, clean):
+        ns.add_collection(Collection.from_module(module))
+    ns.add_task(doctor.doctor)
+    ns.configure({"audit": audit.config_defaults(), "source": source.config_defaults()})
+    return ns
+
+
+ns = make_namespace()

@@ -16,9 +16,9 @@ import shlex
 import shutil
 from pathlib import Path
 
+from ._components import ROOT
 from ._errors import KitError
 
-ROOT = Path(__file__).resolve().parent.parent
 BUILDKIT_ENV = {"DOCKER_BUILDKIT": "1", "COMPOSE_DOCKER_CLI_BUILD": "1"}
 
 

@@ -1,12 +1,10 @@
 """Version logic, pure: which upstream tags are releases, how they order, what a spec picks.
 
-Components and their tags:
-
-- `op-node`: `op-node/vX.Y.Z` and pre-releases `op-node/vX.Y.Z-rc.N` in the optimism
-  monorepo. Other components' tags (op-batcher/..., op-contracts/...) and odd suffixes
-  (`-synctest.N`, `-hotfix`, `-dev.0`, ...) are not releases and are ignored.
-- `execution`: Nethermind tags `X.Y.Z` (and `X.Y.Z-rc.N`), which are also the
-  nethermind/nethermind image tags.
+Which tags are a component's releases comes from its entry in tasks/_components.py:
+its tag prefix (`op-node/v` in the optimism monorepo, none for Nethermind) followed by
+`X.Y.Z` or a pre-release `X.Y.Z-rc.N`. Other components' tags (op-batcher/...,
+op-contracts/...) and odd suffixes (`-synctest.N`, `-hotfix`, `-dev.0`, ...) are not
+releases and are ignored.
 
 Specs: `latest`, `vX.Y` / `X.Y` (newest patch of that minor), `vX.Y.Z` / `X.Y.Z`, or an
 explicit pre-release such as `v1.20.0-rc.1`; `pre=True` lets `latest` and partial specs
@@ -18,16 +16,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import _components
 from ._errors import KitError
 
-COMPONENTS = ("op-node", "execution")
 ACCEPTED_SPECS = "latest, vX.Y, vX.Y.Z (the v is optional) or a pre-release like v1.20.0-rc.1"
 
-_CORE = r"(\d+)\.(\d+)\.(\d+)(?:-rc\.(\d+))?"
-_TAG_PATTERNS = {
-    "op-node": re.compile(rf"op-node/v{_CORE}"),
-    "execution": re.compile(_CORE),
-}
 _SPEC = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+)(?:-rc\.(\d+))?)?")
 # A commit pin: the full 40-hex SHA, or a prefix of at least 7 hex digits (what release
 # pages show) until a host that reaches GitHub writes the full one with `inv source.pin`.
@@ -67,27 +60,17 @@ class Spec:
     rc: int | None = None
 
 
-def check_component(component: str) -> str:
-    if component not in COMPONENTS:
-        raise KitError(f"unknown component {component!r}: use op-node or execution")
-    return component
-
-
-def _version_text(component: str, numbers, rc) -> str:
-    core = ".".join(map(str, numbers)) + (f"-rc.{rc}" if rc is not None else "")
-    return f"v{core}" if component == "op-node" else core
-
-
 def parse_tag(component: str, tag: str) -> Release | None:
     """The release a tag names, or None when the tag is not a release of `component`."""
-    match = _TAG_PATTERNS[check_component(component)].fullmatch(tag)
+    entry = _components.get(component)
+    match = entry.tag_pattern.fullmatch(tag)
     if match is None:
         return None
     major, minor, patch, rc = match.groups()
     numbers = (int(major), int(minor), int(patch))
     rc_number = None if rc is None else int(rc)
-    return Release(component, tag, _version_text(component, numbers, rc_number), numbers,
-                   rc_number)
+    core = ".".join(map(str, numbers)) + (f"-rc.{rc_number}" if rc is not None else "")
+    return Release(component, tag, entry.version_text(core), numbers, rc_number)
 
 
 def releases(component: str, tags) -> list[Release]:
@@ -98,13 +81,13 @@ def releases(component: str, tags) -> list[Release]:
 
 def parse_spec(component: str, spec: str) -> Spec:
     """Parse a version spec; a KitError saying what is accepted when malformed."""
-    check_component(component)
+    namespace = _components.get(component).tag_namespace
     text = (spec or "latest").strip()
     if text.lower() == "latest":
         return Spec("latest")
     candidate = text
-    if component == "op-node" and candidate.startswith("op-node/"):
-        candidate = candidate[len("op-node/"):]
+    if namespace and candidate.startswith(namespace):  # the whole tag, e.g. op-node/v1.2.3
+        candidate = candidate[len(namespace):]
     match = _SPEC.fullmatch(candidate)
     if match is None:
         raise KitError(f"malformed {component} version {text!r}: use {ACCEPTED_SPECS}")

@@ -19,11 +19,10 @@ from dataclasses import asdict, dataclass
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from . import _docker
+from . import _components, _docker
 from ._errors import KitError
 from ._units import format_bytes, parse_size
 
-DEFAULT_BUDGETS = {"base-op-node": "60MB", "base-execution": "400MB"}
 BAR_WIDTH = 24
 
 
@@ -56,7 +55,7 @@ def service_images(config: dict, services=None) -> dict[str, str]:
 
 def resolve_budgets(c, overrides=None) -> dict[str, int]:
     """Configured budgets (`audit.budgets`), then OVERRIDES (service, size) pairs, in bytes."""
-    configured = DEFAULT_BUDGETS
+    configured = _components.default_budgets()
     try:
         configured = c.config.audit.budgets
     except (AttributeError, KeyError):
@@ -246,5 +245,9 @@ def layers(c, service=None, top=10):
         raise KitError(f"{service} is not built: run `inv build` first")
 
 
-ns = Collection(sizes, layers)
-ns.configure({"audit": {"budgets": dict(DEFAULT_BUDGETS)}})
+def config_defaults() -> dict:
+    """`audit.*` defaults for the root namespace: the component table's budgets."""
+    return {"budgets": _components.default_budgets()}
+
+
+ns = Collection("audit", sizes, layers)

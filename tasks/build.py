@@ -1,10 +1,11 @@
 """Build the node images with BuildKit through `docker compose build`.
 
-`inv build` builds both services at the versions compose.yml pins (or the
-environment overrides); `inv build.op-node --version SPEC` resolves SPEC upstream
-first and hands the exact tag, commit and Go version to compose through its
-environment, so image tag, labels and build args agree. Every build ends with the
-size audit of what it built and a summary: tag, size, build time, cache.
+`inv build` builds every component's service at the versions compose.yml pins (or the
+environment overrides). `inv build.<component> --version SPEC` (one task per entry of
+tasks/_components.py, e.g. `inv build.op-node`) resolves SPEC upstream first and hands
+the exact tag, commit and Go version to compose through its environment, so image tag,
+labels and build args agree. Every build ends with the size audit of what it built
+and a summary: tag, size, build time, cache.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import sys
 import time
 from dataclasses import dataclass
 
-from invoke import task
+from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from . import _docker, audit, source
+from . import _components, _docker, audit, source
 from ._errors import KitError
 
-SERVICES = {"op-node": "base-op-node", "execution": "base-execution"}
 PROGRESS_MODES = ("auto", "plain", "quiet", "tty")
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 
@@ -145,7 +145,7 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
             raise KitError(
                 f"service {service!r} is not in the compose project "
                 f"({', '.join(_docker.compose_files())}); keep the service names "
-                f"{' and '.join(SERVICES.values())}"
+                f"{' and '.join(_components.services())}"
             )
     images = audit.service_images(config, services)
     listing = _docker.list_images(client)
@@ -194,24 +194,32 @@ def _flags(no_cache, pull, push, platform, builder, progress) -> BuildFlags:
 @task(name="all", default=True, help=FLAG_HELP)
 def all_(c, no_cache=False, pull=False, push=False, platform=None, builder=None,
          progress="auto"):
-    """Build base-op-node and base-execution at the pinned versions, then audit them."""
+    """Build every component's image at the pinned versions, then audit them."""
     flags = _flags(no_cache, pull, push, platform, builder, progress)
-    build_and_audit(c, list(SERVICES.values()), flags)
+    build_and_audit(c, _components.services(), flags)
 
 
-@task(name="op-node", help={**VERSION_HELP, **FLAG_HELP})
-def op_node(c, version=None, pre=False, no_cache=False, pull=False, push=False, platform=None,
-            builder=None, progress="auto"):
-    """Build base-op-node (resolving --version upstream first), then audit it."""
-    flags = _flags(no_cache, pull, push, platform, builder, progress)
-    flags.validate()
-    build_and_audit(c, [SERVICES["op-node"]], flags, resolve("op-node", version, pre))
+def component_task(component: _components.Component):
+    """The `build.<name>` task of one component."""
+
+    def build_one(c, version=None, pre=False, no_cache=False, pull=False, push=False,
+                  platform=None, builder=None, progress="auto"):
+        flags = _flags(no_cache, pull, push, platform, builder, progress)
+        flags.validate()
+        build_and_audit(c, [component.service], flags, resolve(component.name, version, pre))
+
+    build_one.__name__ = component.name.replace("-", "_")
+    build_one.__doc__ = (f"Build {component.service} (resolving --version upstream first), "
+                         "then audit it.")
+    return task(name=component.name, help={**VERSION_HELP, **FLAG_HELP})(build_one)
 
 
-@task(help={**VERSION_HELP, **FLAG_HELP})
-def execution(c, version=None, pre=False, no_cache=False, pull=False, push=False, platform=None,
-              builder=None, progress="auto"):
-    """Build base-execution (resolving --version upstream first), then audit it."""
-    flags = _flags(no_cache, pull, push, platform, builder, progress)
-    flags.validate()
-    build_and_audit(c, [SERVICES["execution"]], flags, resolve("execution", version, pre))
+def collection() -> Collection:
+    """`build` (all, the default) and one `build.<name>` per component."""
+    ns = Collection("build", all_, *(component_task(entry)
+                                     for entry in _components.all_components()))
+    ns.__doc__ = __doc__
+    return ns
+
+
+ns = collection()

@@ -212,4 +212,4 @@ def images(c, keep=2, dry_run=False):
     clean_images(c, keep=keep, dry_run=dry_run)
 
 
-ns = Collection(cache, images)
+ns = Collection("clean", cache, images)

@@ -16,18 +16,13 @@ from pathlib import Path
 from invoke import task
 from invoke.exceptions import Exit
 
-from . import _docker, _versions
+from . import _components, _docker, _versions
 from ._errors import KitError
 from ._ignore import SENSITIVE_PATTERNS, is_ignored, leaks, read_ignore
 from ._units import format_bytes
 
 MIN_FREE_BYTES = 10 * 1000**3  # an op-node build: Go toolchain, monorepo, module cache
 WARN_FREE_BYTES = 30 * 1000**3
-PINS = {"base-op-node": ("OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION"),
-        "base-execution": ("NETHERMIND_VERSION",)}
-# How to ask each image's binary for its version: (entrypoint, args, workdir).
-PROBES = {"base-op-node": (["op-node"], ["--version"], None),
-          "base-execution": (["./nethermind"], ["--version"], "/nethermind")}
 PROBE_LABELS = {"opstack-image-kit.probe": "1"}
 # Networks this stack cannot follow since Base moved to its own clients at Azul
 # (Sepolia 2026-04-20, mainnet 2026-05-28).
@@ -55,28 +50,41 @@ class Check:
 
 
 # ------------------------------------------------------------------ pure helpers
+def _build_args(config: dict, service: str) -> dict:
+    return (((config.get("services") or {}).get(service) or {}).get("build") or {}).get(
+        "args") or {}
+
+
 def missing_pins(config: dict) -> list[str]:
-    """Build args compose.yml must pin (version and, for op-node, commit and Go)."""
+    """Build args compose.yml must pin: each component's version, commit and Go pins."""
     services = config.get("services") or {}
     missing = []
-    for service, keys in PINS.items():
+    for entry in _components.all_components():
+        service = entry.service
         if service not in services:
             missing.append(f"service {service}")
             continue
-        args = ((services[service].get("build") or {}).get("args")) or {}
-        for key in keys:
+        args = _build_args(config, service)
+        for key in entry.pin_vars:
             if not str(args.get(key) or "").strip():
                 missing.append(f"{service} {key}")
-        commit = str(args.get("OP_NODE_COMMIT") or "")
-        if "OP_NODE_COMMIT" in keys and commit and not _versions.is_commit_pin(commit):
-            missing.append(f"{service} OP_NODE_COMMIT (not a commit: {commit!r}; "
+        commit = str(args.get(entry.commit_var) or "") if entry.commit_var else ""
+        if commit and not _versions.is_commit_pin(commit):
+            missing.append(f"{service} {entry.commit_var} (not a commit: {commit!r}; "
                            "give the full 40-hex SHA or at least its first 7 hex digits)")
     return missing
 
 
+def pin_command(entry: _components.Component, version: str) -> str:
+    """The `inv source.pin` line that pins ENTRY at VERSION."""
+    which = "" if entry is _components.default() else f" --component {entry.name}"
+    return f"inv source.pin{which} --version {version}"
+
+
 def dropped_network(network: str, op_node_version: str | None) -> str | None:
     """The op-node release that no longer embeds NETWORK, when the pinned one is that or newer."""
-    pinned = _versions.parse_tag("op-node", f"op-node/{op_node_version or ''}")
+    op_node = _components.get("op-node")
+    pinned = _versions.parse_tag(op_node.name, op_node.tag_namespace + (op_node_version or ""))
     for numbers, names in DROPPED_NETWORKS.items():
         if network in names and (pinned is None or pinned.numbers >= numbers):
             return "v" + ".".join(map(str, numbers))
@@ -199,15 +207,27 @@ def check_pins(state) -> Check:
         return Check("pins", "fail", "missing pins: " + "; ".join(missing),
                      "pin each as a build arg with a default, e.g. OP_NODE_COMMIT: "
                      "${OP_NODE_COMMIT:-<sha>} beside OP_NODE_VERSION (inv source.resolve)")
-    args = config["services"]["base-op-node"]["build"]["args"]
-    nm = config["services"]["base-execution"]["build"]["args"]["NETHERMIND_VERSION"]
-    detail = (f"op-node {args['OP_NODE_VERSION']} @ {args['OP_NODE_COMMIT'][:12]} "
-              f"(go {args['GO_VERSION']}), nethermind {nm}")
-    if len(args["OP_NODE_COMMIT"]) < _versions.FULL_COMMIT:
-        return Check("pins", "warn", f"{detail}: OP_NODE_COMMIT is a short pin "
-                     f"({len(args['OP_NODE_COMMIT'])} of 40 hex digits); the build checks "
-                     "only that prefix", "on a host that reaches GitHub, run `inv source.pin "
-                     f"--version {args['OP_NODE_VERSION']}` to write the full commit")
+    parts, short = [], []
+    for entry in _components.all_components():
+        args = _build_args(config, entry.service)
+        version = args[entry.version_var]
+        part = f"{entry.label} {version}"
+        if entry.commit_var:
+            commit = args[entry.commit_var]
+            part += f" @ {commit[:12]}"
+            if len(commit) < _versions.FULL_COMMIT:
+                short.append((entry, version, commit))
+        if entry.go_var:
+            part += f" (go {args[entry.go_var]})"
+        parts.append(part)
+    detail = ", ".join(parts)
+    if short:
+        return Check("pins", "warn", detail + "; " + "; ".join(
+            f"{e.commit_var} is a short pin ({len(commit)} of 40 hex digits)"
+            for e, _, commit in short) + "; the build checks only that prefix",
+            "on a host that reaches GitHub, run " + " and ".join(
+                f"`{pin_command(e, version)}`" for e, version, _ in short)
+            + " to write the full commit")
     return Check("pins", "ok", detail)
 
 
@@ -224,10 +244,12 @@ def check_images(state, probe_labels=None) -> list[Check]:
         if ref not in index:
             checks.append(Check(name, "warn", f"{ref} is not built", "run `inv build`"))
             continue
-        if service not in PROBES:
+        entry = _components.by_service(service)
+        if entry is None:
             checks.append(Check(name, "ok", f"{ref} present ({format_bytes(index[ref]['Size'])})"))
             continue
-        entrypoint, args, workdir = PROBES[service]
+        entrypoint, args = list(entry.probe.entrypoint), list(entry.probe.args)
+        workdir = entry.probe.workdir
         try:
             code, output = _docker.run_probe(client, ref, args, entrypoint=entrypoint,
                                              workdir=workdir, timeout=60,
@@ -291,8 +313,8 @@ def check_network(state) -> Check:
     if not settings:
         return Check("network", "ok", "no network setting in the compose config (nothing "
                      "to check)")
-    op_node_args = ((config.get("services") or {}).get("base-op-node") or {}).get("build") or {}
-    pinned = (op_node_args.get("args") or {}).get("OP_NODE_VERSION")
+    op_node = _components.get("op-node")  # the dropped chains are op-node's registry's
+    pinned = _build_args(config, op_node.service).get(op_node.version_var)
     dropped = {k: (v, dropped_network(v, pinned)) for k, v in settings.items()
                if dropped_network(v, pinned)}
     if dropped:

@@ -1,8 +1,9 @@
 """Upstream versions: list release tags, resolve a version spec, pin, check and clone.
 
-Components: `op-node` (tags op-node/vX.Y.Z of ethereum-optimism/optimism) and
-`execution` (Nethermind tags X.Y.Z of NethermindEth/nethermind). All GitHub traffic goes
-through tasks/_github.py (GITHUB_API_URL, GITHUB_TOKEN, cached, ETag-revalidated).
+Components, their upstream repositories and tag forms come from tasks/_components.py
+(`op-node`: tags op-node/vX.Y.Z of ethereum-optimism/optimism; `execution`: Nethermind
+tags X.Y.Z). All GitHub traffic goes through tasks/_github.py (GITHUB_API_URL,
+GITHUB_TOKEN, cached, ETag-revalidated).
 
 Build tasks call `resolve_version(component, spec, pre)`, which returns a `Resolution`
 whose `build_env()` is the environment compose needs. Pins live in compose.yml as
@@ -22,17 +23,18 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from . import _versions
+from . import _components, _versions
+from ._components import ROOT
 from ._errors import KitError
 
-ROOT = Path(__file__).resolve().parent.parent
-UPSTREAM = {"op-node": "ethereum-optimism/optimism", "execution": "NethermindEth/nethermind"}
-TAG_PREFIX = {"op-node": "op-node/v", "execution": ""}
-PIN_VARS = {
-    "op-node": ("OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION"),
-    "execution": ("NETHERMIND_VERSION",),
-}
-COMPONENT_HELP = "op-node (default) or execution (Nethermind)"
+
+def _component_help() -> str:
+    names = [f"{c.name} ({c.title})" if c.title else c.name
+             for c in _components.all_components()]
+    names[0] += ", the default"
+    return "the component: " + "; ".join(names)
+
+
 VERSION_HELP = ("latest (default), vX.Y or X.Y (newest patch), vX.Y.Z or X.Y.Z, "
                 "or an explicit pre-release like v1.20.0-rc.1")
 PRE_HELP = "let latest and partial specs choose pre-releases (-rc.N)"
@@ -42,7 +44,8 @@ _PIN_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]*")
 
 @dataclass(frozen=True)
 class Resolution:
-    """A version spec resolved upstream: exact tag, commit, and Go version (op-node)."""
+    """A version spec resolved upstream: exact tag, commit, and the Go version go.mod asks
+    for at that commit (components with a Go pin)."""
 
     component: str
     tag: str
@@ -52,30 +55,27 @@ class Resolution:
 
     def build_env(self) -> dict[str, str]:
         """The build args compose needs for this component's image."""
-        if self.component == "op-node":
-            return {"OP_NODE_VERSION": self.version, "OP_NODE_COMMIT": self.commit,
-                    "GO_VERSION": self.go_version or ""}
-        return {"NETHERMIND_VERSION": self.version}
+        return _components.get(self.component).pins(self.version, self.commit,
+                                                     self.go_version)
 
 
 # ------------------------------------------------------------------- resolution
-def upstream_repo(c=None, component: str = "op-node") -> str:
-    """owner/name for a component: Invoke config `source.op_node_repo` / `source.execution_repo`
-    (invoke.yaml, or INVOKE_SOURCE_OP_NODE_REPO in the environment), else UPSTREAM."""
-    try:
-        return c.config.source[f"{component.replace('-', '_')}_repo"] or UPSTREAM[component]
-    except (AttributeError, KeyError, TypeError):
-        return UPSTREAM[component]
+def upstream_repo(c, component: str) -> str:
+    """owner/name for a component: Invoke config `source.<name>_repo` (e.g.
+    `source.op_node_repo` in invoke.yaml, or INVOKE_SOURCE_OP_NODE_REPO in the
+    environment), else the component table's upstream."""
+    entry = _components.get(component)
+    configured = (c.config.get("source") or {}).get(entry.config_key) if c is not None else None
+    return configured or entry.upstream
 
 
 def list_releases(component: str, github=None, repo: str | None = None):
     """(releases newest first, {tag: ref object}) for a component; one listing request."""
     from ._github import GitHub
 
-    _versions.check_component(component)
+    entry = _components.get(component)
     github = github or GitHub()
-    repo = repo or UPSTREAM[component]
-    refs = github.matching_tags(repo, TAG_PREFIX[component])
+    refs = github.matching_tags(repo or entry.upstream, entry.tag_prefix)
     return _versions.releases(component, refs), refs
 
 
@@ -84,18 +84,19 @@ def resolve_version(component: str, spec: str = "latest", pre: bool = False, *,
     """Resolve `spec` to a Resolution; KitError (one line) on bad input or upstream failure.
 
     Cold: the tag listing, one tag-object lookup when the tag is annotated, and go.mod at
-    the commit (op-node). Warm: one conditional listing request (304).
+    the commit (components with a Go pin). Warm: one conditional listing request (304).
     """
     from ._github import GitHub
 
-    _versions.parse_spec(_versions.check_component(component), spec)  # fail before I/O
+    entry = _components.get(component)
+    _versions.parse_spec(component, spec)  # fail before I/O
     github = github or GitHub()
-    repo = repo or UPSTREAM[component]
+    repo = repo or entry.upstream
     available, refs = list_releases(component, github, repo)
     release = _versions.select(component, available, spec, pre)
     commit = github.commit_of(repo, refs[release.tag])
     go_version = None
-    if component == "op-node" and go:
+    if entry.go_var and go:
         go_version = _versions.go_version(github.file_at(repo, "go.mod", commit))
         if go_version is None:
             raise KitError(f"go.mod at {release.tag} ({commit[:12]}) has no go directive")
@@ -165,13 +166,13 @@ def write_pins(path: Path | str, values: dict[str, str]) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------- tasks
-def _component(component: str) -> str:
-    return _versions.check_component((component or "op-node").strip())
+def _component(component: str | None) -> str:
+    return _components.get(component).name if component else _components.default().name
 
 
-@task(help={"component": COMPONENT_HELP, "pre": "include pre-releases (-rc.N)",
+@task(help={"component": _component_help(), "pre": "include pre-releases (-rc.N)",
             "json": "print a JSON list of {tag, version, prerelease}"})
-def tags(c, component="op-node", pre=False, json=False):
+def tags(c, component=None, pre=False, json=False):
     """List upstream releases of a component, newest first."""
     component = _component(component)
     available, _ = list_releases(component, repo=upstream_repo(c, component))
@@ -184,9 +185,9 @@ def tags(c, component="op-node", pre=False, json=False):
         print(r.version + ("  (pre-release)" if r.prerelease else ""))
 
 
-@task(help={"component": COMPONENT_HELP, "version": VERSION_HELP, "pre": PRE_HELP,
+@task(help={"component": _component_help(), "version": VERSION_HELP, "pre": PRE_HELP,
             "json": "print one JSON object (component, tag, version, commit, go_version)"})
-def resolve(c, component="op-node", version="latest", pre=False, json=False):
+def resolve(c, component=None, version="latest", pre=False, json=False):
     """Resolve a version spec to the exact tag, commit and Go version."""
     component = _component(component)
     found = resolve_version(component, version, pre, repo=upstream_repo(c, component))
@@ -197,8 +198,8 @@ def resolve(c, component="op-node", version="latest", pre=False, json=False):
         print(f"{key:<11} {value if value is not None else '-'}")
 
 
-@task(help={"component": COMPONENT_HELP, "version": VERSION_HELP, "pre": PRE_HELP})
-def pin(c, component="op-node", version="latest", pre=False):
+@task(help={"component": _component_help(), "version": VERSION_HELP, "pre": PRE_HELP})
+def pin(c, component=None, version="latest", pre=False):
     """Pin a component's version (and commit, Go version) in compose.yml; prints old -> new."""
     component = _component(component)
     path = compose_path()
@@ -220,12 +221,13 @@ def outdated_report(pins: dict[str, str], github=None, repos: dict | None = None
 
     github = github or GitHub()
     report = []
-    for component, (version_var, *_rest) in PIN_VARS.items():
-        repo = (repos or UPSTREAM)[component]
+    for entry in _components.all_components():
+        component = entry.name
+        repo = (repos or {}).get(component) or entry.upstream
         available, refs = list_releases(component, github, repo)
         stable = [r for r in available if not r.prerelease]
         newest = (stable or available)[0].version if available else None
-        pinned = pins.get(version_var)
+        pinned = pins.get(entry.version_var)
         row = {"component": component, "pinned": pinned, "newest": newest,
                "outdated": False, "note": None}
         try:
@@ -235,11 +237,12 @@ def outdated_report(pins: dict[str, str], github=None, repos: dict | None = None
             current = None
         if current is not None and newest is not None:
             row["outdated"] = current.key < stable[0].key if stable else False
-            if component == "op-node" and pins.get("OP_NODE_COMMIT"):
+            pinned_commit = pins.get(entry.commit_var) if entry.commit_var else None
+            if pinned_commit:
                 upstream = github.commit_of(repo, refs[current.tag])
-                if not _versions.commit_matches(pins["OP_NODE_COMMIT"], upstream):
+                if not _versions.commit_matches(pinned_commit, upstream):
                     row["note"] = (f"tag moved: {current.tag} is now {upstream[:12]}, "
-                                   f"pinned commit is {pins['OP_NODE_COMMIT'][:12]}")
+                                   f"pinned commit is {pinned_commit[:12]}")
         report.append(row)
     return report
 
@@ -248,7 +251,7 @@ def outdated_report(pins: dict[str, str], github=None, repos: dict | None = None
 def outdated(c, json=False):
     """Show pinned vs newest release per component (exit 0 either way; notes moved tags)."""
     path = compose_path()
-    repos = {name: upstream_repo(c, name) for name in UPSTREAM}
+    repos = {entry.name: upstream_repo(c, entry.name) for entry in _components.all_components()}
     report = outdated_report(read_pins(path), repos=repos)
     if json:
         print(jsonlib.dumps(report, indent=2))
@@ -261,15 +264,19 @@ def outdated(c, json=False):
             print(f"  note: {row['note']}")
 
 
-@task(help={"version": VERSION_HELP, "pre": PRE_HELP,
-            "dest": "directory to clone into (default: build/optimism-<version> in the project)",
-            "repo": "git URL to clone (default: https://github.com/<source.op_node_repo>.git; "
+@task(help={"component": _component_help(), "version": VERSION_HELP, "pre": PRE_HELP,
+            "dest": "directory to clone into (default: build/<repository>-<version> in the "
+                    "project, e.g. build/optimism-v1.21.0)",
+            "repo": "git URL to clone (default: https://github.com/<source.<name>_repo>.git; "
                     "mirrors, forks and file:// repositories work)"})
-def clone(c, version="latest", pre=False, dest=None, repo=None):
-    """Shallow-clone the resolved op-node tag and verify its commit; a moved tag fails."""
-    found = resolve_version("op-node", version, pre, repo=upstream_repo(c, "op-node"), go=False)
-    url = repo or f"https://github.com/{upstream_repo(c, 'op-node')}.git"
-    target = Path(dest) if dest else ROOT / "build" / f"optimism-{found.version}"
+def clone(c, component=None, version="latest", pre=False, dest=None, repo=None):
+    """Shallow-clone a resolved release tag (op-node's by default) and verify its commit."""
+    component = _component(component)
+    upstream = upstream_repo(c, component)
+    found = resolve_version(component, version, pre, repo=upstream, go=False)
+    url = repo or f"https://github.com/{upstream}.git"
+    folder = f"{upstream.rsplit('/', 1)[-1]}-{found.version}"
+    target = Path(dest) if dest else ROOT / "build" / folder
     if target.exists() and any(target.iterdir()):
         raise KitError(f"{target} exists and is not empty; remove it or pass --dest")
     created = not target.exists()
@@ -302,6 +309,9 @@ def _remove(target: Path, created: bool) -> None:
         shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
 
 
-ns = Collection(tags, resolve, pin, outdated, clone)
-ns.configure({"source": {f"{name.replace('-', '_')}_repo": repo
-                         for name, repo in UPSTREAM.items()}})
+def config_defaults() -> dict:
+    """`source.*` defaults for the root namespace: each component's upstream repository."""
+    return {entry.config_key: entry.upstream for entry in _components.all_components()}
+
+
+ns = Collection("source", tags, resolve, pin, outdated, clone)

@@ -119,56 +119,57 @@ def _remove_images(engine, wanted) -> None:
 
 
 # ------------------------------------------------------------ fixture compose projects
-OP_NODE_FIXTURE_DOCKERFILE = """\
-ARG BASE_IMAGE
-FROM ${{BASE_IMAGE}}
-ARG OP_NODE_VERSION
-ARG OP_NODE_COMMIT
-ARG GO_VERSION
-# stands in for the Go module/build cache: survives a version bump
-RUN --mount=type=cache,target=/cache,id={name}-gocache \\
-    ls /cache > /cache-seen.txt; echo "$OP_NODE_VERSION" > "/cache/built-$OP_NODE_VERSION"
-RUN mkdir -p /usr/local/bin && \\
-    printf '#!/bin/sh\\necho "op-node version %s-%s (go %s)"\\n' \\
-      "$OP_NODE_VERSION" "$OP_NODE_COMMIT" "$GO_VERSION" > /usr/local/bin/op-node && \\
-    chmod 755 /usr/local/bin/op-node
-LABEL org.opencontainers.image.version=$OP_NODE_VERSION \\
-      org.opencontainers.image.revision=$OP_NODE_COMMIT
-"""
+# Derived from the component table (tasks/_components.py): one service per component,
+# with the production service name and pin variables, on the local base image.
+def default_pins(components=None) -> dict[str, str]:
+    """Test pins for every component: version 1.0.0 in its form, commit 1...1, Go 1.22."""
+    from tasks import _components
 
-EXECUTION_FIXTURE_DOCKERFILE = """\
-ARG BASE_IMAGE
-FROM ${{BASE_IMAGE}}
-ARG NETHERMIND_VERSION
-RUN mkdir -p /nethermind && \\
-    printf '#!/bin/sh\\necho "Version: %s"\\n' "$NETHERMIND_VERSION" > /nethermind/nethermind && \\
-    chmod 755 /nethermind/nethermind
-LABEL org.opencontainers.image.version=$NETHERMIND_VERSION
-"""
+    pins = {}
+    for entry in components or _components.all_components():
+        pins.update(entry.pins(entry.version_text("1.0.0"), "1" * 40, "1.22"))
+    return pins
 
-COMPOSE_FIXTURE = """\
-services:
-  base-op-node:
-    build:
-      context: ./op-node
-      args:
-        BASE_IMAGE: {base}
-        OP_NODE_VERSION: ${{OP_NODE_VERSION:-{op_node_version}}}
-        OP_NODE_COMMIT: ${{OP_NODE_COMMIT:-{op_node_commit}}}
-        GO_VERSION: ${{GO_VERSION:-{go_version}}}
-      labels:
-        {label}: "1"
-    image: {name}-op-node:${{OP_NODE_VERSION:-{op_node_version}}}
-  base-execution:
-    build:
-      context: ./execution
-      args:
-        BASE_IMAGE: {base}
-        NETHERMIND_VERSION: ${{NETHERMIND_VERSION:-{nethermind_version}}}
-      labels:
-        {label}: "1"
-    image: {name}-execution:${{NETHERMIND_VERSION:-{nethermind_version}}}
-"""
+
+def fixture_dockerfile(entry, project: str) -> str:
+    """A stand-in image for ENTRY: its probe binary prints the pinned build args
+    (`op-node version v1.0.0-1111... (go 1.22)`), and a cache mount that survives a
+    version bump stands in for Go's module cache (/cache-seen.txt lists what it held)."""
+    version = f"${entry.version_var}"
+    shown = " ".join(["%s"] + (["-%s"] if entry.commit_var else [])
+                     + (["(go %s)"] if entry.go_var else [])).replace(" -", "-")
+    values = " ".join(f'"${var}"' for var in entry.pin_vars)
+    binary = entry.probe.binary
+    labels = f"org.opencontainers.image.version={version}"
+    if entry.commit_var:
+        labels += f" \\\n      org.opencontainers.image.revision=${entry.commit_var}"
+    return "\n".join([
+        "ARG BASE_IMAGE",
+        "FROM ${BASE_IMAGE}",
+        *(f"ARG {var}" for var in entry.pin_vars),
+        f"RUN --mount=type=cache,target=/cache,id={project}-{entry.name}-cache \\",
+        f'    ls /cache > /cache-seen.txt; echo "{version}" > "/cache/built-{version}"',
+        f"RUN mkdir -p {binary.rsplit('/', 1)[0]} && \\",
+        f"    printf '#!/bin/sh\\necho \"{entry.name} version {shown}\"\\n' {values} \\",
+        f"      > {binary} && chmod 755 {binary}",
+        f"LABEL {labels}",
+        "",
+    ])
+
+
+def fixture_compose(project: str, base: str, pins: dict[str, str], components=None) -> str:
+    """compose.yml of a fixture project: a service per component, like the real one."""
+    from tasks import _components
+
+    lines = ["services:"]
+    for entry in components or _components.all_components():
+        lines += [f"  {entry.service}:", "    build:", f"      context: ./{entry.name}",
+                  "      args:", f"        BASE_IMAGE: {base}"]
+        lines += [f"        {var}: ${{{var}:-{pins[var]}}}" for var in entry.pin_vars]
+        lines += ["      labels:", f'        {TEST_LABEL}: "1"',
+                  f"    image: {project}-{entry.name}:${{{entry.version_var}:-"
+                  f"{pins[entry.version_var]}}}"]
+    return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -185,55 +186,46 @@ class FixtureProject:
         return self.path / "compose.yml"
 
     def repo(self, service: str) -> str:
-        return f"{self.name}-{service.removeprefix('base-')}"
+        from tasks import _components
+
+        return f"{self.name}-{_components.by_service(service).name}"
 
     def image(self, service: str, version: str | None = None) -> str:
-        key = "OP_NODE_VERSION" if service == "base-op-node" else "NETHERMIND_VERSION"
-        return f"{self.repo(service)}:{version or self.pins[key]}"
+        from tasks import _components
 
-
-DEFAULT_PINS = {
-    "OP_NODE_VERSION": "v1.0.0",
-    "OP_NODE_COMMIT": "1" * 40,
-    "GO_VERSION": "1.22",
-    "NETHERMIND_VERSION": "1.30.0",
-}
+        entry = _components.by_service(service)
+        return f"{self.repo(service)}:{version or self.pins[entry.version_var]}"
 
 
 @pytest.fixture
 def fixture_project(engine, base_image, tmp_path, monkeypatch):
-    """Factory: make_project(**pins, op_node_dockerfile=..., execution_dockerfile=...).
+    """Factory: make_project(dockerfiles={component: text}, **pins).
 
-    Points COMPOSE_FILE and COMPOSE_PROJECT_NAME at the new project (as a user of
-    their own compose file would) and removes its images afterwards.
+    One service per component of the table (as registered when it is called). A
+    Dockerfile given for a component is formatted with `name` (the project name);
+    the others are `fixture_dockerfile`. Points COMPOSE_FILE and COMPOSE_PROJECT_NAME at
+    the new project (as a user of their own compose file would) and removes its images
+    afterwards.
     """
+    from tasks import _components
+
     made: list[FixtureProject] = []
 
-    def make(op_node_dockerfile: str | None = None, execution_dockerfile: str | None = None,
-             **pins: str) -> FixtureProject:
+    def make(dockerfiles: dict[str, str] | None = None, **pins: str) -> FixtureProject:
         name = f"opkit-test-{uuid.uuid4().hex[:10]}"
         path = tmp_path / name
-        values = {**DEFAULT_PINS, **pins}
-        for service, text in (
-            ("op-node", op_node_dockerfile or OP_NODE_FIXTURE_DOCKERFILE),
-            ("execution", execution_dockerfile or EXECUTION_FIXTURE_DOCKERFILE),
-        ):
-            (path / service).mkdir(parents=True)
-            (path / service / "Dockerfile").write_text(text.format(name=name))
-        (path / "compose.yml").write_text(
-            COMPOSE_FIXTURE.format(
-                base=base_image, name=name, label=TEST_LABEL,
-                op_node_version=values["OP_NODE_VERSION"],
-                op_node_commit=values["OP_NODE_COMMIT"],
-                go_version=values["GO_VERSION"],
-                nethermind_version=values["NETHERMIND_VERSION"],
-            )
-        )
+        values = {**default_pins(), **pins}
+        for entry in _components.all_components():
+            given = (dockerfiles or {}).get(entry.name)
+            (path / entry.name).mkdir(parents=True)
+            (path / entry.name / "Dockerfile").write_text(
+                given.format(name=name) if given else fixture_dockerfile(entry, name))
+        (path / "compose.yml").write_text(fixture_compose(name, base_image, values))
         project = FixtureProject(path=path, name=name, pins=values)
         project.env = {"COMPOSE_FILE": str(project.compose_file), "COMPOSE_PROJECT_NAME": name}
         for key, value in project.env.items():
             monkeypatch.setenv(key, value)
-        for key in DEFAULT_PINS:  # the fixture's own defaults decide, not the caller's shell
+        for key in values:  # the fixture's own defaults decide, not the caller's shell
             monkeypatch.delenv(key, raising=False)
         made.append(project)
         return project

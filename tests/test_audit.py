@@ -107,7 +107,7 @@ def test_bad_budget_flag_is_one_line():
 # ---------------------------------------------------------------- real engine
 @pytest.fixture
 def sized(engine, fixture_project):
-    project = fixture_project(op_node_dockerfile=SIZED_OP_NODE)
+    project = fixture_project(dockerfiles={"op-node": SIZED_OP_NODE})
     _docker.run_compose(Context(), "build", "base-op-node", hide=True)
     return project
 

@@ -116,7 +116,7 @@ def test_bad_values_are_one_line_errors():
 @pytest.fixture
 def cached(engine, fixture_project):
     """A fixture project whose build left BLOB bytes in a cache mount of its own."""
-    project = fixture_project(op_node_dockerfile=CACHED_OP_NODE)
+    project = fixture_project(dockerfiles={"op-node": CACHED_OP_NODE})
     _docker.run_compose(Context(), "build", "base-op-node", hide=True)
     return project
 

@@ -181,14 +181,14 @@ def test_healthy_fixture_images_run_their_binaries(engine, fixture_project):
     op = checks["image base-op-node"]
     assert op.status == "ok" and "op-node version v1.0.0" in op.detail
     ex = checks["image base-execution"]
-    assert ex.status == "ok" and "Version: 1.30.0" in ex.detail
+    assert ex.status == "ok" and "execution version 1.0.0" in ex.detail
     assert project.image("base-execution") in ex.detail
     assert not engine.containers.list(all=True, filters={"label": "opstack-image-kit.probe"})
 
 
 def test_missing_binary_and_missing_library_are_reported(engine, fixture_project):
-    fixture_project(op_node_dockerfile=NO_BINARY_OP_NODE,
-                    execution_dockerfile=BROKEN_EXECUTION)
+    fixture_project(dockerfiles={"op-node": NO_BINARY_OP_NODE,
+                                 "execution": BROKEN_EXECUTION})
     from tasks import _docker
     _docker.run_compose(Context(), "build", hide=True)
     checks = _by_name(doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"}))
