@@ -1,9 +1,11 @@
 """Image audits: sizes against budgets, and where the bytes are.
 
-Budgets live in the Invoke config under `audit.budgets` (invoke.yaml at the repo root;
-the defaults below apply when it is absent) and `--budget SERVICE=SIZE` overrides them
-for one run. Services and their image names come from `docker compose config`, so
-COMPOSE_FILE, .env and shell overrides (e.g. OP_NODE_VERSION) are respected.
+Budgets live in the Invoke config under `audit.budgets`, read through `c.config` only:
+the defaults are the component table's (tasks/_components.py, set on the root
+namespace); invoke.yaml at the repo root, or `inv -f FILE`, overrides them; and
+`--budget SERVICE=SIZE` overrides them for one run. Services and their image names come
+from `docker compose config`, so COMPOSE_FILE, .env and shell overrides (e.g.
+OP_NODE_VERSION) are respected.
 
 Other tasks call the plain functions: `check_sizes(c, ...)` after a build, or
 `size_report` + `print_report` to show sizes without judging them.
@@ -54,14 +56,11 @@ def service_images(config: dict, services=None) -> dict[str, str]:
 
 
 def resolve_budgets(c, overrides=None) -> dict[str, int]:
-    """Configured budgets (`audit.budgets`), then OVERRIDES (service, size) pairs, in bytes."""
-    configured = _components.default_budgets()
-    try:
-        configured = c.config.audit.budgets
-    except (AttributeError, KeyError):
-        pass
+    """Configured budgets (`audit.budgets` in C's config), then OVERRIDES (service, size)
+    pairs, in bytes. A context without an `audit` config has no budgets."""
+    configured = (c.config.get("audit") or {}).get("budgets") or {}
     budgets = {name: parse_size(size, what=f"budget for {name}")
-               for name, size in dict(configured or {}).items() if size not in (None, "")}
+               for name, size in dict(configured).items() if size not in (None, "")}
     for name, size in overrides or []:
         budgets[name] = parse_size(size, what=f"budget for {name}")
     return budgets

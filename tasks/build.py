@@ -114,11 +114,13 @@ class Builds(list):
         self.images = images
 
 
-def resolve(component: str, version: str | None, pre: bool) -> dict[str, str]:
-    """Compose environment for COMPONENT at VERSION (nothing when building the pin)."""
+def resolve(c, component: str, version: str | None, pre: bool) -> dict[str, str]:
+    """Compose environment for COMPONENT at VERSION (nothing when building the pin),
+    resolved in the upstream repository C's config names (`source.<name>_repo`)."""
     if not version:
         return {}
-    resolution = source.resolve_version(component, version, pre=pre)
+    resolution = source.resolve_version(component, version, pre=pre,
+                                        repo=source.upstream_repo(c, component))
     commit = f" @ {resolution.commit[:12]}" if resolution.commit else ""
     go = f" (Go {resolution.go_version})" if resolution.go_version else ""
     print(f"resolved {component} {version} -> {resolution.tag}{commit}{go}", file=sys.stderr)
@@ -206,7 +208,7 @@ def component_task(component: _components.Component):
                   platform=None, builder=None, progress="auto"):
         flags = _flags(no_cache, pull, push, platform, builder, progress)
         flags.validate()
-        build_and_audit(c, [component.service], flags, resolve(component.name, version, pre))
+        build_and_audit(c, [component.service], flags, resolve(c, component.name, version, pre))
 
     build_one.__name__ = component.name.replace("-", "_")
     build_one.__doc__ = (f"Build {component.service} (resolving --version upstream first), "

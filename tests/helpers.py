@@ -12,18 +12,33 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from invoke import Config, Program
+from invoke import Config, Context, Program
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class ProjectConfig(Config):
-    """Config as `inv` builds it in this checkout: invoke.yaml beside tasks.py is read."""
+def project_config(location: Path = ROOT) -> type[Config]:
+    """A Config class that reads LOCATION/invoke.yaml as its project config, as `inv` reads
+    the one beside tasks.py."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("project_location", str(ROOT))
-        super().__init__(*args, **kwargs)
-        self.load_project()
+    class ProjectConfig(Config):
+        def __init__(self, *args, **kwargs) -> None:
+            kwargs.setdefault("project_location", str(location))
+            super().__init__(*args, **kwargs)
+            self.load_project()
+
+    return ProjectConfig
+
+
+def kit_context(project: Path = ROOT) -> Context:
+    """A Context configured as `inv` configures a task's: the namespace's defaults (from
+    the component table), PROJECT/invoke.yaml, INVOKE_* variables."""
+    import tasks
+
+    config = project_config(project)()
+    config.load_collection(tasks.make_namespace().configuration())
+    config.load_shell_env()
+    return Context(config)
 
 
 @dataclass
@@ -35,16 +50,17 @@ class Ran:
     stderr: str
 
 
-def inv(*args: str, env: dict[str, str] | None = None, namespace=None) -> Ran:
+def inv(*args: str, env: dict[str, str] | None = None, namespace=None,
+        project: Path = ROOT) -> Ran:
     """Run `inv ARGS` in this process through Invoke's Program, as the `inv` command does
-    in the checkout (project invoke.yaml, INVOKE_* variables, `-f FILE`), and capture
+    in the checkout (PROJECT/invoke.yaml, INVOKE_* variables, `-f FILE`), and capture
     stdout, stderr and the exit code. ENV is set for the call only. NAMESPACE defaults to
     one built from the component table as it is now (`tasks.make_namespace()`)."""
     import tasks
 
     # a copy: parsing consumes each Task's help dict, and the module's tasks must keep theirs
     namespace = copy.deepcopy(namespace or tasks.make_namespace())
-    program = Program(namespace=namespace, config_class=ProjectConfig, binary="inv",
+    program = Program(namespace=namespace, config_class=project_config(project), binary="inv",
                       name="Invoke")
     out, err = io.StringIO(), io.StringIO()
     saved = dict(os.environ)

@@ -13,6 +13,7 @@ from invoke import Config, Context
 
 from tasks import _docker, audit
 from tasks._errors import KitError
+from tests.helpers import inv, kit_context
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOB = 3_000_000
@@ -68,7 +69,9 @@ def test_budgets_come_from_config_then_overrides():
                                                         "base-execution": "1.5GiB"}}}))
     budgets = audit.resolve_budgets(c, [("base-op-node", "50mb")])
     assert budgets == {"base-op-node": 50_000_000, "base-execution": 1536 * 1024**2}
-    assert audit.resolve_budgets(Context())["base-op-node"] == 60_000_000  # module default
+    # the component table's defaults, through the namespace's config as `inv` sets it
+    assert audit.resolve_budgets(kit_context())["base-op-node"] == 60_000_000
+    assert audit.resolve_budgets(Context()) == {}  # no config, no budgets: nothing hidden
     with pytest.raises(KitError, match="'lots'"):
         audit.resolve_budgets(c, [("base-op-node", "lots")])
 
@@ -203,3 +206,30 @@ def test_audit_after_a_build_reuses_its_config_and_listing(capsys):
                              budgets={"base-op-node": "1MB"}, config=config, images=images)
     assert code == 1
     assert "p-op:v1" in capsys.readouterr().out
+
+
+def test_a_budget_in_the_projects_invoke_yaml_holds_for_build_and_audit(engine, fixture_project,
+                                                                         tmp_path):
+    """invoke.yaml beside tasks.py is where an operator sets budgets: `inv build`'s own
+    audit and `inv audit.sizes` both read it, over the component table's defaults."""
+    project = fixture_project()
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "invoke.yaml").write_text(
+        (ROOT / "invoke.yaml").read_text() + "audit:\n  budgets:\n    base-execution: 1kB\n")
+    built = inv("build.execution", "--progress", "quiet", project=checkout)
+    assert built.returncode == 1, built.stdout + built.stderr
+    assert built.stderr.splitlines()[-1].startswith("error: base-execution is ")
+    assert "over its 1.00 kB budget" in built.stderr
+    assert project.image("base-execution") in built.stdout  # it was built, then audited
+
+    sizes = inv("audit.sizes", "--json", project=checkout)
+    assert sizes.returncode == 1, sizes.stderr
+    rows = {r["service"]: r for r in json.loads(sizes.stdout)}
+    assert rows["base-execution"]["budget_bytes"] == 1000
+    assert rows["base-op-node"]["budget_bytes"] == 60_000_000  # the table's default stays
+
+    plain = inv("audit.sizes", "--json")  # the checkout's own invoke.yaml: defaults
+    assert plain.returncode == 0, plain.stderr
+    assert {r["service"]: r["budget_bytes"] for r in json.loads(plain.stdout)} == {
+        "base-op-node": 60_000_000, "base-execution": 400_000_000}

@@ -12,6 +12,7 @@ from invoke import Context, MockContext, Result
 
 from tasks import _docker, build
 from tasks._errors import KitError
+from tests.helpers import inv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -144,7 +145,7 @@ def upstream(github_api):
 
 def test_resolved_version_lands_in_tag_labels_and_args(engine, fixture_project, upstream):
     project = fixture_project()
-    env = build.resolve("op-node", "v1.16", pre=False)
+    env = build.resolve(Context(), "op-node", "v1.16", pre=False)
     assert env == {"OP_NODE_VERSION": "v1.16.0", "OP_NODE_COMMIT": V116, "GO_VERSION": "1.24"}
     built = build.run_builds(Context(), ["base-op-node"], build.BuildFlags(progress="quiet"), env)
     image = engine.images.get(project.image("base-op-node", "v1.16.0"))
@@ -192,3 +193,17 @@ def test_inv_build_fails_with_audit_exit_when_over_budget(engine, fixture_projec
     assert done.returncode == 1, done.stdout + done.stderr
     assert project.image("base-execution") in done.stdout
     assert engine.images.get(project.image("base-op-node"))  # both built before the audit
+
+
+def test_build_resolves_in_the_configured_upstream_repository(github_api, tmp_path):
+    """`source.op_node_repo` (here INVOKE_SOURCE_OP_NODE_REPO) names a mirror: the build's
+    resolution asks the mirror, as `inv source.*` does, and never the default upstream."""
+    mirror = "someorg/optimism-mirror"
+    github_api.add_repo(mirror, {"op-node/v1.16.0": V116}, gomod=GOMOD)
+    done = inv("build.op-node", "--version", "v1.16.0",
+               env={"INVOKE_SOURCE_OP_NODE_REPO": mirror,
+                    "DOCKER_HOST": f"unix://{tmp_path}/gone.sock"})
+    assert f"resolved op-node v1.16.0 -> op-node/v1.16.0 @ {V116[:12]}" in done.stderr
+    assert done.returncode == 1 and "cannot reach the Docker engine" in done.stderr
+    assert github_api.requests
+    assert all(r["path"].startswith(f"/repos/{mirror}/") for r in github_api.requests)
