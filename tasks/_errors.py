@@ -1,7 +1,8 @@
 """Errors a user sees: one line on stderr, a non-zero exit, never a traceback.
 
 `KitError` is an `invoke.exceptions.Exit`, so Invoke's program prints the message
-and exits with the code without a traceback, however deep the raise.
+and exits with the code without a traceback, however deep the raise. Each subclass
+names what happened, so callers catch exactly the failure they can handle.
 """
 
 from invoke.exceptions import Exit
@@ -17,3 +18,33 @@ class KitError(Exit):
 
     def __str__(self) -> str:
         return self.message
+
+
+# ------------------------------------------------------------------ Docker
+class EngineUnavailable(KitError):
+    """The Docker engine cannot be reached."""
+
+
+class EngineError(KitError):
+    """The engine refused or failed a request."""
+
+
+class EngineConflict(EngineError):
+    """The engine answered 409: the request conflicts with the engine's state (an image
+    with dependent child images, a reference in several repositories, a container)."""
+
+
+class ImageInUse(EngineConflict):
+    """An image cannot be removed because a container uses it (the engine says so)."""
+
+
+class ProbeFailed(EngineError):
+    """A command could not be started inside an image (e.g. the binary is missing)."""
+
+
+class ComposeUnavailable(KitError):
+    """The docker CLI or its compose v2 plugin is missing."""
+
+
+class ComposeFailed(KitError):
+    """A `docker compose` (or `docker buildx`) command exited non-zero; the exit code is kept."""

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from . import _components, _docker
+from . import _components, _compose, _engine
 from ._errors import KitError
 from ._units import format_bytes, parse_size
 
@@ -44,15 +44,12 @@ class ImageSize:
 def service_images(config: dict, services=None) -> dict[str, str]:
     """service -> `name:tag` for the services compose builds (all of them if none build)."""
     all_services = config.get("services") or {}
-    built = {n: s for n, s in all_services.items() if s.get("build")} or all_services
-    wanted = list(services) if services else list(built)
+    wanted = list(services or _compose.built_services(config) or all_services)
     unknown = [s for s in wanted if s not in all_services]
     if unknown:
         raise KitError(f"unknown service {', '.join(unknown)}: the compose project has "
                        f"{', '.join(all_services) or 'no services'}")
-    project = config.get("name") or "project"
-    return {name: _docker.normalize_ref(all_services[name].get("image")
-                                        or f"{project}-{name}") for name in wanted}
+    return {name: _compose.service_image(config, name) for name in wanted}
 
 
 def resolve_budgets(c, overrides=None) -> dict[str, int]:
@@ -69,7 +66,7 @@ def resolve_budgets(c, overrides=None) -> dict[str, int]:
 def measure(images: list[dict], wanted: dict[str, str], budgets: dict[str, int]) \
         -> list[ImageSize]:
     """Match service images in one image listing (pure: no engine)."""
-    index = _docker.index_by_tag(images)
+    index = _engine.index_by_tag(images)
     rows = []
     for service, ref in wanted.items():
         image = index.get(ref)
@@ -92,7 +89,7 @@ def size_report(c, budgets=None, services=None, env=None, client=None, config=No
     the image names resolve to what was built. A caller that already holds the compose
     CONFIG or a fresh image listing (IMAGES) passes them instead of asking again.
     """
-    config = config if config is not None else _docker.compose_config(c, env=env)
+    config = config if config is not None else _compose.compose_config(c, env=env)
     wanted = service_images(config, services)
     unknown = sorted(set(budgets or {}) - set(config.get("services") or {}))
     if unknown:
@@ -100,7 +97,7 @@ def size_report(c, budgets=None, services=None, env=None, client=None, config=No
                        f"has {', '.join(config.get('services') or {})}")
     resolved = resolve_budgets(c, list((budgets or {}).items()))
     if images is None:
-        images = _docker.list_images(client or _docker.engine_client())
+        images = _engine.list_images(client or _engine.engine_client())
     return measure(images, wanted, resolved)
 
 
@@ -223,15 +220,15 @@ def layers(c, service=None, top=10):
     top = int(top)
     if top < 1:
         raise KitError(f"--top {top} must be at least 1")
-    wanted = service_images(_docker.compose_config(c), [service] if service else None)
-    client = _docker.engine_client()
-    index = _docker.index_by_tag(_docker.list_images(client))
+    wanted = service_images(_compose.compose_config(c), [service] if service else None)
+    client = _engine.engine_client()
+    index = _engine.index_by_tag(_engine.list_images(client))
     shown = 0
     for name, ref in wanted.items():
         if ref not in index:
             print(f"{name}: {ref} is not built (inv build)")
             continue
-        history = _docker.image_history(client, ref)
+        history = _engine.image_history(client, ref)
         total = sum(int(h.get("Size") or 0) for h in history)
         print(f"{name}: {ref}  {format_bytes(total)} in {len(history)} layers")
         for layer in largest_layers(history, top):

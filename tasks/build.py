@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from . import _components, _docker, audit, source
+from . import _components, _compose, _engine, audit, source
 from ._errors import KitError
 
 PROGRESS_MODES = ("auto", "plain", "quiet", "tty")
@@ -80,7 +80,7 @@ class BuildFlags:
     def bake_argv(self, service: str) -> list[str]:
         """`docker buildx bake` on the compose files: the multi-platform path."""
         argv = ["docker", "buildx", "bake", "--progress", self.progress]
-        for compose_file in _docker.compose_files():
+        for compose_file in _compose.compose_files():
             argv += ["--file", compose_file]
         argv += ["--set", f"{service}.platform={','.join(self.platforms())}"]
         argv += ["--no-cache"] * self.no_cache + ["--pull"] * self.pull + ["--push"] * self.push
@@ -131,37 +131,37 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
                ) -> Builds:
     """Build SERVICES one after the other (each timed); stop at the first failure."""
     flags.validate()
-    client = _docker.engine_client()
-    _docker.require_buildkit(client)
-    _docker.require_compose(c)
-    if flags.needs_buildx and not _docker.has_buildx(c):
+    client = _engine.engine_client()
+    _engine.require_buildkit(client)
+    _compose.require_compose(c)
+    if flags.needs_buildx and not _compose.has_buildx(c):
         need = "--builder" if flags.builder else f"several platforms ({flags.platform})"
         raise KitError(
             f"{need} needs docker buildx, which this host lacks; install the buildx plugin "
             "or build for one platform with the engine's own BuildKit"
         )
     env = {**(env or {}), **flags.env()}
-    config = _docker.compose_config(c, env=env)
+    config = _compose.compose_config(c, env=env)
     for service in services:
         if service not in config.get("services", {}):
             raise KitError(
                 f"service {service!r} is not in the compose project "
-                f"({', '.join(_docker.compose_files())}); keep the service names "
+                f"({', '.join(_compose.compose_files())}); keep the service names "
                 f"{' and '.join(_components.services())}"
             )
     images = audit.service_images(config, services)
-    listing = _docker.list_images(client)
-    before = _docker.index_by_tag(listing)
+    listing = _engine.list_images(client)
+    before = _engine.index_by_tag(listing)
     built = []
     for service in services:
         started = time.monotonic()
         if len(flags.platforms()) > 1:
-            _docker.run_cli(c, flags.bake_argv(service), env=env)
+            _compose.run_cli(c, flags.bake_argv(service), env=env)
         else:
-            _docker.run_compose(c, *flags.compose_args(service), env=env)
+            _compose.run_compose(c, *flags.compose_args(service), env=env)
         seconds = time.monotonic() - started
-        listing = _docker.list_images(client)
-        after = _docker.index_by_tag(listing).get(images[service])
+        listing = _engine.list_images(client)
+        after = _engine.index_by_tag(listing).get(images[service])
         old = before.get(images[service])
         built.append(Built(service, images[service], after and after["Size"], seconds,
                            cached=bool(after and old and after["Id"] == old["Id"])))

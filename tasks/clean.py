@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from invoke import Collection, task
 
-from . import _docker
+from . import _compose, _engine, _errors
 from ._errors import KitError
 from ._units import format_bytes, format_duration, parse_duration, parse_size
 
@@ -94,8 +94,8 @@ def prune_cache(c, keep_storage=None, older_than=None, all=False, dry_run=False,
     """Prune (or with DRY_RUN, plan to prune) the build cache; prints and returns bytes."""
     keep = parse_size(keep_storage, what="--keep-storage") if keep_storage else None
     unused = parse_duration(older_than, what="--older-than") if older_than else None
-    client = client or _docker.engine_client()
-    records = _docker.build_cache_records(client)
+    client = client or _engine.engine_client()
+    records = _engine.build_cache_records(client)
     scope = ", ".join(filter(None, [
         "all records" if all else "unused, unshared records",
         f"unused for {format_duration(unused)}" if unused else "",
@@ -108,8 +108,8 @@ def prune_cache(c, keep_storage=None, older_than=None, all=False, dry_run=False,
               f"{len(records)} cache records ({scope}); cache is "
               f"{format_bytes(cache_size(records))}. Nothing was removed.")
         return freed
-    freed = _docker.prune_build_cache(client, keep_storage=keep, unused_for=unused, all=all)
-    after = _docker.build_cache_records(client)
+    freed = _engine.prune_build_cache(client, keep_storage=keep, unused_for=unused, all=all)
+    after = _engine.build_cache_records(client)
     print(f"freed {format_bytes(freed)} of build cache ({scope}); cache is now "
           f"{format_bytes(cache_size(after))} in {len(after)} records. "
           "Volumes, images and containers were not touched.")
@@ -151,9 +151,9 @@ def plan_image_removal(images: list[dict], repos: set[str], keep: int,
         for tag in image.get("RepoTags") or []:
             if tag == "<none>:<none>":
                 continue
-            repo, version = _docker.split_ref(tag)
+            repo, version = _engine.split_ref(tag)
             if repo in repos and version != "latest":
-                per_repo.setdefault(repo, []).append((_docker.normalize_ref(tag), image))
+                per_repo.setdefault(repo, []).append((_engine.normalize_ref(tag), image))
     remove, kept = [], []
     for repo in sorted(per_repo):
         tags = sorted(per_repo[repo], key=lambda t: (t[1].get("Created") or 0,
@@ -176,26 +176,26 @@ def clean_images(c, keep=2, dry_run=False, client=None) -> list[str]:
     keep = int(keep)
     if keep < 0:
         raise KitError(f"--keep {keep} must be 0 or more")
-    config = _docker.compose_config(c)
-    refs = {_docker.normalize_ref(s.get("image") or f"{config.get('name')}-{n}")
-            for n, s in (config.get("services") or {}).items() if s.get("build")}
-    repos = {_docker.split_ref(r)[0] for r in refs}
-    client = client or _docker.engine_client()
-    images = _docker.list_images(client)
-    in_use = _docker.images_in_use(client)
+    config = _compose.compose_config(c)
+    refs = {_compose.service_image(config, name) for name in _compose.built_services(config)}
+    repos = {_engine.split_ref(r)[0] for r in refs}
+    client = client or _engine.engine_client()
+    images = _engine.list_images(client)
+    in_use = _engine.images_in_use(client)
     remove, kept = plan_image_removal(images, repos, keep, in_use, refs)
     for tag, reason in kept:
         print(f"keep    {tag}  ({reason})")
-    sizes = {_docker.normalize_ref(t): i.get("Size") or 0 for i in images
+    sizes = {_engine.normalize_ref(t): i.get("Size") or 0 for i in images
              for t in i.get("RepoTags") or []}
     for tag in remove:
         if dry_run:
             print(f"would remove {tag}  ({format_bytes(sizes.get(tag))})")
             continue
         try:
-            _docker.remove_image(client, tag)
-        except _docker.ImageInUse as exc:  # a container appeared since we looked
-            print(f"keep    {tag}  (in use: {exc.reason})")
+            _engine.remove_image(client, tag)
+        except _errors.EngineConflict as exc:  # e.g. a container appeared since we looked
+            why = "in use" if isinstance(exc, _errors.ImageInUse) else "the engine refused"
+            print(f"keep    {tag}  ({why}: {exc.reason})")
             continue
         print(f"removed {tag}")
     if not remove:

@@ -16,7 +16,7 @@ from pathlib import Path
 from invoke import task
 from invoke.exceptions import Exit
 
-from . import _components, _docker, _versions
+from . import _components, _compose, _engine, _versions
 from ._errors import KitError
 from ._ignore import SENSITIVE_PATTERNS, is_ignored, leaks, read_ignore
 from ._units import format_bytes
@@ -116,20 +116,20 @@ def network_settings(config: dict) -> dict[str, str]:
 # ------------------------------------------------------------------ the checks
 def check_engine(state) -> Check:
     try:
-        client = _docker.engine_client(timeout=15)
-        version = _docker.engine_version(client)
+        client = _engine.engine_client(timeout=15)
+        version = _engine.engine_version(client)
     except KitError as exc:
         return Check("engine", "fail", exc.reason.split("; ")[0],
                      "start the daemon (systemctl start docker) or point DOCKER_HOST / "
                      "DOCKER_CONTEXT at a running engine")
     state["client"], state["version"] = client, version
     return Check("engine", "ok", f"Docker Engine {version.get('Version')} "
-                 f"(API {version.get('ApiVersion')}) at {_docker.engine_target()}")
+                 f"(API {version.get('ApiVersion')}) at {_engine.engine_target()}")
 
 
 def check_compose(state, c) -> Check:
     try:
-        version = _docker.require_compose(c)
+        version = _compose.require_compose(c)
     except KitError as exc:
         return Check("compose", "fail", exc.reason,
                      "install the compose v2 plugin (apt-get install docker-compose-plugin)")
@@ -143,19 +143,15 @@ def check_buildkit(state) -> Check:
     version = state.get("version")
     if not version:
         return Check("buildkit", "skip", "needs the engine")
-    api = tuple(int(x) for x in str(version.get("ApiVersion", "0.0")).split(".")[:2])
-    if version.get("Os", "linux") != "linux":
-        return Check("buildkit", "fail", f"the engine runs {version.get('Os')} containers",
-                     "BuildKit builds need a Linux engine: switch to Linux containers")
-    if api < (1, 39):
-        return Check("buildkit", "fail", f"engine API {version.get('ApiVersion')} predates "
-                     "BuildKit (needs 1.39, Docker 18.09+)", "upgrade Docker Engine")
+    missing = _engine.buildkit_missing(version)
+    if missing:
+        return Check("buildkit", "fail", *missing)
     return Check("buildkit", "ok", "engine has BuildKit; builds run with DOCKER_BUILDKIT=1 "
                  "(cache mounts, COPY --chmod)")
 
 
 def check_buildx(state, c) -> Check:
-    version = _docker.buildx_version(c)
+    version = _compose.buildx_version(c)
     if version is not None:
         return Check("buildx", "ok", version)
     return Check("buildx", "warn", "buildx is missing: compose builds with its internal "
@@ -167,7 +163,7 @@ def check_buildx(state, c) -> Check:
 def check_dockerignore(state) -> Check:
     """The repo's .dockerignore and each build context's own ignore file."""
     problems = []
-    root_file = _docker.ROOT / ".dockerignore"
+    root_file = _components.ROOT / ".dockerignore"
     if not root_file.is_file():
         problems.append(".dockerignore is missing at the repo root")
     else:
@@ -176,7 +172,7 @@ def check_dockerignore(state) -> Check:
     sensitive = read_ignore(SENSITIVE_PATTERNS)
     for service, context in (state.get("contexts") or {}).items():
         path = Path(context)
-        if not path.is_dir() or path.resolve() == _docker.ROOT:
+        if not path.is_dir() or path.resolve() == _components.ROOT:
             continue  # the root .dockerignore, checked above, governs the repo root
         own = path / ".dockerignore"
         rules = read_ignore(own.read_text()) if own.is_file() else []
@@ -237,7 +233,7 @@ def check_images(state, probe_labels=None) -> list[Check]:
         return [Check("images", "skip", "needs the engine and the compose config")]
     from .audit import service_images
 
-    index = _docker.index_by_tag(_docker.list_images(client))
+    index = _engine.index_by_tag(_engine.list_images(client))
     checks = []
     for service, ref in service_images(config).items():
         name = f"image {service}"
@@ -251,7 +247,7 @@ def check_images(state, probe_labels=None) -> list[Check]:
         entrypoint, args = list(entry.probe.entrypoint), list(entry.probe.args)
         workdir = entry.probe.workdir
         try:
-            code, output = _docker.run_probe(client, ref, args, entrypoint=entrypoint,
+            code, output = _engine.run_probe(client, ref, args, entrypoint=entrypoint,
                                              workdir=workdir, timeout=60,
                                              labels={**PROBE_LABELS, **(probe_labels or {})})
         except KitError as exc:
@@ -275,11 +271,11 @@ def check_disk(state) -> Check:
     info = None
     if state.get("client") is not None:
         try:
-            info = _docker.engine_info(state["client"])
+            info = _engine.engine_info(state["client"])
         except KitError:
             info = None
     root = (info or {}).get("DockerRootDir") or "/var/lib/docker"
-    local = _docker.engine_target().startswith(("unix://", "DOCKER_HOST=unix://"))
+    local = _engine.engine_target().startswith(("unix://", "DOCKER_HOST=unix://"))
     if not local or not os.path.isdir(root):
         return Check("disk", "warn", f"cannot measure free space of {root} from here "
                      "(remote engine?)", "check `df -h` on the engine host: builds need "
@@ -305,7 +301,7 @@ def check_network(state) -> Check:
                          "e.g. op-mainnet (see .env.example)")
         return Check("network", "skip", "needs the compose config")
     settings = network_settings(config)
-    unset = sorted(k for k, v in settings.items() if v == _docker.UNSET_PLACEHOLDER)
+    unset = sorted(k for k, v in settings.items() if v == _compose.UNSET_PLACEHOLDER)
     if unset:
         return Check("network", "warn", f"{', '.join(unset)} not set: fine for building, but "
                      "the stack will not start without it", "set NETWORK in .env (or "
@@ -352,7 +348,7 @@ def run_checks(c, probe_labels=None) -> list[Check]:
     guarded("engine", check_engine, state)
     guarded("compose", check_compose, state, c)
     try:
-        state["config"] = _docker.compose_config(c)
+        state["config"] = _compose.compose_config(c)
         state["contexts"] = {n: (s.get("build") or {}).get("context")
                              for n, s in state["config"].get("services", {}).items()
                              if (s.get("build") or {}).get("context")}

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from . import _components, _versions
+from . import _components, _compose, _versions
 from ._components import ROOT
 from ._errors import KitError
 
@@ -105,13 +105,9 @@ def resolve_version(component: str, spec: str = "latest", pre: bool = False, *,
 
 # ------------------------------------------------------------------------ pins
 def compose_path() -> Path:
-    """The compose file pins live in: COMPOSE_FILE's first entry if set, else compose.yml.
-
-    Same choice as tasks/_docker.compose_argv, so `pin` edits the file builds read.
-    """
-    listed = os.environ.get("COMPOSE_FILE", "")
-    first = listed.split(os.environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep)[0].strip()
-    return Path(first).resolve() if first else ROOT / "compose.yml"
+    """The compose file pins live in: the first compose file in force (COMPOSE_FILE's
+    first entry, else this checkout's compose.yml), so `pin` edits the file builds read."""
+    return Path(_compose.compose_files()[0])
 
 
 def _read_text(path: Path) -> str:

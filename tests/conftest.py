@@ -46,7 +46,7 @@ def _need(reason: str):
 @pytest.fixture(scope="session")
 def engine():
     """A pinged Docker SDK client, made by the project's own Docker module."""
-    from tasks._docker import engine_client
+    from tasks._engine import engine_client
     from tasks._errors import KitError
 
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from invoke import Config, Context
 
-from tasks import _docker, audit
+from tasks import _compose, audit
 from tasks._errors import KitError
 from tests.helpers import inv, kit_context
 
@@ -111,7 +111,7 @@ def test_bad_budget_flag_is_one_line():
 @pytest.fixture
 def sized(engine, fixture_project):
     project = fixture_project(dockerfiles={"op-node": SIZED_OP_NODE})
-    _docker.run_compose(Context(), "build", "base-op-node", hide=True)
+    _compose.run_compose(Context(), "build", "base-op-node", hide=True)
     return project
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from invoke import Context, MockContext, Result
 
-from tasks import _docker, build
+from tasks import _compose, build
 from tasks._errors import KitError
 from tests.helpers import inv
 
@@ -30,7 +30,7 @@ def test_flags_reach_the_compose_command_line(monkeypatch):
     expected = ("docker compose --progress plain build --no-cache --pull --push "
                 "--builder remote base-op-node")
     c = MockContext(run={expected: Result(exited=0)})
-    _docker.run_compose(c, *flags.compose_args("base-op-node"))
+    _compose.run_compose(c, *flags.compose_args("base-op-node"))
     assert c.run.call_args.args[0] == expected
     assert c.run.call_args.kwargs["env"]["DOCKER_BUILDKIT"] == "1"
 
@@ -39,7 +39,7 @@ def test_default_flags_compose_a_plain_build(monkeypatch):
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
     args = build.BuildFlags().compose_args("base-execution")
     assert args == ["--progress", "auto", "build", "base-execution"]
-    assert _docker.compose_argv(*args)[:4] == ["docker", "compose", "--project-directory",
+    assert _compose.compose_argv(*args)[:4] == ["docker", "compose", "--project-directory",
                                                str(ROOT)]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from invoke import Context
 
-from tasks import _docker, clean
+from tasks import _compose, _engine, clean
 from tests.conftest import TEST_LABEL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,12 +117,12 @@ def test_bad_values_are_one_line_errors():
 def cached(engine, fixture_project):
     """A fixture project whose build left BLOB bytes in a cache mount of its own."""
     project = fixture_project(dockerfiles={"op-node": CACHED_OP_NODE})
-    _docker.run_compose(Context(), "build", "base-op-node", hide=True)
+    _compose.run_compose(Context(), "build", "base-op-node", hide=True)
     return project
 
 
 def _ours(engine, project):
-    return [r for r in _docker.build_cache_records(engine)
+    return [r for r in _engine.build_cache_records(engine)
             if project.name in (r.get("Description") or "")]
 
 
@@ -135,7 +135,7 @@ def test_dry_run_reports_and_frees_nothing(engine, cached):
     assert done.stdout.startswith("dry run: would free ") and "Nothing was removed" in done.stdout
     after = _ours(engine, cached)
     assert {(r["ID"], r["Size"]) for r in after} == {(r["ID"], r["Size"]) for r in before}
-    planned = clean.plan_prune(_docker.build_cache_records(engine))
+    planned = clean.plan_prune(_engine.build_cache_records(engine))
     assert blob[0]["ID"] in {r["ID"] for r in planned}  # unused and unshared: prunable
 
 
@@ -188,7 +188,7 @@ def test_clean_images_keeps_newest_and_in_use(engine, fixture_project, wipe_allo
     project = fixture_project()
     versions = ["v1.0.1", "v1.0.2", "v1.0.3", "v1.0.4"]
     for version in versions:
-        _docker.run_compose(Context(), "build", "base-op-node",
+        _compose.run_compose(Context(), "build", "base-op-node",
                             env={"OP_NODE_VERSION": version}, hide=True)
     stopped = engine.containers.create(project.image("base-op-node", "v1.0.1"), ["true"],
                                        labels={TEST_LABEL: "1"},

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from invoke import Context, MockContext, Result
 
-from tasks import _docker
+from tasks import _compose, _engine, _errors
 from tasks._errors import KitError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,17 +17,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_compose_argv_uses_checkout_unless_compose_file_set(monkeypatch):
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
-    assert _docker.compose_argv("build") == [
+    assert _compose.compose_argv("build") == [
         "docker", "compose", "--project-directory", str(ROOT), "build"]
     monkeypatch.setenv("COMPOSE_FILE", "/srv/mine.yml")
-    argv = _docker.compose_argv("build", "base-op-node")
+    argv = _compose.compose_argv("build", "base-op-node")
     assert argv == ["docker", "compose", "build", "base-op-node"]
     assert "-f" not in argv
 
 
 def test_compose_env_turns_buildkit_on_and_carries_versions(monkeypatch):
     monkeypatch.setenv("COMPOSE_FILE", str(ROOT / "tests" / "no-such-compose.yml"))
-    env = _docker.compose_env({"OP_NODE_VERSION": "v1.2.3"})
+    env = _compose.compose_env({"OP_NODE_VERSION": "v1.2.3"})
     assert env == {"DOCKER_BUILDKIT": "1", "COMPOSE_DOCKER_CLI_BUILD": "1",
                    "OP_NODE_VERSION": "v1.2.3"}
 
@@ -35,8 +35,8 @@ def test_compose_env_turns_buildkit_on_and_carries_versions(monkeypatch):
 def test_run_compose_failure_keeps_exit_code(monkeypatch):
     monkeypatch.setenv("COMPOSE_FILE", "x.yml")
     c = MockContext(run={"docker compose build": Result(exited=17, stderr="boom\nlast line")})
-    with pytest.raises(_docker.ComposeFailed) as info:
-        _docker.run_compose(c, "build")
+    with pytest.raises(_errors.ComposeFailed) as info:
+        _compose.run_compose(c, "build")
     assert info.value.code == 17
     assert info.value.message == "error: `docker compose build` failed: last line"
 
@@ -45,21 +45,21 @@ def test_failure_message_hides_the_kits_project_directory(monkeypatch):
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
     c = MockContext(run={re.compile(r"docker compose --project-directory \S+ build x"):
                          Result(exited=1, stderr="no such service: x")})
-    with pytest.raises(_docker.ComposeFailed) as info:
-        _docker.run_compose(c, "build", "x")
+    with pytest.raises(_errors.ComposeFailed) as info:
+        _compose.run_compose(c, "build", "x")
     assert info.value.message == "error: `docker compose build x` failed: no such service: x"
 
 
 def test_missing_compose_names_the_fix():
     c = MockContext(run={"docker compose version --short": Result(exited=1, stdout="")})
-    with pytest.raises(_docker.ComposeUnavailable, match="compose plugin"):
-        _docker.require_compose(c)
+    with pytest.raises(_errors.ComposeUnavailable, match="compose plugin"):
+        _compose.require_compose(c)
 
 
 def test_dead_daemon_is_one_line_error(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/missing.sock")
-    with pytest.raises(_docker.EngineUnavailable) as info:
-        _docker.engine_client(timeout=5)
+    with pytest.raises(_errors.EngineUnavailable) as info:
+        _engine.engine_client(timeout=5)
     assert "missing.sock" in info.value.message
     assert "\n" not in info.value.message
 
@@ -69,12 +69,12 @@ def test_unknown_context_is_named(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_CONTEXT", "no-such-context")
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     with pytest.raises(KitError, match="no-such-context"):
-        _docker.engine_client(timeout=5)
+        _engine.engine_client(timeout=5)
 
 
 def test_dead_daemon_through_inv_has_no_traceback(tmp_path):
     env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/missing.sock"}
-    probe = "from tasks import _docker; _docker.engine_client(timeout=5)"
+    probe = "from tasks import _engine; _engine.engine_client(timeout=5)"
     wrapped = ("import sys; from invoke.exceptions import Exit\n"
                f"try:\n    {probe}\nexcept Exit as e:\n    print(e.message, file=sys.stderr);"
                " sys.exit(e.code)")
@@ -87,8 +87,8 @@ def test_dead_daemon_through_inv_has_no_traceback(tmp_path):
 
 def test_builds_fixture_service_with_buildkit_and_inspects_it(engine, fixture_project):
     project = fixture_project()
-    _docker.require_compose(Context())
-    _docker.run_compose(Context(), "build", "base-op-node", env={"OP_NODE_VERSION": "v9.8.7"},
+    _compose.require_compose(Context())
+    _compose.run_compose(Context(), "build", "base-op-node", env={"OP_NODE_VERSION": "v9.8.7"},
                         hide=True)
     image = engine.images.get(project.image("base-op-node", "v9.8.7"))
     assert image.labels["org.opencontainers.image.version"] == "v9.8.7"
@@ -98,7 +98,7 @@ def test_builds_fixture_service_with_buildkit_and_inspects_it(engine, fixture_pr
 
 def test_compose_config_reads_interpolated_values(engine, fixture_project):
     project = fixture_project()
-    config = _docker.compose_config(Context(), env={"NETHERMIND_VERSION": "1.99.0"})
+    config = _compose.compose_config(Context(), env={"NETHERMIND_VERSION": "1.99.0"})
     execution = config["services"]["base-execution"]
     assert execution["build"]["args"]["NETHERMIND_VERSION"] == "1.99.0"
     assert execution["image"] == project.image("base-execution", "1.99.0")
@@ -113,7 +113,7 @@ def test_required_runtime_settings_get_placeholders_only_when_unset(monkeypatch,
     monkeypatch.setenv("NETWORK", "op-sepolia")
     monkeypatch.delenv("L1_RPC_URL", raising=False)
     monkeypatch.delenv("L1_BEACON_URL", raising=False)
-    assert _docker.build_time_placeholders() == {"L1_RPC_URL": _docker.UNSET_PLACEHOLDER}
+    assert _compose.build_time_placeholders() == {"L1_RPC_URL": _compose.UNSET_PLACEHOLDER}
 
 
 def test_project_compose_config_needs_no_env_file_for_build_work(engine, monkeypatch):
@@ -122,7 +122,7 @@ def test_project_compose_config_needs_no_env_file_for_build_work(engine, monkeyp
         monkeypatch.delenv(name, raising=False)
     if (ROOT / ".env").exists():
         pytest.skip("a local .env decides these values")
-    config = _docker.compose_config(Context())
+    config = _compose.compose_config(Context())
     args = config["services"]["base-op-node"]["build"]["args"]
     assert args["OP_NODE_VERSION"].startswith("v")
     assert config["services"]["base-op-node"]["image"] == f"base-op-node:{args['OP_NODE_VERSION']}"
@@ -130,3 +130,123 @@ def test_project_compose_config_needs_no_env_file_for_build_work(engine, monkeyp
     done = subprocess.run(["docker", "compose", "--project-directory", str(ROOT), "config"],
                           capture_output=True, text=True, env=dict(os.environ))
     assert done.returncode != 0 and "NETWORK" in done.stderr
+
+
+# ------------------------------------------------------------------ one rule each
+def test_pins_live_in_the_first_compose_file_in_force(monkeypatch, tmp_path):
+    from tasks import source
+
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    assert _compose.compose_files() == [str(ROOT / "compose.yml")]
+    assert source.compose_path() == ROOT / "compose.yml"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COMPOSE_FILE", " stack/compose.yml :override.yml")
+    monkeypatch.setenv("COMPOSE_PATH_SEPARATOR", ":")
+    assert _compose.compose_files() == [str(tmp_path / "stack" / "compose.yml"),
+                                        str(tmp_path / "override.yml")]
+    assert source.compose_path() == tmp_path / "stack" / "compose.yml"
+
+
+def test_one_rule_names_a_services_image_for_audit_and_clean():
+    from tasks import audit
+
+    config = {"name": "demo", "services": {
+        "built": {"build": {"context": "."}},
+        "tagged": {"build": {"context": "."}, "image": "docker.io/library/mine:2"},
+        "pulled": {"image": "busybox"}}}
+    assert _compose.built_services(config) == ["built", "tagged"]
+    assert _compose.service_image(config, "built") == "demo-built:latest"
+    assert _compose.service_image(config, "tagged") == "mine:2"
+    assert audit.service_images(config) == {"built": "demo-built:latest", "tagged": "mine:2"}
+
+
+@pytest.mark.parametrize("version, problem", [
+    ({"Version": "20.10.24", "ApiVersion": "1.41", "Os": "linux"}, None),
+    ({"Version": "18.06.3", "ApiVersion": "1.38", "Os": "linux"}, "predates BuildKit"),
+    ({"Version": "20.10.24", "ApiVersion": "1.41", "Os": "windows"}, "windows containers"),
+])
+def test_one_buildkit_floor_for_the_build_and_doctor(version, problem):
+    from tasks import doctor
+
+    class Client:
+        def version(self):
+            return version
+
+    check = doctor.check_buildkit({"version": version})
+    if problem is None:
+        assert _engine.buildkit_missing(version) is None and check.status == "ok"
+        assert _engine.require_buildkit(Client()) == version["Version"]
+        return
+    assert problem in _engine.buildkit_missing(version)[0]
+    assert check.status == "fail" and problem in check.detail
+    with pytest.raises(KitError, match=problem):
+        _engine.require_buildkit(Client())
+
+
+# ------------------------------------------------------------------ engine errors
+class _Response:
+    status_code = 409
+    reason = "Conflict"
+    url = "http+docker://localhost/v1.41/images/x"
+
+
+@pytest.mark.parametrize("explanation, error", [
+    ('conflict: unable to remove repository reference "x:1" (must force) - container '
+     "0123abcd is using its referenced image 4567ef01", _errors.ImageInUse),
+    ("conflict: unable to delete 4567ef01 (cannot be forced) - image is being used by "
+     "running container 0123abcd", _errors.ImageInUse),
+    ("conflict: unable to delete 4567ef01 (cannot be forced) - image has dependent child "
+     "images", _errors.EngineConflict),
+])
+def test_a_409_is_a_conflict_and_in_use_only_when_the_engine_says_so(explanation, error):
+    from docker.errors import APIError
+
+    def refuse():
+        raise APIError("409 Client Error", response=_Response(), explanation=explanation)
+
+    with pytest.raises(_errors.EngineConflict) as info:
+        _engine._engine_call("removing x:1", refuse)
+    assert type(info.value) is error
+    assert info.value.message == f"error: removing x:1: {explanation}"
+
+
+def _tiny_image(engine, repository: str, tags: list[str]) -> str:
+    """A one-file image of its own (unique content, so its own ID) under TAGS."""
+    import io
+    import tarfile
+    import uuid
+
+    from tests.conftest import TEST_LABEL
+
+    data = uuid.uuid4().hex.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("filler")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    engine.api.import_image_from_data(buffer.getvalue(), repository=repository, tag=tags[0],
+                                      changes=[f'LABEL "{TEST_LABEL}"="1"'])
+    image = engine.images.get(f"{repository}:{tags[0]}")
+    for tag in tags[1:]:
+        image.tag(repository, tag)
+    return image.id
+
+
+def test_removing_images_names_what_the_engine_refused(engine):
+    import uuid
+
+    repository = f"opkit-test-{uuid.uuid4().hex[:10]}-conflict"
+    used = _tiny_image(engine, repository, ["used"])
+    twice = _tiny_image(engine, repository, ["a", "b"])
+    container = engine.api.create_container(f"{repository}:used", command=["/none"])
+    try:
+        with pytest.raises(_errors.ImageInUse, match="is using its referenced image"):
+            _engine.remove_image(engine, f"{repository}:used")
+        with pytest.raises(_errors.EngineConflict) as info:  # by ID, while it has two tags
+            _engine.remove_image(engine, twice)
+        assert not isinstance(info.value, _errors.ImageInUse)
+        assert "referenced in multiple repositories" in info.value.message
+    finally:
+        engine.api.remove_container(container["Id"], force=True)
+        for image in (used, twice):
+            engine.images.remove(image, force=True)

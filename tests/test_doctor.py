@@ -173,8 +173,8 @@ def _by_name(checks):
 
 def test_healthy_fixture_images_run_their_binaries(engine, fixture_project):
     project = fixture_project()
-    from tasks import _docker
-    _docker.run_compose(Context(), "build", hide=True)
+    from tasks import _compose
+    _compose.run_compose(Context(), "build", hide=True)
     checks = _by_name(doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"}))
     assert checks["engine"].status == "ok" and "API" in checks["engine"].detail
     assert checks["pins"].status == "ok" and "v1.0.0" in checks["pins"].detail
@@ -189,8 +189,8 @@ def test_healthy_fixture_images_run_their_binaries(engine, fixture_project):
 def test_missing_binary_and_missing_library_are_reported(engine, fixture_project):
     fixture_project(dockerfiles={"op-node": NO_BINARY_OP_NODE,
                                  "execution": BROKEN_EXECUTION})
-    from tasks import _docker
-    _docker.run_compose(Context(), "build", hide=True)
+    from tasks import _compose
+    _compose.run_compose(Context(), "build", hide=True)
     checks = _by_name(doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"}))
     op = checks["image base-op-node"]
     assert op.status == "fail" and "op-node is missing or cannot run" in op.detail

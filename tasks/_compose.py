@@ -1,0 +1,171 @@
+"""The compose side of Docker: which compose files are in force, the command lines, the
+environment builds get, the resolved config, and which image each service makes.
+
+Builds go through the `docker compose` command line, because only compose (or buildx)
+drives BuildKit. Commands run through the Invoke context, so MockContext can check the
+exact command line. Honours what compose honours: COMPOSE_FILE, COMPOSE_PATH_SEPARATOR
+and COMPOSE_PROJECT_NAME, and compose.override.yml and .env beside compose.yml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+from ._components import ROOT
+from ._engine import normalize_ref
+from ._errors import ComposeFailed, ComposeUnavailable, KitError
+
+BUILDKIT_ENV = {"DOCKER_BUILDKIT": "1", "COMPOSE_DOCKER_CLI_BUILD": "1"}
+REQUIRED_SETTING = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?\?")
+UNSET_PLACEHOLDER = "unset-at-build-time"
+
+
+# ------------------------------------------------------------------ files in force
+def compose_files() -> list[str]:
+    """The compose files in force: COMPOSE_FILE's entries (resolved from the current
+    directory, as compose does), else this checkout's compose.yml. The first one is where
+    pins live (`inv source.pin` edits it)."""
+    listed = os.environ.get("COMPOSE_FILE")
+    separator = os.environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+    files = [os.path.abspath(f.strip()) for f in (listed or "").split(separator) if f.strip()]
+    return files or [str(ROOT / "compose.yml")]
+
+
+def compose_argv(*args: str) -> list[str]:
+    """`docker compose ...`; the project's compose.yml unless COMPOSE_FILE says otherwise.
+
+    `--project-directory` (never `-f`) points compose at this checkout, so compose's own
+    rules still apply: compose.override.yml and .env beside compose.yml, and a user's
+    COMPOSE_FILE (resolved from the current directory) when set.
+    """
+    argv = ["docker", "compose"]
+    if not os.environ.get("COMPOSE_FILE"):
+        argv += ["--project-directory", str(ROOT)]
+    return argv + list(args)
+
+
+# ------------------------------------------------------------------ environment
+def _dotenv_names(path: Path) -> set[str]:
+    """Names a compose `.env` file sets to a non-empty value."""
+    names = set()
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return names
+    for line in lines:
+        key, sep, value = line.strip().removeprefix("export ").partition("=")
+        if sep and not key.startswith("#") and value.strip().strip("'\""):
+            names.add(key.strip())
+    return names
+
+
+def build_time_placeholders() -> dict[str, str]:
+    """Placeholders for required run-time settings (`${NAME:?...}`) nobody has set.
+
+    Building, auditing and cleaning read only the build definitions, so an L1 endpoint
+    or network that matters at `up` time must not stop them; `docker compose up` (or
+    Portainer) still refuses to start without the real values.
+    """
+    files = compose_files()
+    names: set[str] = set()
+    for compose_file in files:
+        try:
+            names.update(REQUIRED_SETTING.findall(Path(compose_file).read_text()))
+        except OSError:
+            continue
+    known = set(os.environ) | _dotenv_names(Path(files[0]).parent / ".env")
+    return {name: UNSET_PLACEHOLDER for name in sorted(names - known)}
+
+
+def compose_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment additions for compose: BuildKit on, placeholders for run-time-only
+    settings nobody set, plus resolved versions."""
+    env = {**build_time_placeholders(), **BUILDKIT_ENV}
+    env.update({k: str(v) for k, v in (overrides or {}).items()})
+    return env
+
+
+# ------------------------------------------------------------------ the CLI
+def require_compose(c) -> str:
+    """The compose v2 version string, or `ComposeUnavailable` naming the fix."""
+    if shutil.which("docker") is None:
+        raise ComposeUnavailable(
+            "the docker CLI is not on PATH; install Docker (docs.docker.com/engine/install)"
+        )
+    result = c.run("docker compose version --short", hide=True, warn=True, in_stream=False)
+    version = (result.stdout or "").strip()
+    if result.exited != 0 or not version:
+        raise ComposeUnavailable(
+            "docker compose v2 is missing; install the compose plugin "
+            "(Debian/Ubuntu: apt-get install docker-compose-plugin; or place the docker-compose "
+            "v2 binary in ~/.docker/cli-plugins/)"
+        )
+    return version.lstrip("v")
+
+
+def run_cli(c, argv: list[str], env: dict[str, str] | None = None, hide=None):
+    """Run a docker command line through the Invoke context; `ComposeFailed` on non-zero."""
+    result = c.run(shlex.join(argv), env=compose_env(env), hide=hide, warn=True, in_stream=False)
+    if result.exited != 0:
+        detail = (result.stderr or "").strip().splitlines()
+        reason = detail[-1] if detail else f"exit code {result.exited}"
+        raise ComposeFailed(f"`{_display(argv)}` failed: {reason}", result.exited)
+    return result
+
+
+def _display(argv: list[str]) -> str:
+    """A command line as the user would type it: without the kit's --project-directory."""
+    shown, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--project-directory":
+            skip = True
+        else:
+            shown.append(arg)
+    return shlex.join(shown)
+
+
+def run_compose(c, *args: str, env: dict[str, str] | None = None, hide=None):
+    """Run `docker compose ARGS` (BuildKit on, ENV added) through the Invoke context."""
+    return run_cli(c, compose_argv(*args), env=env, hide=hide)
+
+
+def buildx_version(c) -> str | None:
+    """`docker buildx version`'s first line, or None when the CLI lacks the plugin."""
+    result = c.run("docker buildx version", hide=True, warn=True, in_stream=False)
+    lines = (result.stdout or "").strip().splitlines()
+    return (lines[0] if lines else "buildx") if result.exited == 0 else None
+
+
+def has_buildx(c) -> bool:
+    """Whether the docker CLI has the buildx plugin (needed for builders, multi-platform)."""
+    return buildx_version(c) is not None
+
+
+# ------------------------------------------------------------------ the project
+def compose_config(c, env: dict[str, str] | None = None) -> dict:
+    """The fully interpolated compose project (`docker compose config --format json`)."""
+    result = run_compose(c, "config", "--format", "json", env=env, hide=True)
+    try:
+        return json.loads(result.stdout)
+    except ValueError:
+        raise KitError("`docker compose config` printed no JSON; is compose v2 installed?") \
+            from None
+
+
+def built_services(config: dict) -> list[str]:
+    """The services compose builds (those with a `build:` section), in config order."""
+    return [n for n, s in (config.get("services") or {}).items() if s.get("build")]
+
+
+def service_image(config: dict, service: str) -> str:
+    """The `name:tag` SERVICE's image has: its `image:`, else compose's own default name
+    `<project>-<service>` (tag latest)."""
+    found = ((config.get("services") or {}).get(service) or {}).get("image")
+    return normalize_ref(found or f"{config.get('name') or 'project'}-{service}")

@@ -1,0 +1,259 @@
+"""The engine side of Docker: the SDK client, images, disk usage, prune and probes.
+
+Thin wrappers over the Docker SDK's low-level API: one engine call each, plain dicts
+back, engine errors turned into one-line errors named after what happened
+(tasks/_errors.py). The client is always passed in; nothing here is global. Honours
+what docker honours: DOCKER_HOST, DOCKER_CONTEXT and the CLI's current context. The SDK
+and `requests` are imported when first used, so `inv --list` never pays for them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ._errors import (
+    EngineConflict,
+    EngineError,
+    EngineUnavailable,
+    ImageInUse,
+    KitError,
+    ProbeFailed,
+)
+
+MIN_BUILDKIT_API = (1, 39)  # Docker Engine 18.09, the first with BuildKit
+# What the engine says (409) when a container holds an image: "container X is using its
+# referenced image Y", "image is being used by running container X".
+_IN_USE = ("is using its referenced image", "is being used by")
+
+
+def _sdk():
+    try:
+        import docker
+    except ImportError:
+        docker = None
+    if docker is None or not hasattr(docker, "DockerClient"):
+        raise KitError(
+            "the Docker SDK for Python is not installed (`import docker` found only the "
+            "project's docker/ folder): run `pip install 'docker>=7.1'` or `pip install -e .`"
+        )
+    return docker
+
+
+def engine_target() -> str:
+    """Where the engine is expected, in the words a user configured it with."""
+    if os.environ.get("DOCKER_HOST"):
+        return f"DOCKER_HOST={os.environ['DOCKER_HOST']}"
+    if os.environ.get("DOCKER_CONTEXT"):
+        return f"DOCKER_CONTEXT={os.environ['DOCKER_CONTEXT']}"
+    return "unix:///var/run/docker.sock"
+
+
+def engine_client(timeout: int = 120):
+    """A pinged `docker.DockerClient`, or `EngineUnavailable` with a one-line reason."""
+    docker = _sdk()
+    import requests
+    from docker.errors import DockerException
+
+    try:
+        context = None if os.environ.get("DOCKER_HOST") else _context()
+        if context is None:
+            client = docker.from_env(timeout=timeout)
+        else:
+            client = docker.DockerClient(
+                base_url=context.Host, tls=context.TLSConfig or False, timeout=timeout
+            )
+        client.ping()
+    except (DockerException, requests.RequestException, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise EngineUnavailable(
+            f"cannot reach the Docker engine at {engine_target()} ({reason}); "
+            "start the daemon or point DOCKER_HOST/DOCKER_CONTEXT at a running one"
+        ) from None
+    return client
+
+
+def _context():
+    """The non-default docker CLI context in force, if any (SDK's from_env ignores them)."""
+    from docker.context import ContextAPI
+
+    name = os.environ.get("DOCKER_CONTEXT")
+    if not name:
+        try:
+            current = ContextAPI.get_current_context()
+        except Exception:  # a broken ~/.docker/config.json: fall back to the default
+            return None
+        name = current.Name if current else None
+    if not name or name == "default":
+        return None
+    context = ContextAPI.get_context(name)
+    if context is None:
+        raise KitError(
+            f"Docker context {name!r} does not exist; `docker context ls` lists the known ones"
+        )
+    return context
+
+
+def buildkit_missing(version: dict) -> tuple[str, str] | None:
+    """(why, fix) when the engine `GET /version` describes cannot run BuildKit builds."""
+    if version.get("Os", "linux") != "linux":
+        return (f"the engine runs {version.get('Os')} containers",
+                "BuildKit builds need a Linux engine: switch to Linux containers")
+    api = tuple(int(p) for p in str(version.get("ApiVersion", "0.0")).split(".")[:2])
+    if api < MIN_BUILDKIT_API:
+        return (f"Docker Engine {version.get('Version', '?')} (API {version.get('ApiVersion')})"
+                f" predates BuildKit (API {'.'.join(map(str, MIN_BUILDKIT_API))}, Docker "
+                "Engine 18.09)", "upgrade to Docker Engine 18.09 or newer")
+    return None
+
+
+def require_buildkit(client) -> str:
+    """The engine version, or a one-line error when the engine cannot run BuildKit."""
+    version = engine_version(client)
+    missing = buildkit_missing(version)
+    if missing:
+        raise KitError(f"BuildKit is unavailable: {missing[0]}; {missing[1]}")
+    return str(version.get("Version", "?"))
+
+
+def _engine_call(action: str, call, *args, **kwargs):
+    import requests
+    from docker.errors import APIError, DockerException
+
+    try:
+        return call(*args, **kwargs)
+    except APIError as exc:
+        lines = (exc.explanation or str(exc)).strip().splitlines()
+        reason = lines[0] if lines else str(exc.status_code)
+        cls = EngineError
+        if exc.status_code == 409:
+            cls = ImageInUse if any(s in reason for s in _IN_USE) else EngineConflict
+        raise cls(f"{action}: {reason}") from None
+    except (DockerException, requests.RequestException, OSError) as exc:
+        raise EngineError(f"{action}: {str(exc).splitlines()[0] if str(exc) else exc!r}") \
+            from None
+
+
+# ------------------------------------------------------------------ image references
+def normalize_ref(ref: str) -> str:
+    """`name:tag` as the engine lists it: default tag `latest`, no docker.io/library/."""
+    ref = ref.split("@", 1)[0] if "@" in ref else ref
+    last = ref.rsplit("/", 1)[-1]
+    if ":" not in last:
+        ref += ":latest"
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/",
+                   "index.docker.io/"):
+        if ref.startswith(prefix):
+            ref = ref[len(prefix):]
+            break
+    if ref.startswith("library/"):
+        ref = ref[len("library/"):]
+    return ref
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """(`repository`, `tag`) of a normalized reference."""
+    repo, _, tag = normalize_ref(ref).rpartition(":")
+    return repo, tag
+
+
+def index_by_tag(images: list[dict]) -> dict[str, dict]:
+    """`name:tag` -> image summary, for matching service images locally."""
+    index: dict[str, dict] = {}
+    for image in images:
+        for tag in image.get("RepoTags") or []:
+            if tag != "<none>:<none>":
+                index[normalize_ref(tag)] = image
+    return index
+
+
+# ------------------------------------------------------------------ engine calls
+def list_images(client) -> list[dict]:
+    """Every image the engine has, as `GET /images/json` lists it: ONE engine call."""
+    return _engine_call("listing images", client.api.images)
+
+
+def image_history(client, ref: str) -> list[dict]:
+    """The layers of an image, newest first (`GET /images/{ref}/history`)."""
+    return _engine_call(f"reading the history of {ref}", client.api.history, ref)
+
+
+def images_in_use(client) -> set[str]:
+    """IDs of images any container (running or stopped) was created from: one call."""
+    containers = _engine_call("listing containers", client.api.containers, all=True)
+    return {c.get("ImageID") for c in containers if c.get("ImageID")}
+
+
+def remove_image(client, ref: str) -> list[dict]:
+    """Untag/remove REF without force: a container's image is refused (`ImageInUse`),
+    never removed; other refusals are `EngineConflict` or `EngineError`."""
+    return _engine_call(f"removing {ref}", client.api.remove_image, ref, force=False,
+                        noprune=False)
+
+
+def build_cache_records(client) -> list[dict]:
+    """The BuildKit cache records (`GET /system/df`, its BuildCache list)."""
+    usage = _engine_call("reading disk usage", client.df)
+    return list(usage.get("BuildCache") or [])
+
+
+def prune_build_cache(client, keep_storage: int | None = None,
+                      unused_for: int | None = None, all: bool = False) -> int:
+    """`POST /build/prune`; bytes the engine reports reclaimed.
+
+    UNUSED_FOR (seconds) goes in the `until` filter as a Go duration, which is how
+    engine 20.10 (API 1.41) reads it (`unused-for` is its deprecated synonym).
+    """
+    filters = {"until": f"{int(unused_for)}s"} if unused_for else None
+    result = _engine_call(
+        "pruning the build cache", client.api.prune_builds, filters=filters,
+        keep_storage=keep_storage if keep_storage else None, all=True if all else None,
+    )
+    return int((result or {}).get("SpaceReclaimed") or 0)
+
+
+def engine_version(client) -> dict:
+    """`GET /version`."""
+    return _engine_call("reading the engine version", client.version)
+
+
+def engine_info(client) -> dict:
+    """`GET /info`."""
+    return _engine_call("reading engine info", client.info)
+
+
+def run_probe(client, image: str, argv: list[str], entrypoint: list[str] | None = None,
+              workdir: str | None = None, timeout: int = 60,
+              labels: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run ARGV in a throwaway container of IMAGE: (exit code, output).
+
+    No network, removed afterwards whatever happens. `ProbeFailed` when the command
+    cannot even start (the executable is missing from the image).
+    """
+    import requests
+    from docker.errors import APIError
+
+    container = _engine_call(
+        f"creating a container of {image}", client.api.create_container, image,
+        command=argv, entrypoint=entrypoint, working_dir=workdir, labels=labels or {},
+        host_config=client.api.create_host_config(network_mode="none"),
+    )
+    cid = container["Id"]
+    shown = " ".join((entrypoint or []) + argv)
+    try:
+        try:
+            client.api.start(cid)
+        except APIError as exc:
+            reason = (exc.explanation or str(exc)).strip().splitlines()
+            raise ProbeFailed(f"{shown} cannot start in {image}: "
+                              f"{reason[0] if reason else exc.status_code}") from None
+        try:
+            code = client.api.wait(cid, timeout=timeout).get("StatusCode", -1)
+        except requests.RequestException:
+            raise ProbeFailed(f"{shown} in {image} did not finish within {timeout}s") from None
+        output = client.api.logs(cid, stdout=True, stderr=True).decode(errors="replace")
+        return int(code), output
+    finally:
+        try:
+            client.api.remove_container(cid, force=True)
+        except Exception:  # best effort: the probe's result matters more than its cleanup
+            pass
