@@ -1,8 +1,12 @@
 """The troubleshooting checklist, automated.
 
-Each check returns ok / warn / fail with a one-line fix; a check that needs the engine
-is skipped when the engine is down. Nothing here raises past `doctor`: a crashing
-check is reported as a failure, so the command never ends in a traceback.
+The engine is probed once (`EngineProbe.take`: client, version, info, the compose
+config, the build contexts, and what could not be read), then every function in CHECKS
+runs with the same signature, `check(probe, c) -> Check | list[Check]`, in order. One
+more check is one function and one line in CHECKS. Each check says ok / warn / fail /
+skip with a one-line fix; a check that needs the engine skips when the engine is down.
+Nothing here raises past `doctor`: a crashing check is reported as a failure, so the
+command never ends in a traceback.
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal, get_args
 
 from invoke import task
 from invoke.exceptions import Exit
@@ -41,12 +47,66 @@ _LIB_ERRORS = ("error while loading shared libraries", "cannot open shared objec
                "Couldn't find a valid ICU", "libicu", "not found (required by")
 
 
-@dataclass
+Status = Literal["ok", "warn", "fail", "skip"]
+STATUSES: tuple[str, ...] = get_args(Status)
+
+
+@dataclass(frozen=True)
 class Check:
+    """One line of the report; a warn or fail carries the fix."""
+
     name: str
-    status: str  # ok | warn | fail | skip
+    status: Status
     detail: str
     fix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"check status {self.status!r} is not one of {STATUSES}")
+
+
+@dataclass(frozen=True)
+class EngineProbe:
+    """What the checks look at, read once before they run. A field is None when it could
+    not be read; `errors` says why (keys "engine", "config"). `labels` go on the
+    throwaway containers that run each image's binary."""
+
+    client: Any = None
+    version: dict | None = None
+    info: dict | None = None
+    config: dict | None = None
+    contexts: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def take(cls, c, labels: dict[str, str] | None = None, timeout: int = 15) -> EngineProbe:
+        """Probe the engine (version, info) and read the compose config; never raises."""
+        client = version = info = config = None
+        errors: dict[str, str] = {}
+        try:
+            client = _engine.engine_client(timeout=timeout)
+            version = _engine.engine_version(client)
+            info = _engine.engine_info(client)
+        except KitError as exc:
+            errors["engine"] = exc.reason
+        try:
+            config = _compose.compose_config(c)
+        except Exception as exc:  # compose missing, a broken file: the checks say so
+            errors["config"] = getattr(exc, "reason", None) or _first_line(exc)
+        contexts = {n: (s.get("build") or {}).get("context")
+                    for n, s in ((config or {}).get("services") or {}).items()
+                    if (s.get("build") or {}).get("context")}
+        return cls(client, version, info, config, contexts, errors,
+                   {**PROBE_LABELS, **(labels or {})})
+
+
+CheckFn = Callable[[EngineProbe, Any], "Check | list[Check]"]
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 # ------------------------------------------------------------------ pure helpers
@@ -114,20 +174,17 @@ def network_settings(config: dict) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ the checks
-def check_engine(state) -> Check:
-    try:
-        client = _engine.engine_client(timeout=15)
-        version = _engine.engine_version(client)
-    except KitError as exc:
-        return Check("engine", "fail", exc.reason.split("; ")[0],
+def check_engine(probe: EngineProbe, c) -> Check:
+    version = probe.version
+    if version is None:
+        return Check("engine", "fail", probe.errors.get("engine", "?").split("; ")[0],
                      "start the daemon (systemctl start docker) or point DOCKER_HOST / "
                      "DOCKER_CONTEXT at a running engine")
-    state["client"], state["version"] = client, version
     return Check("engine", "ok", f"Docker Engine {version.get('Version')} "
                  f"(API {version.get('ApiVersion')}) at {_engine.engine_target()}")
 
 
-def check_compose(state, c) -> Check:
+def check_compose(probe: EngineProbe, c) -> Check:
     try:
         version = _compose.require_compose(c)
     except KitError as exc:
@@ -139,8 +196,8 @@ def check_compose(state, c) -> Check:
     return Check("compose", "ok", f"docker compose v{version}")
 
 
-def check_buildkit(state) -> Check:
-    version = state.get("version")
+def check_buildkit(probe: EngineProbe, c) -> Check:
+    version = probe.version
     if not version:
         return Check("buildkit", "skip", "needs the engine")
     missing = _engine.buildkit_missing(version)
@@ -150,7 +207,7 @@ def check_buildkit(state) -> Check:
                  "(cache mounts, COPY --chmod)")
 
 
-def check_buildx(state, c) -> Check:
+def check_buildx(probe: EngineProbe, c) -> Check:
     version = _compose.buildx_version(c)
     if version is not None:
         return Check("buildx", "ok", version)
@@ -160,7 +217,7 @@ def check_buildx(state, c) -> Check:
                  "install docker-buildx-plugin (or the buildx binary in ~/.docker/cli-plugins)")
 
 
-def check_dockerignore(state) -> Check:
+def check_dockerignore(probe: EngineProbe, c) -> Check:
     """The repo's .dockerignore and each build context's own ignore file."""
     problems = []
     root_file = _components.ROOT / ".dockerignore"
@@ -170,7 +227,7 @@ def check_dockerignore(state) -> Check:
         for kind, paths in leaks(read_ignore(root_file.read_text())).items():
             problems.append(f".dockerignore lets {kind} in ({', '.join(paths)})")
     sensitive = read_ignore(SENSITIVE_PATTERNS)
-    for service, context in (state.get("contexts") or {}).items():
+    for service, context in probe.contexts.items():
         path = Path(context)
         if not path.is_dir() or path.resolve() == _components.ROOT:
             continue  # the root .dockerignore, checked above, governs the repo root
@@ -193,10 +250,11 @@ def check_dockerignore(state) -> Check:
                  "build contexts")
 
 
-def check_pins(state) -> Check:
-    config = state.get("config")
+def check_pins(probe: EngineProbe, c) -> Check:
+    config = probe.config
     if config is None:
-        return Check("pins", "fail", f"cannot read the compose config: {state.get('config_error')}",
+        return Check("pins", "fail",
+                     f"cannot read the compose config: {probe.errors.get('config')}",
                      "run `docker compose config` to see what compose rejects")
     missing = missing_pins(config)
     if missing:
@@ -227,8 +285,8 @@ def check_pins(state) -> Check:
     return Check("pins", "ok", detail)
 
 
-def check_images(state, probe_labels=None) -> list[Check]:
-    client, config = state.get("client"), state.get("config")
+def check_images(probe: EngineProbe, c) -> list[Check]:
+    client, config = probe.client, probe.config
     if client is None or config is None:
         return [Check("images", "skip", "needs the engine and the compose config")]
     from .audit import service_images
@@ -249,7 +307,7 @@ def check_images(state, probe_labels=None) -> list[Check]:
         try:
             code, output = _engine.run_probe(client, ref, args, entrypoint=entrypoint,
                                              workdir=workdir, timeout=60,
-                                             labels={**PROBE_LABELS, **(probe_labels or {})})
+                                             labels=probe.labels)
         except KitError as exc:
             checks.append(Check(name, "fail", f"{entrypoint[0]} is missing or cannot run: "
                                 f"{exc.reason}", "rebuild: `inv build` (check the "
@@ -267,14 +325,8 @@ def check_images(state, probe_labels=None) -> list[Check]:
     return checks
 
 
-def check_disk(state) -> Check:
-    info = None
-    if state.get("client") is not None:
-        try:
-            info = _engine.engine_info(state["client"])
-        except KitError:
-            info = None
-    root = (info or {}).get("DockerRootDir") or "/var/lib/docker"
+def check_disk(probe: EngineProbe, c) -> Check:
+    root = (probe.info or {}).get("DockerRootDir") or "/var/lib/docker"
     local = _engine.engine_target().startswith(("unix://", "DOCKER_HOST=unix://"))
     if not local or not os.path.isdir(root):
         return Check("disk", "warn", f"cannot measure free space of {root} from here "
@@ -291,10 +343,10 @@ def check_disk(state) -> Check:
     return Check("disk", "ok", detail)
 
 
-def check_network(state) -> Check:
-    config = state.get("config")
+def check_network(probe: EngineProbe, c) -> Check:
+    config = probe.config
     if config is None:
-        error = state.get("config_error") or ""
+        error = probe.errors.get("config") or ""
         if "NETWORK" in error:  # compose.yml may require it: ${NETWORK:?...}
             return Check("network", "fail", f"no network configured: {error}",
                          "set NETWORK in .env to an OP Stack chain that still runs op-node, "
@@ -330,40 +382,43 @@ def check_network(state) -> Check:
     return Check("network", "ok", ", ".join(f"{k}={v}" for k, v in settings.items()))
 
 
-def run_checks(c, probe_labels=None) -> list[Check]:
-    """Every check in order; never raises. PROBE_LABELS go on the throwaway containers
-    that run each image's binary (they are removed either way)."""
-    state: dict = {}
-    checks: list[Check] = []
+# The checklist, in the order it prints. One more check: a function and a line here.
+CHECKS: list[CheckFn] = [
+    check_engine,
+    check_compose,
+    check_buildkit,
+    check_buildx,
+    check_dockerignore,
+    check_pins,
+    check_images,
+    check_disk,
+    check_network,
+]
 
-    def guarded(name, fn, *args):
-        try:
-            result = fn(*args)
-        except Exception as exc:  # a check must not end doctor in a traceback
-            first = str(exc).strip().splitlines()
-            reason = getattr(exc, "reason", None) or (first[0] if first else type(exc).__name__)
-            result = Check(name, "fail", f"check crashed: {reason}", "report this as a bug")
-        checks.extend(result if isinstance(result, list) else [result])
 
-    guarded("engine", check_engine, state)
-    guarded("compose", check_compose, state, c)
+def _name(check: CheckFn) -> str:
+    return check.__name__.removeprefix("check_")
+
+
+def run_checks(c, probe_labels=None, checks: list[CheckFn] | None = None) -> list[Check]:
+    """Probe once, then run CHECKS (or the given ones) in order; never raises.
+    PROBE_LABELS go on the throwaway containers that run each image's binary (they are
+    removed either way)."""
+    probe = EngineProbe.take(c, labels=probe_labels)
+    results: list[Check] = []
     try:
-        state["config"] = _compose.compose_config(c)
-        state["contexts"] = {n: (s.get("build") or {}).get("context")
-                             for n, s in state["config"].get("services", {}).items()
-                             if (s.get("build") or {}).get("context")}
-    except Exception as exc:
-        state["config_error"] = getattr(exc, "reason", None) or str(exc).splitlines()[0]
-    guarded("buildkit", check_buildkit, state)
-    guarded("buildx", check_buildx, state, c)
-    guarded("dockerignore", check_dockerignore, state)
-    guarded("pins", check_pins, state)
-    guarded("images", check_images, state, probe_labels)
-    guarded("disk", check_disk, state)
-    guarded("network", check_network, state)
-    if state.get("client") is not None:
-        state["client"].close()
-    return checks
+        for check in CHECKS if checks is None else checks:
+            try:
+                result = check(probe, c)
+            except Exception as exc:  # a check must not end doctor in a traceback
+                reason = getattr(exc, "reason", None) or _first_line(exc)
+                result = Check(_name(check), "fail", f"check crashed: {reason}",
+                               "report this as a bug")
+            results.extend(result if isinstance(result, list) else [result])
+    finally:
+        if probe.client is not None:
+            probe.client.close()
+    return results
 
 
 def print_checks(checks: list[Check]) -> None:

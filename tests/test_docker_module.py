@@ -172,7 +172,7 @@ def test_one_buildkit_floor_for_the_build_and_doctor(version, problem):
         def version(self):
             return version
 
-    check = doctor.check_buildkit({"version": version})
+    check = doctor.check_buildkit(doctor.EngineProbe(version=version), None)
     if problem is None:
         assert _engine.buildkit_missing(version) is None and check.status == "ok"
         assert _engine.require_buildkit(Client()) == version["Version"]

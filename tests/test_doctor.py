@@ -1,6 +1,7 @@
 """doctor: the checks' pure parts, a dead daemon through `inv`, and fixture images on the
 real engine (one whose binary is missing)."""
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -69,20 +70,20 @@ def test_missing_pins_names_each():
     assert doctor.missing_pins(config) == ["base-execution NETHERMIND_VERSION"]
 
 
-def _pins_state(commit: str) -> dict:
-    return {"config": {"services": {
+def _pins_probe(commit: str) -> doctor.EngineProbe:
+    return doctor.EngineProbe(config={"services": {
         "base-op-node": {"build": {"args": {"OP_NODE_VERSION": "v1.21.0",
                                             "OP_NODE_COMMIT": commit, "GO_VERSION": "1.26"}}},
-        "base-execution": {"build": {"args": {"NETHERMIND_VERSION": "1.39.3"}}}}}}
+        "base-execution": {"build": {"args": {"NETHERMIND_VERSION": "1.39.3"}}}}})
 
 
 def test_pins_check_flags_a_short_commit_pin_with_the_fix():
-    short = doctor.check_pins(_pins_state("2ad3799"))
+    short = doctor.check_pins(_pins_probe("2ad3799"), None)
     assert short.status == "warn"
     assert "short pin (7 of 40 hex digits)" in short.detail
     assert short.fix.startswith("on a host that reaches GitHub")
     assert "inv source.pin --version v1.21.0" in short.fix
-    full = doctor.check_pins(_pins_state("2ad3799" + "0" * 33))
+    full = doctor.check_pins(_pins_probe("2ad3799" + "0" * 33), None)
     assert full.status == "ok" and "op-node v1.21.0 @ 2ad37990000" in full.detail
 
 
@@ -101,7 +102,7 @@ def test_network_check_warns_for_chains_op_node_v1_21_dropped(network, pinned, s
     config = {"services": {
         "base-op-node": {"build": {"args": {"OP_NODE_VERSION": pinned}},
                          "environment": {"OP_NODE_NETWORK": network}}}}
-    check = doctor.check_network({"config": config})
+    check = doctor.check_network(doctor.EngineProbe(config=config), None)
     assert check.status == status, check
     if status == "warn":
         assert "v1.21.0" in check.detail and network in check.detail
@@ -127,7 +128,8 @@ def test_doctor_and_op_node_entrypoint_drop_the_same_chains():
     ({}, "ok"),
 ])
 def test_network_check_warns_for_base_after_azul(settings, status):
-    check = doctor.check_network({"config": {"services": {"base-op-node": settings}}})
+    check = doctor.check_network(
+        doctor.EngineProbe(config={"services": {"base-op-node": settings}}), None)
     assert check.status == status
     if status == "warn":
         assert "Azul" in check.detail and check.fix
@@ -135,21 +137,21 @@ def test_network_check_warns_for_base_after_azul(settings, status):
 
 def test_required_network_missing_is_named():
     error = "`docker compose config` failed: required variable NETWORK is missing a value"
-    check = doctor.check_network({"config": None, "config_error": error})
+    check = doctor.check_network(doctor.EngineProbe(errors={"config": error}), None)
     assert check.status == "fail" and "NETWORK" in check.detail and "op-mainnet" in check.fix
-    assert doctor.check_network({"config": None, "config_error": "x"}).status == "skip"
+    assert doctor.check_network(doctor.EngineProbe(errors={"config": "x"}), None).status == "skip"
 
 
 def test_buildx_absence_is_a_warning_that_says_what_it_means():
     c = MockContext(run={"docker buildx version": Result(exited=1, stderr="unknown command")})
-    check = doctor.check_buildx({}, c)
+    check = doctor.check_buildx(doctor.EngineProbe(), c)
     assert check.status == "warn" and "internal BuildKit" in check.detail
     assert "multi-platform" in check.detail and "buildx-plugin" in check.fix
 
 
 def test_buildx_present_reports_its_version():
     c = MockContext(run={"docker buildx version": Result("github.com/docker/buildx v0.29.1\n")})
-    check = doctor.check_buildx({}, c)
+    check = doctor.check_buildx(doctor.EngineProbe(), c)
     assert (check.status, check.detail) == ("ok", "github.com/docker/buildx v0.29.1")
 
 
@@ -164,6 +166,39 @@ def test_dead_daemon_fails_cleanly_through_inv(tmp_path):
     assert engine.startswith("fail") and "missing.sock" in engine
     assert any(line.startswith("skip") and "images" in line for line in lines)
     assert done.stderr.strip() == "error: 1 check(s) failed: engine"
+
+
+def test_every_check_has_the_one_signature():
+    import inspect
+
+    for check in doctor.CHECKS:
+        assert list(inspect.signature(check).parameters) == ["probe", "c"], check.__name__
+    with pytest.raises(ValueError, match="'bad'"):
+        doctor.Check("x", "bad", "detail")
+
+
+def test_one_more_check_is_one_more_entry_and_a_crash_is_a_failure(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/missing.sock")
+    seen = []
+
+    def check_extra(probe, c):
+        seen.append(probe)
+        return [doctor.Check("extra", "warn", "looked twice", "do it"),
+                doctor.Check("extra 2", "ok", "fine")]
+
+    def check_broken(probe, c):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(doctor, "CHECKS", [doctor.check_engine, check_extra, check_broken])
+    checks = doctor.run_checks(Context())
+    assert [(ch.name, ch.status) for ch in checks] == [
+        ("engine", "fail"), ("extra", "warn"), ("extra 2", "ok"), ("broken", "fail")]
+    assert checks[-1].detail == "check crashed: boom"
+    probe = seen[0]  # one probe, taken before the checks, that no check can change
+    assert probe.client is None and "missing.sock" in probe.errors["engine"]
+    assert probe.config is not None and "base-op-node" in probe.contexts
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        probe.config = {}
 
 
 # ---------------------------------------------------------------- real engine
