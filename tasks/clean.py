@@ -172,7 +172,8 @@ def plan_image_removal(images: list[dict], repos: set[str], keep: int,
 
 
 def clean_images(c, keep=2, dry_run=False, client=None) -> list[str]:
-    """Remove (or with DRY_RUN, list) older version tags of the project's images."""
+    """Remove (or with DRY_RUN, list) older version tags of the project's images; the tags
+    removed (or that would be), never one the engine refused and kept."""
     keep = int(keep)
     if keep < 0:
         raise KitError(f"--keep {keep} must be 0 or more")
@@ -182,14 +183,16 @@ def clean_images(c, keep=2, dry_run=False, client=None) -> list[str]:
     client = client or _engine.engine_client()
     images = _engine.list_images(client)
     in_use = _engine.images_in_use(client)
-    remove, kept = plan_image_removal(images, repos, keep, in_use, refs)
+    planned, kept = plan_image_removal(images, repos, keep, in_use, refs)
     for tag, reason in kept:
         print(f"keep    {tag}  ({reason})")
     sizes = {_engine.normalize_ref(t): i.get("Size") or 0 for i in images
              for t in i.get("RepoTags") or []}
-    for tag in remove:
+    removed = []
+    for tag in planned:
         if dry_run:
             print(f"would remove {tag}  ({format_bytes(sizes.get(tag))})")
+            removed.append(tag)
             continue
         try:
             _engine.remove_image(client, tag)
@@ -198,9 +201,10 @@ def clean_images(c, keep=2, dry_run=False, client=None) -> list[str]:
             print(f"keep    {tag}  ({why}: {exc.reason})")
             continue
         print(f"removed {tag}")
-    if not remove:
+        removed.append(tag)
+    if not planned:
         print(f"nothing to remove in {', '.join(sorted(repos)) or 'no repositories'}")
-    return remove
+    return removed
 
 
 @task(help={

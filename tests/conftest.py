@@ -1,6 +1,7 @@
-"""Shared test harness: a real Docker engine, a local base image, fixture compose
-projects with the production service names and build args, a stand-in GitHub REST
-API on a local port, and local git repositories with tags.
+"""Hooks and fixtures: a real Docker engine, a local base image, fixture compose projects
+with the production service names and build args, a stand-in GitHub REST API on a local
+port, and local git repositories with tags. The helpers behind them live in
+tests/helpers.py (import that, never this file).
 
 Everything a test creates in the engine carries TEST_LABEL and is removed at the end.
 Engine tests skip without an engine, and fail instead when CI is set.
@@ -8,25 +9,22 @@ Engine tests skip without an engine, and fail instead when CI is set.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import threading
 import uuid
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-TEST_LABEL = "opstack-image-kit.test"
-IN_CI = bool(os.environ.get("CI"))
-ALLOW_WIPE = IN_CI or os.environ.get("OPKIT_TEST_ALLOW_WIPE") == "1"
-# One base image per test session: sessions run concurrently on one engine, and a
-# shared one would let one session's teardown pull it from under another's builds.
-BASE_IMAGE = f"opkit-test/base:s{os.getpid()}-{uuid.uuid4().hex[:6]}"
+from tests.helpers import (
+    ALLOW_WIPE,
+    BASE_IMAGE,
+    TEST_LABEL,
+    FakeGitHub,
+    FixtureProject,
+    GitRepo,
+    build_base_image,
+    default_pins,
+    need,
+    remove_images,
+)
 
 
 def pytest_collection_modifyitems(items):
@@ -35,24 +33,17 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.engine)
 
 
-def _need(reason: str):
-    """Skip, or fail under CI: a test that skips on CI is a test that did not run."""
-    if IN_CI:
-        pytest.fail(f"CI is set, so this must run: {reason}")
-    pytest.skip(reason)
-
-
 # --------------------------------------------------------------------------- engine
 @pytest.fixture(scope="session")
 def engine():
-    """A pinged Docker SDK client, made by the project's own Docker module."""
+    """A pinged Docker SDK client, made by the project's own engine module."""
     from tasks._engine import engine_client
     from tasks._errors import KitError
 
     try:
         client = engine_client(timeout=120)
     except KitError as exc:
-        _need(f"no Docker engine reachable: {exc.reason}")
+        need(f"no Docker engine reachable: {exc.reason}")
     yield client
     client.close()
 
@@ -67,134 +58,16 @@ def wipe_allowed():
         )
 
 
-def _static_busybox() -> str:
-    for candidate in ("/bin/busybox", "/usr/bin/busybox", shutil.which("busybox") or ""):
-        if candidate and os.path.exists(candidate):
-            ldd = subprocess.run(["ldd", candidate], capture_output=True, text=True)
-            if ldd.returncode != 0 or "not a dynamic" in ldd.stdout + ldd.stderr:
-                return candidate
-    _need("a static busybox is needed for the local base image: apt-get install busybox-static")
-    return ""
-
-
 @pytest.fixture(scope="session")
 def base_image(engine, tmp_path_factory):
-    """A tiny local base image (FROM scratch + static busybox): no registry needed."""
-    ctx = tmp_path_factory.mktemp("base-image")
-    shutil.copy2(_static_busybox(), ctx / "busybox")
-    (ctx / "Dockerfile").write_text(
-        "FROM scratch\n"
-        "COPY busybox /bin/busybox\n"
-        'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
-        "ENV PATH=/usr/local/bin:/usr/bin:/bin\n"
-    )
-    # the session label makes the image ID ours too: a teardown elsewhere that removes
-    # every tag of *its* base image cannot take this one with it
-    engine.images.build(path=str(ctx), tag=BASE_IMAGE, rm=True,
-                        labels={TEST_LABEL: "1", f"{TEST_LABEL}.session": BASE_IMAGE})
+    """This session's base image (FROM scratch + static busybox)."""
+    build_base_image(engine, tmp_path_factory.mktemp("base-image"))
     yield BASE_IMAGE
     # rebuilds leave the images they replaced untagged; built FROM our base, they carry
     # this session's label, so they go too
-    from docker.errors import APIError, NotFound
-
-    session = {"label": f"{TEST_LABEL}.session={BASE_IMAGE}", "dangling": True}
-    for image in engine.images.list(filters=session):
-        try:
-            engine.images.remove(image.id, force=True)
-        except (NotFound, APIError):
-            pass
-    _remove_images(engine, lambda tags: BASE_IMAGE in tags)
-
-
-def _remove_images(engine, wanted) -> None:
-    from docker.errors import APIError, NotFound
-
-    for image in engine.images.list(filters={"label": TEST_LABEL}):
-        if wanted(image.tags):
-            for tag in image.tags or [image.id]:
-                try:
-                    engine.images.remove(tag, force=True, noprune=False)
-                except (NotFound, APIError):
-                    pass
-
-
-# ------------------------------------------------------------ fixture compose projects
-# Derived from the component table (tasks/_components.py): one service per component,
-# with the production service name and pin variables, on the local base image.
-def default_pins(components=None) -> dict[str, str]:
-    """Test pins for every component: version 1.0.0 in its form, commit 1...1, Go 1.22."""
-    from tasks import _components
-
-    pins = {}
-    for entry in components or _components.all_components():
-        pins.update(entry.pins(entry.version_text("1.0.0"), "1" * 40, "1.22"))
-    return pins
-
-
-def fixture_dockerfile(entry, project: str) -> str:
-    """A stand-in image for ENTRY: its probe binary prints the pinned build args
-    (`op-node version v1.0.0-1111... (go 1.22)`), and a cache mount that survives a
-    version bump stands in for Go's module cache (/cache-seen.txt lists what it held)."""
-    version = f"${entry.version_var}"
-    shown = " ".join(["%s"] + (["-%s"] if entry.commit_var else [])
-                     + (["(go %s)"] if entry.go_var else [])).replace(" -", "-")
-    values = " ".join(f'"${var}"' for var in entry.pin_vars)
-    binary = entry.probe.binary
-    labels = f"org.opencontainers.image.version={version}"
-    if entry.commit_var:
-        labels += f" \\\n      org.opencontainers.image.revision=${entry.commit_var}"
-    return "\n".join([
-        "ARG BASE_IMAGE",
-        "FROM ${BASE_IMAGE}",
-        *(f"ARG {var}" for var in entry.pin_vars),
-        f"RUN --mount=type=cache,target=/cache,id={project}-{entry.name}-cache \\",
-        f'    ls /cache > /cache-seen.txt; echo "{version}" > "/cache/built-{version}"',
-        f"RUN mkdir -p {binary.rsplit('/', 1)[0]} && \\",
-        f"    printf '#!/bin/sh\\necho \"{entry.name} version {shown}\"\\n' {values} \\",
-        f"      > {binary} && chmod 755 {binary}",
-        f"LABEL {labels}",
-        "",
-    ])
-
-
-def fixture_compose(project: str, base: str, pins: dict[str, str], components=None) -> str:
-    """compose.yml of a fixture project: a service per component, like the real one."""
-    from tasks import _components
-
-    lines = ["services:"]
-    for entry in components or _components.all_components():
-        lines += [f"  {entry.service}:", "    build:", f"      context: ./{entry.name}",
-                  "      args:", f"        BASE_IMAGE: {base}"]
-        lines += [f"        {var}: ${{{var}:-{pins[var]}}}" for var in entry.pin_vars]
-        lines += ["      labels:", f'        {TEST_LABEL}: "1"',
-                  f"    image: {project}-{entry.name}:${{{entry.version_var}:-"
-                  f"{pins[entry.version_var]}}}"]
-    return "\n".join(lines) + "\n"
-
-
-@dataclass
-class FixtureProject:
-    """A small compose project shaped like compose.yml, on the local base image."""
-
-    path: Path
-    name: str
-    pins: dict[str, str]
-    env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def compose_file(self) -> Path:
-        return self.path / "compose.yml"
-
-    def repo(self, service: str) -> str:
-        from tasks import _components
-
-        return f"{self.name}-{_components.by_service(service).name}"
-
-    def image(self, service: str, version: str | None = None) -> str:
-        from tasks import _components
-
-        entry = _components.by_service(service)
-        return f"{self.repo(service)}:{version or self.pins[entry.version_var]}"
+    remove_images(engine, filters={"label": f"{TEST_LABEL}.session={BASE_IMAGE}",
+                                   "dangling": True})
+    remove_images(engine, lambda tags: BASE_IMAGE in tags)
 
 
 @pytest.fixture
@@ -207,22 +80,12 @@ def fixture_project(engine, base_image, tmp_path, monkeypatch):
     the new project (as a user of their own compose file would) and removes its images
     afterwards.
     """
-    from tasks import _components
-
     made: list[FixtureProject] = []
 
     def make(dockerfiles: dict[str, str] | None = None, **pins: str) -> FixtureProject:
         name = f"opkit-test-{uuid.uuid4().hex[:10]}"
-        path = tmp_path / name
         values = {**default_pins(), **pins}
-        for entry in _components.all_components():
-            given = (dockerfiles or {}).get(entry.name)
-            (path / entry.name).mkdir(parents=True)
-            (path / entry.name / "Dockerfile").write_text(
-                given.format(name=name) if given else fixture_dockerfile(entry, name))
-        (path / "compose.yml").write_text(fixture_compose(name, base_image, values))
-        project = FixtureProject(path=path, name=name, pins=values)
-        project.env = {"COMPOSE_FILE": str(project.compose_file), "COMPOSE_PROJECT_NAME": name}
+        project = FixtureProject(tmp_path / name, name, values).write(base_image, dockerfiles)
         for key, value in project.env.items():
             monkeypatch.setenv(key, value)
         for key in values:  # the fixture's own defaults decide, not the caller's shell
@@ -232,120 +95,10 @@ def fixture_project(engine, base_image, tmp_path, monkeypatch):
 
     yield make
     for project in made:
-        _remove_images(engine, lambda tags, p=project: any(t.startswith(p.name) for t in tags))
+        remove_images(engine, lambda tags, p=project: any(t.startswith(p.name) for t in tags))
 
 
 # ------------------------------------------------------------------ stand-in GitHub
-class FakeGitHub:
-    """A stand-in for the GitHub REST API on a local port (real HTTP).
-
-    Routes are exact paths (query string included when given) answering JSON with an
-    ETag; a matching If-None-Match gets 304. `requests` records every request, so tests
-    can count them. `fail_with(status, headers, body)` makes every request fail (e.g. a
-    rate limit) until `fail_with(None)`.
-    """
-
-    def __init__(self) -> None:
-        self.routes: dict[str, tuple[int, object, dict[str, str]]] = {}
-        self.requests: list[dict] = []
-        self.failure: tuple[int, dict[str, str], object] | None = None
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                fake._handle(self)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def route(self, path: str, body: object, status: int = 200,
-              headers: dict[str, str] | None = None) -> None:
-        self.routes[path] = (status, body, dict(headers or {}))
-
-    def fail_with(self, status: int | None, headers: dict[str, str] | None = None,
-                  body: object = None) -> None:
-        self.failure = None if status is None else (status, dict(headers or {}), body)
-
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        split = urlsplit(handler.path)
-        with self._lock:
-            self.requests.append({"path": split.path, "query": split.query,
-                                  "headers": dict(handler.headers.items())})
-        if self.failure is not None:
-            status, headers, body = self.failure
-            return self._send(handler, status, body or {"message": "failure"}, headers)
-        key = f"{split.path}?{split.query}" if split.query else split.path
-        route = self.routes.get(key) or self.routes.get(split.path)
-        if route is None:
-            return self._send(handler, 404, {"message": "Not Found"}, {})
-        status, body, headers = route
-        etag = '"' + uuid.uuid5(uuid.NAMESPACE_URL, json.dumps(body, sort_keys=True)).hex + '"'
-        if handler.headers.get("If-None-Match") == etag:
-            return self._send(handler, 304, None, {"ETag": etag})
-        return self._send(handler, status, body, {"ETag": etag, **headers})
-
-    @staticmethod
-    def _send(handler, status, body, headers) -> None:
-        payload = b"" if body is None else json.dumps(body).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(payload)))
-        for key, value in headers.items():
-            handler.send_header(key, value)
-        handler.end_headers()
-        handler.wfile.write(payload)
-
-    def add_repo(self, repo: str, tags: dict[str, str], annotated=(), gomod=None,
-                 prefixes=("", "op-node/v"), page_size: int | None = None) -> None:
-        """Serve a repository's tags like GitHub does (additive helper for source tests).
-
-        `tags` maps tag name -> commit SHA; names in `annotated` point at a tag object
-        served at /git/tags/{sha}. `gomod` is go.mod text for every commit, or a dict
-        {commit: text}, served by the contents endpoint at ?ref=<commit>. Each prefix gets
-        a matching-refs listing (sorted by name, as GitHub does), split into pages of
-        `page_size` linked with Link rel="next". Calling it again replaces the listings.
-        """
-        import base64
-        import hashlib
-
-        refs = []
-        for name in sorted(tags):
-            commit = tags[name]
-            obj = {"sha": commit, "type": "commit"}
-            if name in annotated:
-                tag_sha = hashlib.sha1(f"tag:{name}:{commit}".encode()).hexdigest()
-                self.route(f"/repos/{repo}/git/tags/{tag_sha}",
-                           {"sha": tag_sha, "tag": name, "object": obj})
-                obj = {"sha": tag_sha, "type": "tag"}
-            refs.append({"ref": f"refs/tags/{name}", "object": obj})
-            text = gomod.get(commit) if isinstance(gomod, dict) else gomod
-            if text is not None:
-                self.route(f"/repos/{repo}/contents/go.mod?ref={commit}", {
-                    "type": "file", "name": "go.mod", "path": "go.mod", "encoding": "base64",
-                    "content": base64.b64encode(text.encode()).decode()})
-        for prefix in prefixes:
-            path = f"/repos/{repo}/git/matching-refs/tags" + (f"/{prefix}" if prefix else "")
-            wanted = [r for r in refs if r["ref"].startswith(f"refs/tags/{prefix}")]
-            size = page_size or max(len(wanted), 1)
-            pages = [wanted[i:i + size] for i in range(0, len(wanted), size)] or [[]]
-            for number, page in enumerate(pages, start=1):
-                headers = {}
-                if number < len(pages):
-                    headers["Link"] = f'<{self.url}{path}?page={number + 1}>; rel="next"'
-                self.route(path if number == 1 else f"{path}?page={number}", page,
-                           headers=headers)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def github_api(monkeypatch, tmp_path):
     """A FakeGitHub reached through GITHUB_API_URL, with a private, empty cache dir."""
@@ -358,40 +111,6 @@ def github_api(monkeypatch, tmp_path):
 
 
 # ------------------------------------------------------------- local git repositories
-class GitRepo:
-    """A real local git repository to clone from (file:// URL), with tags."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.mkdir(parents=True)
-        self.git("init", "-q", "-b", "main")
-
-    @property
-    def url(self) -> str:
-        return self.path.as_uri()
-
-    def git(self, *args: str) -> str:
-        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
-        done = subprocess.run(["git", *args], cwd=self.path, env=env, check=True,
-                              capture_output=True, text=True)
-        return done.stdout.strip()
-
-    def commit(self, files: dict[str, str], message: str = "change") -> str:
-        for name, text in files.items():
-            target = self.path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        return self.git("rev-parse", "HEAD")
-
-    def tag(self, name: str, ref: str = "HEAD", annotated: bool = False,
-            force: bool = False) -> None:
-        args = ["tag"] + (["-f"] if force else []) + (["-a", "-m", name] if annotated else [])
-        self.git(*args, name, ref)
-
-
 @pytest.fixture
 def git_repo(tmp_path):
     """Factory: make_repo(name) -> GitRepo."""

@@ -1,22 +1,364 @@
-"""Helpers the tests share. Import them one way only: `from tests.helpers import ...`
-(pytest loads conftest.py as a plugin; importing it as a module too would make a second
-copy with its own state)."""
+"""Helpers the tests (and the bench) share: the test label and session base image, the
+skip-or-fail rule, fixture compose projects derived from the component table, a
+stand-in GitHub REST API, local git repositories, and `inv` run in process.
+
+Import it one way only: `from tests.helpers import ...`. conftest.py holds only hooks
+and fixtures (pytest loads it as a plugin; importing it as a module too would make a
+second copy, with its own BASE_IMAGE).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import copy
 import io
+import json
 import os
+import shutil
+import subprocess
 import sys
-from dataclasses import dataclass
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import pytest
 from invoke import Config, Context, Program
 
+if __name__ != "tests.helpers":  # e.g. `from helpers import ...`: a second copy
+    raise ImportError(f"import tests.helpers, not {__name__} (one copy, one BASE_IMAGE)")
+
 ROOT = Path(__file__).resolve().parent.parent
+TEST_LABEL = "opstack-image-kit.test"
+IN_CI = bool(os.environ.get("CI"))
+ALLOW_WIPE = IN_CI or os.environ.get("OPKIT_TEST_ALLOW_WIPE") == "1"
+# One base image per test session: sessions run concurrently on one engine, and a
+# shared one would let one session's teardown pull it from under another's builds.
+BASE_IMAGE = f"opkit-test/base:s{os.getpid()}-{uuid.uuid4().hex[:6]}"
+# How often the stand-in servers' serve_forever looks for shutdown (default 0.5 s: every
+# close() of a server would wait that long).
+POLL_INTERVAL = 0.05
 
 
+def need(reason: str):
+    """Skip, or fail under CI: a test that skips on CI is a test that did not run."""
+    if IN_CI:
+        pytest.fail(f"CI is set, so this must run: {reason}")
+    pytest.skip(reason)
+
+
+def need_tools(*names: str, hint: str = "") -> None:
+    """`need` every command in NAMES on PATH (HINT says how to install them)."""
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        need(f"needs {', '.join(missing)} on PATH" + (f" ({hint})" if hint else ""))
+
+
+# ------------------------------------------------------------------ engine
+def static_busybox() -> str:
+    for candidate in ("/bin/busybox", "/usr/bin/busybox", shutil.which("busybox") or ""):
+        if candidate and os.path.exists(candidate):
+            ldd = subprocess.run(["ldd", candidate], capture_output=True, text=True)
+            if ldd.returncode != 0 or "not a dynamic" in ldd.stdout + ldd.stderr:
+                return candidate
+    need("a static busybox is needed for the local base image: apt-get install busybox-static")
+    return ""
+
+
+def build_base_image(client, context: Path, tag: str = BASE_IMAGE) -> str:
+    """A tiny local base image (FROM scratch + static busybox): no registry needed. The
+    session label makes its image ID ours too: a teardown elsewhere that removes every
+    tag of *its* base image cannot take this one with it."""
+    context.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(static_busybox(), context / "busybox")
+    (context / "Dockerfile").write_text(
+        "FROM scratch\n"
+        "COPY busybox /bin/busybox\n"
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+        "ENV PATH=/usr/local/bin:/usr/bin:/bin\n"
+    )
+    client.images.build(path=str(context), tag=tag, rm=True,
+                        labels={TEST_LABEL: "1", f"{TEST_LABEL}.session": tag})
+    return tag
+
+
+def remove_images(client, wanted=lambda tags: True, filters: dict | None = None) -> None:
+    """Remove (forced) the test-labelled images whose tag list WANTED accepts. One listing
+    call (`GET /images/json`: no per-image inspect that a concurrent removal can break)."""
+    from docker.errors import APIError, NotFound
+
+    for image in client.api.images(filters=filters or {"label": TEST_LABEL}):
+        tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+        if wanted(tags):
+            for ref in tags or [image["Id"]]:
+                try:
+                    client.api.remove_image(ref, force=True, noprune=False)
+                except (NotFound, APIError):
+                    pass
+
+
+def tiny_image_tar(content: bytes) -> bytes:
+    """A root filesystem of one file holding CONTENT, for `import_image_from_data`: a
+    distinct image per distinct content, with no build and no base image."""
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("filler")
+        info.size = len(content)
+        tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------ fixture compose projects
+# Derived from the component table (tasks/_components.py): one service per component,
+# with the production service name and pin variables, on the local base image.
+def default_pins(components=None) -> dict[str, str]:
+    """Test pins for every component: version 1.0.0 in its form, commit 1...1, Go 1.22."""
+    from tasks import _components
+
+    pins = {}
+    for entry in components or _components.all_components():
+        pins.update(entry.pins(entry.version_text("1.0.0"), "1" * 40, "1.22"))
+    return pins
+
+
+def fixture_dockerfile(entry, project: str) -> str:
+    """A stand-in image for ENTRY: its probe binary prints the pinned build args
+    (`op-node version v1.0.0-1111... (go 1.22)`), and a cache mount that survives a
+    version bump stands in for Go's module cache (/cache-seen.txt lists what it held)."""
+    version = f"${entry.version_var}"
+    shown = " ".join(["%s"] + (["-%s"] if entry.commit_var else [])
+                     + (["(go %s)"] if entry.go_var else [])).replace(" -", "-")
+    values = " ".join(f'"${var}"' for var in entry.pin_vars)
+    binary = entry.probe.binary
+    labels = f"org.opencontainers.image.version={version}"
+    if entry.commit_var:
+        labels += f" \\\n      org.opencontainers.image.revision=${entry.commit_var}"
+    return "\n".join([
+        "ARG BASE_IMAGE",
+        "FROM ${BASE_IMAGE}",
+        *(f"ARG {var}" for var in entry.pin_vars),
+        f"RUN --mount=type=cache,target=/cache,id={project}-{entry.name}-cache \\",
+        f'    ls /cache > /cache-seen.txt; echo "{version}" > "/cache/built-{version}"',
+        f"RUN mkdir -p {binary.rsplit('/', 1)[0]} && \\",
+        f"    printf '#!/bin/sh\\necho \"{entry.name} version {shown}\"\\n' {values} \\",
+        f"      > {binary} && chmod 755 {binary}",
+        f"LABEL {labels}",
+        "",
+    ])
+
+
+def fixture_compose(project: str, base: str, pins: dict[str, str], components=None) -> str:
+    """compose.yml of a fixture project: a service per component, like the real one."""
+    from tasks import _components
+
+    lines = ["services:"]
+    for entry in components or _components.all_components():
+        lines += [f"  {entry.service}:", "    build:", f"      context: ./{entry.name}",
+                  "      args:", f"        BASE_IMAGE: {base}"]
+        lines += [f"        {var}: ${{{var}:-{pins[var]}}}" for var in entry.pin_vars]
+        lines += ["      labels:", f'        {TEST_LABEL}: "1"',
+                  f"    image: {project}-{entry.name}:${{{entry.version_var}:-"
+                  f"{pins[entry.version_var]}}}"]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class FixtureProject:
+    """A small compose project shaped like compose.yml, on the local base image."""
+
+    path: Path
+    name: str
+    pins: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def compose_file(self) -> Path:
+        return self.path / "compose.yml"
+
+    def repo(self, service: str) -> str:
+        from tasks import _components
+
+        return f"{self.name}-{_components.by_service(service).name}"
+
+    def image(self, service: str, version: str | None = None) -> str:
+        from tasks import _components
+
+        entry = _components.by_service(service)
+        return f"{self.repo(service)}:{version or self.pins[entry.version_var]}"
+
+    def write(self, base: str, dockerfiles: dict[str, str] | None = None) -> FixtureProject:
+        """Write compose.yml and a Dockerfile per component (a given one is formatted
+        with `name`, the project name; the others are `fixture_dockerfile`)."""
+        from tasks import _components
+
+        for entry in _components.all_components():
+            given = (dockerfiles or {}).get(entry.name)
+            (self.path / entry.name).mkdir(parents=True, exist_ok=True)
+            (self.path / entry.name / "Dockerfile").write_text(
+                given.format(name=self.name) if given else fixture_dockerfile(entry, self.name))
+        self.compose_file.write_text(fixture_compose(self.name, base, self.pins))
+        self.env = {"COMPOSE_FILE": str(self.compose_file), "COMPOSE_PROJECT_NAME": self.name}
+        return self
+
+
+# ------------------------------------------------------------------ stand-in GitHub
+class FakeGitHub:
+    """A stand-in for the GitHub REST API on a local port (real HTTP).
+
+    Routes are exact paths (query string included when given) answering JSON with an
+    ETag; a matching If-None-Match gets 304. `requests` records every request, so tests
+    can count them. `fail_with(status, headers, body)` makes every request fail (e.g. a
+    rate limit) until `fail_with(None)`; `unreachable = True` drops every connection
+    unanswered, as a network that is down does (the attempts are still recorded).
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict[str, tuple[int, object, dict[str, str]]] = {}
+        self.requests: list[dict] = []
+        self.failure: tuple[int, dict[str, str], object] | None = None
+        self.unreachable = False
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                fake._handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever,
+                                        kwargs={"poll_interval": POLL_INTERVAL}, daemon=True)
+        self._thread.start()
+
+    def route(self, path: str, body: object, status: int = 200,
+              headers: dict[str, str] | None = None) -> None:
+        self.routes[path] = (status, body, dict(headers or {}))
+
+    def fail_with(self, status: int | None, headers: dict[str, str] | None = None,
+                  body: object = None) -> None:
+        self.failure = None if status is None else (status, dict(headers or {}), body)
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        split = urlsplit(handler.path)
+        with self._lock:
+            self.requests.append({"path": split.path, "query": split.query,
+                                  "headers": dict(handler.headers.items()),
+                                  "answered": not self.unreachable})
+        if self.unreachable:
+            handler.close_connection = True
+            return
+        if self.failure is not None:
+            status, headers, body = self.failure
+            return self._send(handler, status, body or {"message": "failure"}, headers)
+        key = f"{split.path}?{split.query}" if split.query else split.path
+        route = self.routes.get(key) or self.routes.get(split.path)
+        if route is None:
+            return self._send(handler, 404, {"message": "Not Found"}, {})
+        status, body, headers = route
+        etag = '"' + uuid.uuid5(uuid.NAMESPACE_URL, json.dumps(body, sort_keys=True)).hex + '"'
+        if handler.headers.get("If-None-Match") == etag:
+            return self._send(handler, 304, None, {"ETag": etag})
+        return self._send(handler, status, body, {"ETag": etag, **headers})
+
+    @staticmethod
+    def _send(handler, status, body, headers) -> None:
+        payload = b"" if body is None else json.dumps(body).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(payload)))
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        handler.wfile.write(payload)
+
+    def add_repo(self, repo: str, tags: dict[str, str], annotated=(), gomod=None,
+                 prefixes=("", "op-node/v"), page_size: int | None = None) -> None:
+        """Serve a repository's tags like GitHub does (additive helper for source tests).
+
+        `tags` maps tag name -> commit SHA; names in `annotated` point at a tag object
+        served at /git/tags/{sha}. `gomod` is go.mod text for every commit, or a dict
+        {commit: text}, served by the contents endpoint at ?ref=<commit>. Each prefix gets
+        a matching-refs listing (sorted by name, as GitHub does), split into pages of
+        `page_size` linked with Link rel="next". Calling it again replaces the listings.
+        """
+        import base64
+        import hashlib
+
+        refs = []
+        for name in sorted(tags):
+            commit = tags[name]
+            obj = {"sha": commit, "type": "commit"}
+            if name in annotated:
+                tag_sha = hashlib.sha1(f"tag:{name}:{commit}".encode()).hexdigest()
+                self.route(f"/repos/{repo}/git/tags/{tag_sha}",
+                           {"sha": tag_sha, "tag": name, "object": obj})
+                obj = {"sha": tag_sha, "type": "tag"}
+            refs.append({"ref": f"refs/tags/{name}", "object": obj})
+            text = gomod.get(commit) if isinstance(gomod, dict) else gomod
+            if text is not None:
+                self.route(f"/repos/{repo}/contents/go.mod?ref={commit}", {
+                    "type": "file", "name": "go.mod", "path": "go.mod", "encoding": "base64",
+                    "content": base64.b64encode(text.encode()).decode()})
+        for prefix in prefixes:
+            path = f"/repos/{repo}/git/matching-refs/tags" + (f"/{prefix}" if prefix else "")
+            wanted = [r for r in refs if r["ref"].startswith(f"refs/tags/{prefix}")]
+            size = page_size or max(len(wanted), 1)
+            pages = [wanted[i:i + size] for i in range(0, len(wanted), size)] or [[]]
+            for number, page in enumerate(pages, start=1):
+                headers = {}
+                if number < len(pages):
+                    headers["Link"] = f'<{self.url}{path}?page={number + 1}>; rel="next"'
+                self.route(path if number == 1 else f"{path}?page={number}", page,
+                           headers=headers)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ------------------------------------------------------------- local git repositories
+class GitRepo:
+    """A real local git repository to clone from (file:// URL), with tags."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True)
+        self.git("init", "-q", "-b", "main")
+
+    @property
+    def url(self) -> str:
+        return self.path.as_uri()
+
+    def git(self, *args: str) -> str:
+        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+        done = subprocess.run(["git", *args], cwd=self.path, env=env, check=True,
+                              capture_output=True, text=True)
+        return done.stdout.strip()
+
+    def commit(self, files: dict[str, str], message: str = "change") -> str:
+        for name, text in files.items():
+            target = self.path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def tag(self, name: str, ref: str = "HEAD", annotated: bool = False,
+            force: bool = False) -> None:
+        args = ["tag"] + (["-f"] if force else []) + (["-a", "-m", name] if annotated else [])
+        self.git(*args, name, ref)
+
+
+# ------------------------------------------------------------------ inv
 def project_config(location: Path = ROOT) -> type[Config]:
     """A Config class that reads LOCATION/invoke.yaml as its project config, as `inv` reads
     the one beside tasks.py."""
@@ -77,3 +419,12 @@ def inv(*args: str, env: dict[str, str] | None = None, namespace=None,
         os.environ.update(saved)
     sys.stdout.flush()
     return Ran(code, out.getvalue(), err.getvalue())
+
+
+def inv_process(*args: str, env: dict[str, str] | None = None,
+                timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run the real `inv ARGS` in a new process from the checkout: for the smoke tests
+    (one per task family) and the checks that nothing ends in a traceback."""
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, text=True,
+                          capture_output=True, env={**os.environ, **(env or {})},
+                          timeout=timeout)

@@ -3,19 +3,14 @@ real engine (sizes equal the engine's, budgets decide the exit code, JSON shape)
 
 import io
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from invoke import Config, Context
 
 from tasks import _compose, audit
 from tasks._errors import KitError
-from tests.helpers import inv, kit_context
+from tests.helpers import ROOT, inv, inv_process, kit_context
 
-ROOT = Path(__file__).resolve().parent.parent
 BLOB = 3_000_000
 
 # The op-node fixture plus one layer of BLOB random bytes: a size we know.
@@ -29,11 +24,6 @@ RUN head -c BLOB_BYTES /dev/urandom > /blob-{name}
 RUN mkdir -p /usr/local/bin && printf '#!/bin/sh\\necho "op-node version %s"\\n' \\
       "$OP_NODE_VERSION" > /usr/local/bin/op-node && chmod 755 /usr/local/bin/op-node
 """.replace("BLOB_BYTES", str(BLOB))
-
-
-def _inv(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT,
-                          env={**os.environ, **(env or {})}, capture_output=True, text=True)
 
 
 # ------------------------------------------------------------------------ pure
@@ -101,7 +91,7 @@ def test_largest_layers_names_the_instruction():
 
 
 def test_bad_budget_flag_is_one_line():
-    done = _inv("audit.sizes", "--budget", "base-op-node")
+    done = inv_process("audit.sizes", "--budget", "base-op-node")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip() == ("error: --budget 'base-op-node' is not SERVICE=SIZE "
                                    "(e.g. base-op-node=60MB)")
@@ -150,7 +140,7 @@ def test_one_engine_call_for_the_image_list(engine, sized):
 
 
 def test_budgets_decide_exit_code_and_json_shape(sized):
-    over = _inv("audit.sizes", "--json", "--budget", "base-op-node=1MB")
+    over = inv("audit.sizes", "--json", "--budget", "base-op-node=1MB")
     assert over.returncode == 1, over.stderr
     data = json.loads(over.stdout)
     assert isinstance(data, list) and {d["service"] for d in data} == {"base-op-node",
@@ -164,13 +154,13 @@ def test_budgets_decide_exit_code_and_json_shape(sized):
     assert ex["size_bytes"] is None and ex["over_budget"] is False
     assert over.stderr.startswith("error: base-op-node is ") and "Traceback" not in over.stderr
 
-    ok = _inv("audit.sizes", "--budget", "base-op-node=10MB")
+    ok = inv("audit.sizes", "--budget", "base-op-node=10MB")
     assert ok.returncode == 0, ok.stderr
     row = next(line for line in ok.stdout.splitlines() if line.startswith("base-op-node"))
     assert "10.0 MB  [" + "#" * 12 + "." * 12 + "] 50%" in row
     assert "not built" in ok.stdout
 
-    strict = _inv("audit.sizes", "--strict", "--budget", "base-op-node=1GiB")
+    strict = inv("audit.sizes", "--strict", "--budget", "base-op-node=1GiB")
     assert strict.returncode == 1 and "is not built" in strict.stderr
 
 
@@ -188,7 +178,7 @@ def test_check_sizes_for_the_build_task(sized):
 
 
 def test_layers_show_the_largest_with_its_instruction(sized):
-    done = _inv("audit.layers", "--service", "base-op-node", "--top", "2")
+    done = inv("audit.layers", "--service", "base-op-node", "--top", "2")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith(f"base-op-node: {sized.image('base-op-node')}")

@@ -3,23 +3,14 @@ and labels, cached rebuilds are reported, cache mounts survive a version bump, a
 input or a broken host stops before anything is built."""
 
 import os
-import subprocess
-import sys
-from pathlib import Path
+import shutil
 
 import pytest
 from invoke import Context, MockContext, Result
 
 from tasks import _compose, build
 from tasks._errors import KitError
-from tests.helpers import inv
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _inv(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT,
-                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+from tests.helpers import ROOT, inv, inv_process
 
 
 # ------------------------------------------------------------------ command lines
@@ -93,11 +84,37 @@ def test_cache_mount_survives_a_version_bump(engine, fixture_project):
     assert "built-v1.0.0" in seen.decode().split()
 
 
-def test_several_platforms_without_buildx_build_nothing(engine, fixture_project):
+@pytest.fixture
+def no_buildx(tmp_path, monkeypatch):
+    """A `docker` first on PATH that has no buildx plugin, whatever this host has: it
+    answers `docker buildx ...` as a CLI without the plugin does, and passes the rest on."""
+    real = shutil.which("docker")
+    if real is None:
+        pytest.skip("the docker CLI is not installed")
+    folder = tmp_path / "bin-without-buildx"
+    folder.mkdir()
+    wrapper = folder / "docker"
+    wrapper.write_text("#!/bin/sh\n"
+                       'if [ "$1" = buildx ]; then\n'
+                       "  echo \"docker: 'buildx' is not a docker command.\" >&2; exit 1\n"
+                       "fi\n"
+                       f'exec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.mark.parametrize("flags, need", [
+    ({"platform": "linux/amd64,linux/arm64"}, "several platforms (linux/amd64,linux/arm64)"),
+    ({"builder": "remote"}, "--builder"),
+])
+def test_what_needs_buildx_stops_before_building_on_a_host_without_it(
+        engine, fixture_project, no_buildx, flags, need):
     project = fixture_project()
-    with pytest.raises(KitError, match="buildx"):
-        build.run_builds(Context(), ["base-op-node"],
-                         build.BuildFlags(platform="linux/amd64,linux/arm64"))
+    with pytest.raises(KitError) as info:
+        build.run_builds(Context(), ["base-op-node"], build.BuildFlags(**flags))
+    assert info.value.message == (
+        f"error: {need} needs docker buildx, which this host lacks; install the buildx "
+        "plugin or build for one platform with the engine's own BuildKit")
     assert not engine.images.list(name=project.repo("base-op-node"))
 
 
@@ -110,7 +127,7 @@ def test_unknown_service_in_users_compose_file_is_named(engine, fixture_project,
 
 
 def test_dead_daemon_stops_the_build_cleanly(tmp_path):
-    done = _inv("build.op-node", env={"DOCKER_HOST": f"unix://{tmp_path}/gone.sock"})
+    done = inv_process("build.op-node", env={"DOCKER_HOST": f"unix://{tmp_path}/gone.sock"})
     assert done.returncode == 1
     assert done.stderr.startswith("error: cannot reach the Docker engine")
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
@@ -120,7 +137,7 @@ def test_missing_compose_names_the_fix(engine, fixture_project, tmp_path):
     fixture_project()
     empty = tmp_path / "docker-config"
     empty.mkdir()
-    done = _inv("build.execution", env={"DOCKER_CONFIG": str(empty)})
+    done = inv("build.execution", env={"DOCKER_CONFIG": str(empty)})
     assert done.returncode == 1
     assert "docker compose v2 is missing" in done.stderr
     assert "Traceback" not in done.stderr
@@ -161,7 +178,7 @@ def test_design_card_example_v1_15_0_stops_with_one_line_naming_the_neighbours(
     """`inv build.op-node --version=v1.15.0` is the design card's own example, and no
     such release exists: one line, the nearest releases on each side, nothing built."""
     project = fixture_project()
-    done = _inv("build.op-node", "--version=v1.15.0", env=project.env)
+    done = inv("build.op-node", "--version=v1.15.0")
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -174,14 +191,14 @@ def test_design_card_example_v1_15_0_stops_with_one_line_naming_the_neighbours(
 
 def test_inv_build_op_node_end_to_end(engine, fixture_project, upstream):
     project = fixture_project()
-    done = _inv("build.op-node", "--version=v1.16.0", "--progress=quiet", env=project.env)
+    done = inv("build.op-node", "--version=v1.16.0", "--progress=quiet")
     assert done.returncode == 0, done.stderr
     assert "resolved op-node v1.16.0 -> op-node/v1.16.0" in done.stderr
     ref = project.image("base-op-node", "v1.16.0")
     summary = done.stdout[done.stdout.index("built:"):]
     assert ref in summary and "rebuilt" in summary
     assert "base-op-node" in done.stdout[done.stdout.index("built:"):]  # the audit follows
-    again = _inv("build.op-node", "--version=v1.16.0", "--progress=quiet", env=project.env)
+    again = inv("build.op-node", "--version=v1.16.0", "--progress=quiet")
     assert "fully from cache" in again.stdout[again.stdout.index("built:"):]
 
 
@@ -189,7 +206,7 @@ def test_inv_build_fails_with_audit_exit_when_over_budget(engine, fixture_projec
     project = fixture_project()
     tight = tmp_path / "tight.yaml"
     tight.write_text("audit:\n  budgets:\n    base-execution: 1kB\n")
-    done = _inv("-f", str(tight), "build", "--progress=quiet", env=project.env)
+    done = inv("-f", str(tight), "build", "--progress=quiet")
     assert done.returncode == 1, done.stdout + done.stderr
     assert project.image("base-execution") in done.stdout
     assert engine.images.get(project.image("base-op-node"))  # both built before the audit

@@ -1,20 +1,17 @@
 """clean.cache and clean.images: the planning rules (pure), then a build cache made on
 purpose on the real engine, pruned for real only where wiping is allowed."""
 
-import os
-import subprocess
-import sys
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
-from invoke import Context
+from invoke import Context, MockContext, Result
 
 from tasks import _compose, _engine, clean
-from tests.conftest import TEST_LABEL
+from tasks._units import format_bytes
+from tests.helpers import TEST_LABEL, inv, inv_process
 
-ROOT = Path(__file__).resolve().parent.parent
 BLOB = 4_000_000
 
 # A RUN step whose 4 MB land in a BuildKit cache mount: build cache that no image shares.
@@ -27,11 +24,6 @@ RUN --mount=type=cache,target=/blob,id={name}-blob \\
 RUN mkdir -p /usr/local/bin && printf '#!/bin/sh\\necho "op-node %s"\\n' \\
       "$OP_NODE_VERSION" > /usr/local/bin/op-node && chmod 755 /usr/local/bin/op-node
 """.replace("BLOB_BYTES", str(BLOB))
-
-
-def _inv(*args):
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=os.environ,
-                          capture_output=True, text=True)
 
 
 # ------------------------------------------------------------------------ pure
@@ -105,10 +97,10 @@ def test_plan_image_removal_keeps_newest_pinned_and_in_use():
 
 
 def test_bad_values_are_one_line_errors():
-    done = _inv("clean.cache", "--older-than", "3 days")
+    done = inv_process("clean.cache", "--older-than", "3 days")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("error: --older-than '3 days' is not valid")
-    done = _inv("clean.cache", "--keep-storage", "ten", "--dry-run")
+    done = inv_process("clean.cache", "--keep-storage", "ten", "--dry-run")
     assert done.returncode == 1 and "'ten'" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -130,7 +122,7 @@ def test_dry_run_reports_and_frees_nothing(engine, cached):
     before = _ours(engine, cached)
     blob = [r for r in before if r["Type"] == "exec.cachemount"]
     assert blob and blob[0]["Size"] >= BLOB
-    done = _inv("clean.cache", "--dry-run")
+    done = inv("clean.cache", "--dry-run")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("dry run: would free ") and "Nothing was removed" in done.stdout
     after = _ours(engine, cached)
@@ -161,14 +153,14 @@ def test_prune_shrinks_cache_and_spares_volumes_images_containers(engine, cached
     volume, container = bystanders
     before = _ours(engine, cached)
     assert before
-    done = _inv("clean.cache")
+    done = inv("clean.cache")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("freed ") and "not touched" in done.stdout
     after = _ours(engine, cached)
     assert clean.cache_size(after) < clean.cache_size(before)
     assert not [r for r in after if r["Type"] == "exec.cachemount"]
 
-    done = _inv("clean.cache", "--all")  # the widest prune still spares them
+    done = inv("clean.cache", "--all")  # the widest prune still spares them
     assert done.returncode == 0, done.stderr
     container.reload()
     assert container.status == "running"
@@ -177,11 +169,17 @@ def test_prune_shrinks_cache_and_spares_volumes_images_containers(engine, cached
     assert engine.images.get(cached.image("base-op-node")).id == container.image.id
 
 
-def test_older_than_spares_fresh_cache(engine, cached, wipe_allowed):
+def test_older_than_spares_fresh_cache(engine, cached, wipe_allowed, capsys):
     before = _ours(engine, cached)
+    hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    stale = [r for r in _engine.build_cache_records(engine) if not r.get("InUse")
+             and (clean._time(r.get("LastUsedAt")) or hour_ago) <= hour_ago]
     freed = clean.prune_cache(Context(), older_than="1h")
     assert {r["ID"] for r in _ours(engine, cached)} == {r["ID"] for r in before}
-    assert freed >= 0
+    # what was freed can only be what had been unused for an hour: not our fresh cache
+    assert freed <= clean.cache_size(stale)
+    assert capsys.readouterr().out.startswith(f"freed {format_bytes(freed)} of build cache "
+                                              "(unused, unshared records, unused for 1h)")
 
 
 def test_clean_images_keeps_newest_and_in_use(engine, fixture_project, wipe_allowed):
@@ -194,16 +192,82 @@ def test_clean_images_keeps_newest_and_in_use(engine, fixture_project, wipe_allo
                                        labels={TEST_LABEL: "1"},
                                        name=f"{project.name}-{uuid.uuid4().hex[:6]}")
     try:
-        dry = _inv("clean.images", "--keep", "2", "--dry-run")
+        dry = inv("clean.images", "--keep", "2", "--dry-run")
         assert dry.returncode == 0, dry.stderr
         assert f"would remove {project.image('base-op-node', 'v1.0.2')}" in dry.stdout
         tags = {t for i in engine.images.list(name=project.repo("base-op-node")) for t in i.tags}
         assert tags == {project.image("base-op-node", v) for v in versions}
 
-        done = _inv("clean.images", "--keep", "2")
+        done = inv("clean.images", "--keep", "2")
         assert done.returncode == 0, done.stderr
         tags = {t for i in engine.images.list(name=project.repo("base-op-node")) for t in i.tags}
         assert tags == {project.image("base-op-node", v) for v in ("v1.0.1", "v1.0.3", "v1.0.4")}
         assert "used by a container" in done.stdout
+    finally:
+        stopped.remove(force=True)
+
+
+
+class _Refusing:
+    """An engine client stand-in whose removal of REFUSED answers 409 "in use"."""
+
+    def __init__(self, images, refused):
+        self.removed, self.refused, self._images = [], refused, images
+        self.api = self
+
+    def images(self):
+        return self._images
+
+    def containers(self, all):
+        return []
+
+    def remove_image(self, ref, force, noprune):
+        from docker.errors import APIError
+
+        class Response:
+            status_code, reason, url = 409, "Conflict", "http+docker://localhost/images"
+
+        if ref == self.refused:
+            raise APIError("409", response=Response(), explanation=(
+                f'conflict: unable to remove repository reference "{ref}" (must force) - '
+                "container 0123abcd is using its referenced image 4567ef01"))
+        self.removed.append(ref)
+
+
+def test_clean_images_returns_only_what_it_removed(monkeypatch, capsys):
+    """A tag the engine refuses (a container started using it after the listing) is kept
+    and said so, and is not in the list of removed tags."""
+    config = {"name": "demo", "services": {"base-op-node": {"build": {"context": "."},
+                                                            "image": "demo-op-node:v1.0.4"}}}
+    monkeypatch.setenv("COMPOSE_FILE", "/nonexistent/compose.yml")
+    c = MockContext(run={"docker compose config --format json":
+                         Result(stdout=json.dumps(config))}, repeat=True)
+    images = [{"Id": f"i{n}", "Created": n, "RepoTags": [f"demo-op-node:v1.0.{n}"]}
+              for n in range(1, 5)]
+    client = _Refusing(images, refused="demo-op-node:v1.0.2")
+    removed = clean.clean_images(c, keep=1, client=client)
+    assert removed == ["demo-op-node:v1.0.3", "demo-op-node:v1.0.1"] == client.removed
+    out = capsys.readouterr().out
+    assert "keep    demo-op-node:v1.0.2  (in use: removing demo-op-node:v1.0.2: conflict" in out
+    assert clean.clean_images(c, keep=1, dry_run=True, client=client) == [
+        "demo-op-node:v1.0.3", "demo-op-node:v1.0.2", "demo-op-node:v1.0.1"]
+
+
+def test_clean_images_keeps_what_a_container_holds_even_unplanned(engine, fixture_project,
+                                                                   wipe_allowed, monkeypatch):
+    """On the engine: the planner is told no container uses anything, so it plans to remove
+    the tag a stopped container uses; the engine refuses, and the tag is not reported as
+    removed."""
+    project = fixture_project()
+    for version in ("v1.0.1", "v1.0.2"):
+        _compose.run_compose(Context(), "build", "base-op-node",
+                             env={"OP_NODE_VERSION": version}, hide=True)
+    old = project.image("base-op-node", "v1.0.1")
+    stopped = engine.containers.create(old, ["true"], labels={TEST_LABEL: "1"},
+                                       name=f"{project.name}-{uuid.uuid4().hex[:6]}")
+    monkeypatch.setattr(_engine, "images_in_use", lambda client: set())
+    try:
+        assert clean.clean_images(Context(), keep=1) == []
+        assert engine.images.get(old).id == stopped.image.id
     finally:
         stopped.remove(force=True)

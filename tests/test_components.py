@@ -14,8 +14,7 @@ import tasks
 from tasks import _components, _versions, doctor, source
 from tasks._components import Component, Probe
 from tasks._errors import KitError
-from tests.conftest import TEST_LABEL
-from tests.helpers import inv
+from tests.helpers import TEST_LABEL, inv
 
 # A fixture component: v-prefixed tags without a namespace (v1.3.0), a commit pin and a
 # Go pin under names of its own, a binary on PATH.

@@ -1,18 +1,16 @@
-"""The Docker module: compose command lines, clean errors, and a real BuildKit build."""
+"""The Docker modules (_compose, _engine): compose command lines, errors named after
+what happened, one rule for each decision, and a real BuildKit build."""
 
 import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from invoke import Context, MockContext, Result
 
 from tasks import _compose, _engine, _errors
 from tasks._errors import KitError
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, TEST_LABEL, inv_process, tiny_image_tar
 
 
 def test_compose_argv_uses_checkout_unless_compose_file_set(monkeypatch):
@@ -73,16 +71,15 @@ def test_unknown_context_is_named(monkeypatch, tmp_path):
 
 
 def test_dead_daemon_through_inv_has_no_traceback(tmp_path):
-    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/missing.sock"}
-    probe = "from tasks import _engine; _engine.engine_client(timeout=5)"
-    wrapped = ("import sys; from invoke.exceptions import Exit\n"
-               f"try:\n    {probe}\nexcept Exit as e:\n    print(e.message, file=sys.stderr);"
-               " sys.exit(e.code)")
-    done = subprocess.run([sys.executable, "-c", wrapped], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+    """The real `inv`, in its own process: every engine task ends in one line, not a
+    traceback (clean.cache talks to the engine first thing)."""
+    done = inv_process("clean.cache", "--dry-run",
+                       env={"DOCKER_HOST": f"unix://{tmp_path}/missing.sock"})
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
-    assert done.stderr.startswith("error: cannot reach the Docker engine")
+    assert done.stderr.startswith("error: cannot reach the Docker engine at "
+                                  f"DOCKER_HOST=unix://{tmp_path}/missing.sock")
+    assert done.stderr.count("\n") == 1 and done.stdout == ""
 
 
 def test_builds_fixture_service_with_buildkit_and_inspects_it(engine, fixture_project):
@@ -212,19 +209,10 @@ def test_a_409_is_a_conflict_and_in_use_only_when_the_engine_says_so(explanation
 
 def _tiny_image(engine, repository: str, tags: list[str]) -> str:
     """A one-file image of its own (unique content, so its own ID) under TAGS."""
-    import io
-    import tarfile
     import uuid
 
-    from tests.conftest import TEST_LABEL
-
-    data = uuid.uuid4().hex.encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo("filler")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    engine.api.import_image_from_data(buffer.getvalue(), repository=repository, tag=tags[0],
+    engine.api.import_image_from_data(tiny_image_tar(uuid.uuid4().hex.encode()),
+                                      repository=repository, tag=tags[0],
                                       changes=[f'LABEL "{TEST_LABEL}"="1"'])
     image = engine.images.get(f"{repository}:{tags[0]}")
     for tag in tags[1:]:

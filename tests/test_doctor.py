@@ -2,19 +2,13 @@
 real engine (one whose binary is missing)."""
 
 import dataclasses
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from invoke import Context, MockContext, Result
 
 from tasks import _ignore, doctor
-from tests.conftest import TEST_LABEL
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, TEST_LABEL, inv, inv_process
 
 NO_BINARY_OP_NODE = """\
 ARG BASE_IMAGE
@@ -156,9 +150,7 @@ def test_buildx_present_reports_its_version():
 
 
 def test_dead_daemon_fails_cleanly_through_inv(tmp_path):
-    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/missing.sock"}
-    done = subprocess.run([sys.executable, "-m", "invoke", "doctor"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = inv_process("doctor", env={"DOCKER_HOST": f"unix://{tmp_path}/missing.sock"})
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
     lines = done.stdout.splitlines()
@@ -237,8 +229,7 @@ def test_missing_binary_and_missing_library_are_reported(engine, fixture_project
 
 def test_unbuilt_images_warn_and_doctor_output_is_one_line_per_check(engine, fixture_project):
     fixture_project()
-    done = subprocess.run([sys.executable, "-m", "invoke", "doctor"], cwd=ROOT, env=os.environ,
-                          capture_output=True, text=True, timeout=300)
+    done = inv("doctor")
     assert "Traceback" not in done.stdout + done.stderr
     lines = done.stdout.splitlines()
     image_lines = [line for line in lines if "image base-" in line]

@@ -3,13 +3,12 @@ and nothing slow happens at import time."""
 
 import subprocess
 import sys
-from pathlib import Path
 
 from invoke import Collection
 
 import tasks
+from tests.helpers import ROOT, inv, inv_process
 
-ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {
     "build.all", "build.op-node", "build.execution", "source.tags", "source.resolve",
     "source.pin", "source.outdated", "source.clone", "audit.sizes", "audit.layers",
@@ -17,13 +16,8 @@ EXPECTED = {
 }
 
 
-def _inv(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT,
-                          capture_output=True, text=True, **kw)
-
-
 def test_inv_list_shows_every_task():
-    done = _inv("--list")
+    done = inv_process("--list")  # the real `inv`, as users start it
     assert done.returncode == 0, done.stderr
     listed = {line.split()[0] for line in done.stdout.splitlines()[1:] if line.strip()
               and not line.startswith(" " * 10)}
@@ -76,5 +70,25 @@ def test_listing_imports_no_docker_http_or_compose():
 
 def test_task_help_works_for_every_task():
     for name in sorted(EXPECTED):
-        done = _inv(name, "--help")
+        done = inv(name, "--help")
         assert done.returncode == 0 and "Usage:" in done.stdout, (name, done.stderr)
+
+
+def test_test_helpers_have_one_copy():
+    """tests/helpers.py refuses a second import under another name (each copy would have
+    its own BASE_IMAGE); conftest.py is a plugin, never imported."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("helpers", ROOT / "tests" / "helpers.py")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as exc:
+        assert "import tests.helpers" in str(exc)
+    else:
+        raise AssertionError("tests/helpers.py imported under a second name")
+    import re
+
+    imports_conftest = re.compile(r"^\s*(from|import)\s+(tests\.)?conftest\b", re.M)
+    for path in [*(ROOT / "tests").glob("*.py"), ROOT / "bench" / "run.py"]:
+        assert not imports_conftest.search(path.read_text()), path

@@ -17,19 +17,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import POLL_INTERVAL, ROOT, need_tools
+
 EXECUTION = ROOT / "docker" / "execution"
 OP_NODE = ROOT / "docker" / "op-node"
 HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-def _need_tools(*names: str) -> None:
-    missing = [n for n in names if shutil.which(n) is None]
-    if missing:
-        reason = f"needs {', '.join(missing)} on PATH (apt-get install aria2 zstd)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set, so this must run: {reason}")
-        pytest.skip(reason)
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -75,7 +67,8 @@ class RangeServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever,
+                         kwargs={"poll_interval": POLL_INTERVAL}, daemon=True).start()
 
     def drop_after(self, path: str, nbytes: int, times: int = 1) -> None:
         self._drops[path] = [nbytes] * times
@@ -145,7 +138,7 @@ def http_files():
 @pytest.fixture
 def snapshot(tmp_path_factory):
     """A generated .tar.zst (about 3 MB, incompressible) and the tree it holds."""
-    _need_tools("zstd", "tar")
+    need_tools("zstd", "tar", hint="apt-get install zstd")
     root = tmp_path_factory.mktemp("snapshot")
     tree = root / "tree"
     (tree / "db" / "state").mkdir(parents=True)
@@ -199,7 +192,7 @@ class Restore:
 
 @pytest.fixture
 def restore(tmp_path, http_files, snapshot):
-    _need_tools("aria2c", "zstd", "sha256sum")
+    need_tools("aria2c", "zstd", "sha256sum", hint="apt-get install aria2 zstd")
     volume = tmp_path / "volume"
     volume.mkdir()
     return Restore(volume, http_files, snapshot)

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,8 +17,8 @@ import pytest
 
 from tasks import source
 from tasks._errors import KitError
+from tests.helpers import ROOT, Ran, inv, inv_process
 
-ROOT = Path(__file__).resolve().parent.parent
 OPTIMISM = "ethereum-optimism/optimism"
 NETHERMIND = "NethermindEth/nethermind"
 GOMOD_OLD = "module github.com/ethereum-optimism/optimism\n\ngo 1.24.0\n\ntoolchain go1.24.3\n"
@@ -52,12 +51,7 @@ def upstream(github_api):
     return github_api
 
 
-def inv(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, text=True,
-                          capture_output=True, env={**os.environ, **(env or {})})
-
-
-def assert_one_line_error(done: subprocess.CompletedProcess) -> str:
+def assert_one_line_error(done: Ran | subprocess.CompletedProcess) -> str:
     assert done.returncode != 0, done.stdout
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
@@ -154,7 +148,7 @@ def test_resolve_task_prints_json(upstream):
     (("--component", "op-geth"), ["unknown component 'op-geth'", "op-node or execution"]),
 ])
 def test_bad_input_is_one_line(upstream, args, words):
-    line = assert_one_line_error(inv("source.resolve", *args))
+    line = assert_one_line_error(inv_process("source.resolve", *args))  # the real `inv`
     for word in words:
         assert word in line
 
