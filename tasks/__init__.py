@@ -15,15 +15,17 @@ def make_namespace() -> Collection:
     """The root namespace, built from the component table as it is now.
 
     Config defaults sit at the root, so every task sees all of them: the build's audit
-    reads `audit.budgets`, and a build resolves through `source.<name>_repo` (Invoke lets
-    INVOKE_* variables override only keys that exist where the task runs).
+    reads `audit.budgets`, a build resolves through `source.<name>_repo` and takes its
+    `build.*` flag defaults (Invoke lets INVOKE_* variables override only keys that exist
+    where the task runs).
     """
     ns = Collection()
     ns.add_collection(build.collection())
     for module in (source, audit, clean):
         ns.add_collection(Collection.from_module(module))
     ns.add_task(doctor.doctor)
-    ns.configure({"audit": audit.config_defaults(), "source": source.config_defaults()})
+    ns.configure({"audit": audit.config_defaults(), "build": build.config_defaults(),
+                  "source": source.config_defaults()})
     return ns
 
 

@@ -10,10 +10,12 @@ and a summary: tag, size, build time, cache.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, make_dataclass
 
 from invoke import Collection, task
 from invoke.exceptions import Exit
@@ -23,15 +25,6 @@ from ._errors import KitError
 
 PROGRESS_MODES = ("auto", "plain", "quiet", "tty")
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
-
-FLAG_HELP = {
-    "no_cache": "build without the BuildKit cache (rarely needed: it recompiles everything)",
-    "pull": "pull newer versions of the base images before building",
-    "push": "push the built images to the registry their names point at",
-    "platform": "target platform(s), comma separated, e.g. linux/arm64 (several need buildx)",
-    "builder": "a buildx/remote BuildKit builder to build with instead of the engine's own",
-    "progress": "build output: auto (default), plain, quiet or tty",
-}
 VERSION_HELP = {
     "version": "version to build: latest, vX.Y (newest patch), vX.Y.Z or a pre-release; "
     "default: the pin in compose.yml",
@@ -39,16 +32,60 @@ VERSION_HELP = {
 }
 
 
+# ------------------------------------------------------------------ the build flags
 @dataclass(frozen=True)
-class BuildFlags:
-    """The build flags shared by all build tasks, validated before anything runs."""
+class BuildFlag:
+    """A flag every build task takes: its help, its value when nobody sets one, and how
+    `docker compose [GLOBAL] build [OPTION]` and `docker buildx bake` spell it. A
+    CONFIGURABLE flag's default is `build.<name>` in the Invoke config (invoke.yaml,
+    INVOKE_BUILD_<NAME>); the command line wins. In a spelling, `{service}` and `{value}`
+    are filled in; otherwise a true flag is the option alone, a value follows it."""
 
-    no_cache: bool = False
-    pull: bool = False
-    push: bool = False
-    platform: str | None = None
-    builder: str | None = None
-    progress: str = "auto"
+    name: str
+    help: str
+    default: bool | str | None
+    compose: str | None = None
+    compose_global: bool = False
+    bake: str | None = None
+    configurable: bool = False
+
+    def spell(self, spelling: str | None, value, service: str) -> list[str]:
+        if spelling is None or value in (None, False, ""):
+            return []
+        if value is True:
+            return [spelling]
+        if "{" in spelling:
+            return spelling.format(service=service, value=value).split(" ", 1)
+        return [spelling, str(value)]
+
+
+# In this order in every build task's signature (it decides the short flags: -n, -l, -b).
+BUILD_FLAGS = (
+    BuildFlag("no_cache", "build without the BuildKit cache (rarely needed: it recompiles "
+              "everything)", False, compose="--no-cache", bake="--no-cache"),
+    BuildFlag("pull", "pull newer versions of the base images before building", False,
+              compose="--pull", bake="--pull"),
+    BuildFlag("push", "push the built images to the registry their names point at", False,
+              compose="--push", bake="--push"),
+    # one platform goes to compose as DOCKER_DEFAULT_PLATFORM (BuildFlags.env)
+    BuildFlag("platform", "target platform(s), comma separated, e.g. linux/arm64 (several "
+              "need buildx; default: build.platform in invoke.yaml)", None,
+              bake="--set {service}.platform={value}", configurable=True),
+    BuildFlag("builder", "a buildx/remote BuildKit builder to build with instead of the "
+              "engine's own (default: build.builder in invoke.yaml)", None,
+              compose="--builder", bake="--builder", configurable=True),
+    BuildFlag("progress", "build output: auto, plain, quiet or tty (default: build.progress "
+              "in invoke.yaml, else auto)", "auto", compose="--progress", compose_global=True,
+              bake="--progress", configurable=True),
+)
+FLAG_HELP = {flag.name: flag.help for flag in BUILD_FLAGS}
+
+
+class _BuildFlagsBehaviour:
+    """What BuildFlags does; its fields are the BUILD_FLAGS (see below)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "platform", ",".join(self.platforms()) or None)
 
     def platforms(self) -> list[str]:
         return [p.strip() for p in (self.platform or "").split(",") if p.strip()]
@@ -69,28 +106,78 @@ class BuildFlags:
     def needs_buildx(self) -> bool:
         return len(self.platforms()) > 1 or bool(self.builder)
 
+    def _spelled(self, which: str, service: str, compose_global: bool | None = None):
+        return [arg for flag in BUILD_FLAGS
+                if compose_global is None or flag.compose_global == compose_global
+                for arg in flag.spell(getattr(flag, which), getattr(self, flag.name), service)]
+
     def compose_args(self, service: str) -> list[str]:
         """`docker compose` arguments that build SERVICE with these flags."""
-        args = ["--progress", self.progress, "build"]
-        args += ["--no-cache"] * self.no_cache + ["--pull"] * self.pull + ["--push"] * self.push
-        if self.builder:
-            args += ["--builder", self.builder]
-        return args + [service]
+        return (self._spelled("compose", service, compose_global=True) + ["build"]
+                + self._spelled("compose", service, compose_global=False) + [service])
 
     def bake_argv(self, service: str) -> list[str]:
         """`docker buildx bake` on the compose files: the multi-platform path."""
-        argv = ["docker", "buildx", "bake", "--progress", self.progress]
+        argv = ["docker", "buildx", "bake"]
         for compose_file in _compose.compose_files():
             argv += ["--file", compose_file]
-        argv += ["--set", f"{service}.platform={','.join(self.platforms())}"]
-        argv += ["--no-cache"] * self.no_cache + ["--pull"] * self.pull + ["--push"] * self.push
-        if self.builder:
-            argv += ["--builder", self.builder]
-        return argv + [service]
+        return argv + self._spelled("bake", service) + [service]
 
     def env(self) -> dict[str, str]:
         platforms = self.platforms()
         return {"DOCKER_DEFAULT_PLATFORM": platforms[0]} if len(platforms) == 1 else {}
+
+
+BuildFlags = make_dataclass(
+    "BuildFlags",
+    [(flag.name, bool if isinstance(flag.default, bool) else str | None,
+      field(default=flag.default)) for flag in BUILD_FLAGS],
+    bases=(_BuildFlagsBehaviour,), frozen=True, namespace={
+        "__doc__": "The values of the shared build flags (fields: BUILD_FLAGS), validated "
+                   "before anything runs.", "__module__": __name__})
+
+
+def config_defaults() -> dict:
+    """`build.*` defaults for the root namespace: the configurable flags' defaults."""
+    return {flag.name: flag.default for flag in BUILD_FLAGS if flag.configurable}
+
+
+def flags_from(c, given: dict):
+    """BuildFlags from a task's flag values: what the command line GIVE wins, then
+    `build.<name>` in C's config for a configurable flag, then the flag's default."""
+    configured = c.config.get("build") or {}
+    values = {}
+    for flag in BUILD_FLAGS:
+        value = given.get(flag.name)
+        if value is None and flag.configurable:
+            value = configured.get(flag.name)
+        values[flag.name] = flag.default if value is None else value
+    flags = BuildFlags(**values)
+    flags.validate()
+    return flags
+
+
+def with_build_flags(body):
+    """Give the build task BODY(c, flags, **own) every BUILD_FLAGS flag as a parameter of
+    its own (Invoke reads a task's flags from its signature), and call it with the
+    BuildFlags they make (`flags_from`)."""
+    own = list(inspect.signature(body).parameters.values())
+    flag_params = [inspect.Parameter(flag.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                     default=None if flag.configurable else flag.default)
+                   for flag in BUILD_FLAGS]
+    signature = inspect.Signature([own[0], *own[2:], *flag_params])
+
+    @functools.wraps(body)
+    def with_flags(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        c = values.pop(own[0].name)
+        given = {flag.name: values.pop(flag.name) for flag in BUILD_FLAGS}
+        return body(c, flags_from(c, given), **values)
+
+    with_flags.__signature__ = signature
+    return with_flags
 
 
 @dataclass
@@ -189,31 +276,24 @@ def build_and_audit(c, services: list[str], flags: BuildFlags, env=None) -> None
         raise Exit(code=code)
 
 
-def _flags(no_cache, pull, push, platform, builder, progress) -> BuildFlags:
-    return BuildFlags(no_cache, pull, push, platform, builder, progress)
-
-
 @task(name="all", default=True, help=FLAG_HELP)
-def all_(c, no_cache=False, pull=False, push=False, platform=None, builder=None,
-         progress="auto"):
+@with_build_flags
+def all_(c, flags):
     """Build every component's image at the pinned versions, then audit them."""
-    flags = _flags(no_cache, pull, push, platform, builder, progress)
     build_and_audit(c, _components.services(), flags)
 
 
 def component_task(component: _components.Component):
     """The `build.<name>` task of one component."""
 
-    def build_one(c, version=None, pre=False, no_cache=False, pull=False, push=False,
-                  platform=None, builder=None, progress="auto"):
-        flags = _flags(no_cache, pull, push, platform, builder, progress)
-        flags.validate()
+    def build_one(c, flags, version=None, pre=False):
         build_and_audit(c, [component.service], flags, resolve(c, component.name, version, pre))
 
     build_one.__name__ = component.name.replace("-", "_")
     build_one.__doc__ = (f"Build {component.service} (resolving --version upstream first), "
                          "then audit it.")
-    return task(name=component.name, help={**VERSION_HELP, **FLAG_HELP})(build_one)
+    return task(name=component.name, help={**VERSION_HELP, **FLAG_HELP})(
+        with_build_flags(build_one))
 
 
 def collection() -> Collection:

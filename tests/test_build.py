@@ -2,6 +2,8 @@
 and labels, cached rebuilds are reported, cache mounts survive a version bump, and bad
 input or a broken host stops before anything is built."""
 
+import copy
+import dataclasses
 import os
 import shutil
 
@@ -45,9 +47,71 @@ def test_several_platforms_bake_the_compose_files(monkeypatch):
     flags = build.BuildFlags(platform="linux/amd64,linux/arm64", push=True, builder="ci")
     assert flags.needs_buildx
     assert flags.bake_argv("base-op-node") == [
-        "docker", "buildx", "bake", "--progress", "auto", "--file", "/a/compose.yml",
-        "--file", "/a/override.yml", "--set", "base-op-node.platform=linux/amd64,linux/arm64",
-        "--push", "--builder", "ci", "base-op-node"]
+        "docker", "buildx", "bake", "--file", "/a/compose.yml", "--file", "/a/override.yml",
+        "--push", "--set", "base-op-node.platform=linux/amd64,linux/arm64", "--builder", "ci",
+        "--progress", "auto", "base-op-node"]
+
+
+def test_every_build_task_takes_the_flags_of_the_table():
+    names = [flag.name for flag in build.BUILD_FLAGS]
+    # a copy: get_arguments() consumes a Task's help, and the module's tasks keep theirs
+    for name, body in copy.deepcopy(build.collection()).tasks.items():
+        args = {a.name: a for a in body.get_arguments()}
+        assert [n for n in args if n in names] == names, name  # in the table's order
+        for flag in build.BUILD_FLAGS:
+            assert args[flag.name].help == flag.help, (name, flag.name)
+    assert [f.name for f in dataclasses.fields(build.BuildFlags)] == names
+
+
+def test_the_table_spells_each_flag_for_compose_and_bake(monkeypatch):
+    monkeypatch.setenv("COMPOSE_FILE", "/a/compose.yml")
+    everything = build.BuildFlags(no_cache=True, pull=True, push=True, builder="b",
+                                  platform=" linux/amd64 , linux/arm64", progress="plain")
+    assert everything.platform == "linux/amd64,linux/arm64"
+    compose = everything.compose_args("svc")
+    bake = everything.bake_argv("svc")
+    for flag in build.BUILD_FLAGS:
+        value = getattr(everything, flag.name)
+        if flag.compose:
+            assert flag.spell(flag.compose, value, "svc")[0] in compose, flag.name
+        assert flag.spell(flag.bake, value, "svc")[0] in bake, flag.name
+    assert compose[:3] == ["--progress", "plain", "build"]  # compose's own option first
+
+
+@pytest.fixture
+def captured_builds(monkeypatch):
+    """The BuildFlags each build task was called with (nothing is built)."""
+    seen = []
+    monkeypatch.setattr(build, "build_and_audit",
+                        lambda c, services, flags, env=None: seen.append((services, flags)))
+    return seen
+
+
+def test_flag_defaults_come_from_the_config_and_the_command_line_wins(captured_builds,
+                                                                       tmp_path):
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "invoke.yaml").write_text(
+        "build:\n  progress: plain\n  platform: linux/arm64\n  builder: remote\n")
+    assert inv("build", project=checkout).returncode == 0
+    assert inv("build.execution", "--progress", "quiet", "--platform", "linux/amd64",
+               project=checkout).returncode == 0
+    assert inv("build.op-node", env={"INVOKE_BUILD_PROGRESS": "tty"}).returncode == 0
+    assert inv("build.op-node").returncode == 0
+    (_, configured), (services, given), (_, from_env), (_, plain) = captured_builds
+    assert (configured.progress, configured.platform, configured.builder) == \
+        ("plain", "linux/arm64", "remote")
+    assert services == ["base-execution"]
+    assert (given.progress, given.platform, given.builder) == ("quiet", "linux/amd64", "remote")
+    assert from_env.progress == "tty"
+    assert plain == build.BuildFlags()  # progress auto, no platform, no builder
+
+
+def test_a_bad_configured_flag_is_a_one_line_error(captured_builds, tmp_path):
+    (tmp_path / "invoke.yaml").write_text("build:\n  progress: fancy\n")
+    done = inv("build", project=tmp_path)
+    assert done.returncode == 1 and not captured_builds
+    assert done.stderr == "error: unknown --progress 'fancy'; accepted: auto, plain, quiet, tty\n"
 
 
 @pytest.mark.parametrize("kwargs, named", [
