@@ -21,6 +21,11 @@ from ._engine import normalize_ref
 from ._errors import ComposeFailed, ComposeUnavailable, KitError
 
 BUILDKIT_ENV = {"DOCKER_BUILDKIT": "1", "COMPOSE_DOCKER_CLI_BUILD": "1"}
+NO_DOCKER_CLI = ("the docker CLI is not on PATH; install Docker "
+                 "(docs.docker.com/engine/install)")
+NO_COMPOSE_V2 = ("docker compose v2 is missing; install the compose plugin (Debian/Ubuntu: "
+                 "apt-get install docker-compose-plugin; or place the docker-compose v2 binary "
+                 "in ~/.docker/cli-plugins/)")
 REQUIRED_SETTING = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?\?")
 UNSET_PLACEHOLDER = "unset-at-build-time"
 
@@ -94,24 +99,25 @@ def compose_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
 def require_compose(c) -> str:
     """The compose v2 version string, or `ComposeUnavailable` naming the fix."""
     if shutil.which("docker") is None:
-        raise ComposeUnavailable(
-            "the docker CLI is not on PATH; install Docker (docs.docker.com/engine/install)"
-        )
+        raise ComposeUnavailable(NO_DOCKER_CLI)
     result = c.run("docker compose version --short", hide=True, warn=True, in_stream=False)
     version = (result.stdout or "").strip()
     if result.exited != 0 or not version:
-        raise ComposeUnavailable(
-            "docker compose v2 is missing; install the compose plugin "
-            "(Debian/Ubuntu: apt-get install docker-compose-plugin; or place the docker-compose "
-            "v2 binary in ~/.docker/cli-plugins/)"
-        )
+        raise ComposeUnavailable(NO_COMPOSE_V2)
     return version.lstrip("v")
 
 
 def run_cli(c, argv: list[str], env: dict[str, str] | None = None, hide=None):
-    """Run a docker command line through the Invoke context; `ComposeFailed` on non-zero."""
+    """Run a docker command line through the Invoke context; `ComposeFailed` on non-zero,
+    `ComposeUnavailable` when the docker CLI or the compose plugin is missing. Whether
+    compose is there is asked only after a compose command failed (what a CLI without
+    the plugin says differs between versions), so a good run pays nothing for it."""
     result = c.run(shlex.join(argv), env=compose_env(env), hide=hide, warn=True, in_stream=False)
     if result.exited != 0:
+        if result.exited == 127:  # the shell found no such command
+            raise ComposeUnavailable(NO_DOCKER_CLI)
+        if argv[1:2] == ["compose"]:
+            require_compose(c)
         detail = (result.stderr or "").strip().splitlines()
         reason = detail[-1] if detail else f"exit code {result.exited}"
         raise ComposeFailed(f"`{_display(argv)}` failed: {reason}", result.exited)

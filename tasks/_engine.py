@@ -4,11 +4,13 @@ Thin wrappers over the Docker SDK's low-level API: one engine call each, plain d
 back, engine errors turned into one-line errors named after what happened
 (tasks/_errors.py). The client is always passed in; nothing here is global. Honours
 what docker honours: DOCKER_HOST, DOCKER_CONTEXT and the CLI's current context. The SDK
-and `requests` are imported when first used, so `inv --list` never pays for them.
+and `requests` are imported when first used, so `inv --list` never pays for them, and a
+build on the local socket never imports them at all (`build_client`, `SocketClient`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 from ._errors import (
@@ -48,6 +50,13 @@ def engine_target() -> str:
     return "unix:///var/run/docker.sock"
 
 
+def _unreachable(reason: str) -> EngineUnavailable:
+    return EngineUnavailable(
+        f"cannot reach the Docker engine at {engine_target()} ({reason}); "
+        "start the daemon or point DOCKER_HOST/DOCKER_CONTEXT at a running one"
+    )
+
+
 def engine_client(timeout: int = 120):
     """A pinged `docker.DockerClient`, or `EngineUnavailable` with a one-line reason."""
     docker = _sdk()
@@ -65,25 +74,29 @@ def engine_client(timeout: int = 120):
         client.ping()
     except (DockerException, requests.RequestException, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise EngineUnavailable(
-            f"cannot reach the Docker engine at {engine_target()} ({reason}); "
-            "start the daemon or point DOCKER_HOST/DOCKER_CONTEXT at a running one"
-        ) from None
+        raise _unreachable(reason) from None
     return client
+
+
+def _context_name() -> str:
+    """The docker CLI context in force: DOCKER_CONTEXT, else `currentContext` in the CLI's
+    config.json (DOCKER_CONFIG or ~/.docker), else `default`, as the CLI decides."""
+    if os.environ.get("DOCKER_CONTEXT"):
+        return os.environ["DOCKER_CONTEXT"]
+    folder = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    try:
+        with open(os.path.join(folder, "config.json"), encoding="utf-8") as handle:
+            return json.load(handle).get("currentContext") or "default"
+    except (OSError, ValueError, AttributeError):  # none, or broken: the default context
+        return "default"
 
 
 def _context():
     """The non-default docker CLI context in force, if any (SDK's from_env ignores them)."""
     from docker.context import ContextAPI
 
-    name = os.environ.get("DOCKER_CONTEXT")
-    if not name:
-        try:
-            current = ContextAPI.get_current_context()
-        except Exception:  # a broken ~/.docker/config.json: fall back to the default
-            return None
-        name = current.Name if current else None
-    if not name or name == "default":
+    name = _context_name()
+    if name == "default":
         return None
     context = ContextAPI.get_context(name)
     if context is None:
@@ -91,6 +104,81 @@ def _context():
             f"Docker context {name!r} does not exist; `docker context ls` lists the known ones"
         )
     return context
+
+
+def local_socket() -> str | None:
+    """The engine's unix socket when the engine is there: DOCKER_HOST=unix://PATH, or no
+    DOCKER_HOST and the default context (/var/run/docker.sock). None for anything else
+    (tcp, ssh, a context)."""
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return host[len("unix://"):] if host.startswith("unix://") else None
+    return "/var/run/docker.sock" if _context_name() == "default" else None
+
+
+class SocketClient:
+    """The engine on its local unix socket, with the standard library alone: the calls a
+    build makes (version, images, image inspect), spelled as the SDK spells them, without
+    importing the SDK and `requests` (which cost more than a no-op build takes). Errors
+    are this module's: EngineUnavailable, EngineError."""
+
+    def __init__(self, path: str, timeout: float = 120) -> None:
+        self.path, self.timeout = path, timeout
+        self.api = self  # client.api.inspect_image(...) as with the SDK
+
+    def _get(self, path: str, action: str, missing_ok: bool = False):
+        import http.client
+        import socket
+
+        class Connection(http.client.HTTPConnection):
+            def connect(conn):  # noqa: N805 (the connection, not this client)
+                conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                conn.sock.settimeout(self.timeout)
+                conn.sock.connect(self.path)
+
+        connection = Connection("localhost", timeout=self.timeout)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            status, data = response.status, response.read()
+        except OSError as exc:
+            raise _unreachable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) \
+                from None
+        finally:
+            connection.close()
+        if status == 404 and missing_ok:
+            return None
+        try:
+            body = json.loads(data or b"null")
+        except ValueError:
+            body = {"message": data.decode(errors="replace").strip()}
+        if status >= 400:
+            message = str((body or {}).get("message") or status).splitlines()
+            raise EngineError(f"{action}: {message[0] if message else status}")
+        return body
+
+    def version(self) -> dict:
+        return self._get("/version", "reading the engine version")
+
+    def images(self) -> list[dict]:
+        return self._get("/images/json", "listing images")
+
+    def inspect_image(self, ref: str) -> dict | None:
+        """`GET /images/{ref}/json`; None when the engine has no such image."""
+        from urllib.parse import quote
+
+        return self._get(f"/images/{quote(ref, safe='/:@')}/json", f"inspecting {ref}",
+                         missing_ok=True)
+
+    def close(self) -> None:
+        pass
+
+
+def build_client(timeout: int = 120):
+    """The client a build needs: a SocketClient on the local socket (no SDK import, and
+    its first call is the ping), else the SDK's pinged client."""
+    path = local_socket()
+    return SocketClient(path, timeout) if path else engine_client(timeout)
 
 
 def buildkit_missing(version: dict) -> tuple[str, str] | None:
@@ -116,21 +204,27 @@ def require_buildkit(client) -> str:
 
 
 def _engine_call(action: str, call, *args, **kwargs):
-    import requests
-    from docker.errors import APIError, DockerException
-
+    """CALL's answer; the SDK's errors become this module's (the SDK's error types are
+    imported only when there is one: a SocketClient's call imports nothing)."""
     try:
         return call(*args, **kwargs)
-    except APIError as exc:
-        lines = (exc.explanation or str(exc)).strip().splitlines()
-        reason = lines[0] if lines else str(exc.status_code)
-        cls = EngineError
-        if exc.status_code == 409:
-            cls = ImageInUse if any(s in reason for s in _IN_USE) else EngineConflict
-        raise cls(f"{action}: {reason}") from None
-    except (DockerException, requests.RequestException, OSError) as exc:
-        raise EngineError(f"{action}: {str(exc).splitlines()[0] if str(exc) else exc!r}") \
-            from None
+    except KitError:  # already ours (a SocketClient's)
+        raise
+    except Exception as exc:
+        import requests
+        from docker.errors import APIError, DockerException
+
+        if isinstance(exc, APIError):
+            lines = (exc.explanation or str(exc)).strip().splitlines()
+            reason = lines[0] if lines else str(exc.status_code)
+            cls = EngineError
+            if exc.status_code == 409:
+                cls = ImageInUse if any(s in reason for s in _IN_USE) else EngineConflict
+            raise cls(f"{action}: {reason}") from None
+        if isinstance(exc, (DockerException, requests.RequestException, OSError)):
+            reason = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            raise EngineError(f"{action}: {reason}") from None
+        raise
 
 
 # ------------------------------------------------------------------ image references
@@ -170,6 +264,30 @@ def index_by_tag(images: list[dict]) -> dict[str, dict]:
 def list_images(client) -> list[dict]:
     """Every image the engine has, as `GET /images/json` lists it: ONE engine call."""
     return _engine_call("listing images", client.api.images)
+
+
+def inspect_images(client, refs) -> list[dict]:
+    """The images REFS name that the engine has, in the listing's shape (Id, RepoTags,
+    Size): one `GET /images/{ref}/json` each, cheaper than listing every image."""
+
+    def inspect(ref):
+        try:  # a SocketClient answers None for an image it does not have
+            return client.api.inspect_image(ref)
+        except Exception as exc:
+            if isinstance(exc, KitError):
+                raise
+            from docker.errors import NotFound
+
+            if isinstance(exc, NotFound):  # not built: absent from the result, not an error
+                return None
+            raise
+
+    found = []
+    for ref in refs:
+        image = _engine_call(f"inspecting {ref}", inspect, ref)
+        if image:
+            found.append({key: image.get(key) for key in ("Id", "RepoTags", "Size", "Created")})
+    return found
 
 
 def image_history(client, ref: str) -> list[dict]:

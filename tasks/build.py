@@ -15,6 +15,7 @@ import inspect
 import re
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, make_dataclass
 
 from invoke import Collection, task
@@ -192,8 +193,8 @@ class Built:
 
 
 class Builds(list):
-    """The `Built` records of one run, with the compose config and the image listing taken
-    after the last build, so the audit that follows asks neither again."""
+    """The `Built` records of one run, with the compose config and the built images as the
+    engine has them after the build, so the audit that follows asks neither again."""
 
     def __init__(self, built, config: dict, images: list[dict]) -> None:
         super().__init__(built)
@@ -214,45 +215,65 @@ def resolve(c, component: str, version: str | None, pre: bool) -> dict[str, str]
     return resolution.build_env()
 
 
+def _connect():
+    """An engine client, once the engine is known to run BuildKit builds (on the local
+    socket, without importing the SDK: a no-op build is mostly start-up time)."""
+    client = _engine.build_client()
+    _engine.require_buildkit(client)
+    return client
+
+
 def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | None = None,
                ) -> Builds:
-    """Build SERVICES one after the other (each timed); stop at the first failure."""
+    """Build SERVICES one after the other (each timed); stop at the first failure.
+
+    Compose reads the config (which names each service's image) in the background while
+    the first build runs: on a no-op build that read is a good part of the kit's cost.
+    Whether a build was fully from cache compares the image each tag names before (one
+    listing, taken before any build) and after (one inspect per service).
+    """
     flags.validate()
-    client = _engine.engine_client()
-    _engine.require_buildkit(client)
-    _compose.require_compose(c)
+    env = {**(env or {}), **flags.env()}
+    client = _connect()  # an unreachable engine is the first thing to fix: said first
     if flags.needs_buildx and not _compose.has_buildx(c):
         need = "--builder" if flags.builder else f"several platforms ({flags.platform})"
         raise KitError(
             f"{need} needs docker buildx, which this host lacks; install the buildx plugin "
             "or build for one platform with the engine's own BuildKit"
         )
-    env = {**(env or {}), **flags.env()}
-    config = _compose.compose_config(c, env=env)
-    for service in services:
-        if service not in config.get("services", {}):
-            raise KitError(
-                f"service {service!r} is not in the compose project "
-                f"({', '.join(_compose.compose_files())}); keep the service names "
-                f"{' and '.join(_components.services())}"
-            )
-    images = audit.service_images(config, services)
-    listing = _engine.list_images(client)
-    before = _engine.index_by_tag(listing)
-    built = []
-    for service in services:
-        started = time.monotonic()
-        if len(flags.platforms()) > 1:
-            _compose.run_cli(c, flags.bake_argv(service), env=env)
-        else:
-            _compose.run_compose(c, *flags.compose_args(service), env=env)
-        seconds = time.monotonic() - started
-        listing = _engine.list_images(client)
-        after = _engine.index_by_tag(listing).get(images[service])
-        old = before.get(images[service])
-        built.append(Built(service, images[service], after and after["Size"], seconds,
-                           cached=bool(after and old and after["Id"] == old["Id"])))
-    return Builds(built, config, listing)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(_compose.compose_config, c, env)
+        before = _engine.index_by_tag(_engine.list_images(client))
+        built, found = [], []
+        for service in services:
+            started = time.monotonic()
+            try:
+                if len(flags.platforms()) > 1:
+                    _compose.run_cli(c, flags.bake_argv(service), env=env)
+                else:
+                    _compose.run_compose(c, *flags.compose_args(service), env=env)
+            except KitError:
+                _known(reading.result(), service)  # compose's "no such service", in our words
+                raise
+            seconds = time.monotonic() - started
+            config = reading.result()
+            _known(config, service)
+            image = audit.service_images(config, [service])[service]
+            after = next(iter(_engine.inspect_images(client, [image])), None)
+            old = before.get(image)
+            found += [after] if after else []
+            built.append(Built(service, image, after and after["Size"], seconds,
+                               cached=bool(after and old and after["Id"] == old["Id"])))
+    return Builds(built, config, found)
+
+
+def _known(config: dict, service: str) -> None:
+    if service not in config.get("services", {}):
+        raise KitError(
+            f"service {service!r} is not in the compose project "
+            f"({', '.join(_compose.compose_files())}); keep the service names "
+            f"{' and '.join(_components.services())}"
+        )
 
 
 def print_summary(built: list[Built]) -> None:

@@ -50,7 +50,8 @@ def engine():
 
 @pytest.fixture
 def wipe_allowed():
-    """Gate for tests that prune the build cache or remove images."""
+    """Gate for tests that prune the build cache or remove images. Ask for it first, so a
+    skipped test builds nothing for its other fixtures."""
     if not ALLOW_WIPE:
         pytest.skip(
             "prunes the build cache or removes images: runs only in CI or with "
@@ -70,6 +71,17 @@ def base_image(engine, tmp_path_factory):
     remove_images(engine, lambda tags: BASE_IMAGE in tags)
 
 
+def _new_project(folder, base: str, dockerfiles=None, **pins: str) -> FixtureProject:
+    name = f"opkit-test-{uuid.uuid4().hex[:10]}"
+    return FixtureProject(folder / name, name, {**default_pins(), **pins}).write(base,
+                                                                                 dockerfiles)
+
+
+def _remove_projects(engine, projects) -> None:
+    for project in projects:
+        remove_images(engine, lambda tags, p=project: any(t.startswith(p.name) for t in tags))
+
+
 @pytest.fixture
 def fixture_project(engine, base_image, tmp_path, monkeypatch):
     """Factory: make_project(dockerfiles={component: text}, **pins).
@@ -83,19 +95,27 @@ def fixture_project(engine, base_image, tmp_path, monkeypatch):
     made: list[FixtureProject] = []
 
     def make(dockerfiles: dict[str, str] | None = None, **pins: str) -> FixtureProject:
-        name = f"opkit-test-{uuid.uuid4().hex[:10]}"
-        values = {**default_pins(), **pins}
-        project = FixtureProject(tmp_path / name, name, values).write(base_image, dockerfiles)
-        for key, value in project.env.items():
-            monkeypatch.setenv(key, value)
-        for key in values:  # the fixture's own defaults decide, not the caller's shell
-            monkeypatch.delenv(key, raising=False)
-        made.append(project)
-        return project
+        made.append(_new_project(tmp_path, base_image, dockerfiles, **pins).enter(monkeypatch))
+        return made[-1]
 
     yield make
-    for project in made:
-        remove_images(engine, lambda tags, p=project: any(t.startswith(p.name) for t in tags))
+    _remove_projects(engine, made)
+
+
+@pytest.fixture(scope="module")
+def module_project(engine, base_image, tmp_path_factory):
+    """Factory like fixture_project, for a project a module's tests share and only read:
+    made once (build it with `project.build(...)`), removed after the module. Each test
+    enters it with `project.enter(monkeypatch)`."""
+    made: list[FixtureProject] = []
+
+    def make(dockerfiles: dict[str, str] | None = None, **pins: str) -> FixtureProject:
+        made.append(_new_project(tmp_path_factory.mktemp("shared"), base_image, dockerfiles,
+                                 **pins))
+        return made[-1]
+
+    yield make
+    _remove_projects(engine, made)
 
 
 # ------------------------------------------------------------------ stand-in GitHub

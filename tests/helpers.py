@@ -39,7 +39,7 @@ ALLOW_WIPE = IN_CI or os.environ.get("OPKIT_TEST_ALLOW_WIPE") == "1"
 BASE_IMAGE = f"opkit-test/base:s{os.getpid()}-{uuid.uuid4().hex[:6]}"
 # How often the stand-in servers' serve_forever looks for shutdown (default 0.5 s: every
 # close() of a server would wait that long).
-POLL_INTERVAL = 0.05
+POLL_INTERVAL = 0.01
 
 
 def need(reason: str):
@@ -202,6 +202,24 @@ class FixtureProject:
                 given.format(name=self.name) if given else fixture_dockerfile(entry, self.name))
         self.compose_file.write_text(fixture_compose(self.name, base, self.pins))
         self.env = {"COMPOSE_FILE": str(self.compose_file), "COMPOSE_PROJECT_NAME": self.name}
+        return self
+
+    def enter(self, monkeypatch) -> FixtureProject:
+        """Point COMPOSE_FILE and COMPOSE_PROJECT_NAME at this project (as a user of their
+        own compose file would); its pins, not the caller's shell, decide the versions."""
+        for key, value in self.env.items():
+            monkeypatch.setenv(key, value)
+        for key in self.pins:
+            monkeypatch.delenv(key, raising=False)
+        return self
+
+    def build(self, *services: str) -> FixtureProject:
+        """`docker compose build SERVICES` of this project, whatever the caller's env."""
+        from tasks import _compose
+
+        with pytest.MonkeyPatch.context() as patch:
+            self.enter(patch)
+            _compose.run_compose(Context(), "build", *services, hide=True)
         return self
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from invoke import Config, Context
 
-from tasks import _compose, audit
+from tasks import audit
 from tasks._errors import KitError
 from tests.helpers import ROOT, inv, inv_process, kit_context
 
@@ -98,11 +98,15 @@ def test_bad_budget_flag_is_one_line():
 
 
 # ---------------------------------------------------------------- real engine
+@pytest.fixture(scope="module")
+def sized_project(module_project):
+    """Built once for the module: the tests below only read it."""
+    return module_project(dockerfiles={"op-node": SIZED_OP_NODE}).build("base-op-node")
+
+
 @pytest.fixture
-def sized(engine, fixture_project):
-    project = fixture_project(dockerfiles={"op-node": SIZED_OP_NODE})
-    _compose.run_compose(Context(), "build", "base-op-node", hide=True)
-    return project
+def sized(sized_project, monkeypatch):
+    return sized_project.enter(monkeypatch)
 
 
 def test_sizes_equal_the_engines(engine, sized):

@@ -148,8 +148,8 @@ def bystanders(engine, cached, tmp_path):
     volume.remove(force=True)
 
 
-def test_prune_shrinks_cache_and_spares_volumes_images_containers(engine, cached, bystanders,
-                                                                  wipe_allowed):
+def test_prune_shrinks_cache_and_spares_volumes_images_containers(wipe_allowed, engine, cached,
+                                                                  bystanders):
     volume, container = bystanders
     before = _ours(engine, cached)
     assert before
@@ -169,7 +169,7 @@ def test_prune_shrinks_cache_and_spares_volumes_images_containers(engine, cached
     assert engine.images.get(cached.image("base-op-node")).id == container.image.id
 
 
-def test_older_than_spares_fresh_cache(engine, cached, wipe_allowed, capsys):
+def test_older_than_spares_fresh_cache(wipe_allowed, engine, cached, capsys):
     before = _ours(engine, cached)
     hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
     stale = [r for r in _engine.build_cache_records(engine) if not r.get("InUse")
@@ -182,7 +182,7 @@ def test_older_than_spares_fresh_cache(engine, cached, wipe_allowed, capsys):
                                               "(unused, unshared records, unused for 1h)")
 
 
-def test_clean_images_keeps_newest_and_in_use(engine, fixture_project, wipe_allowed):
+def test_clean_images_keeps_newest_and_in_use(wipe_allowed, engine, fixture_project):
     project = fixture_project()
     versions = ["v1.0.1", "v1.0.2", "v1.0.3", "v1.0.4"]
     for version in versions:
@@ -253,8 +253,8 @@ def test_clean_images_returns_only_what_it_removed(monkeypatch, capsys):
         "demo-op-node:v1.0.3", "demo-op-node:v1.0.2", "demo-op-node:v1.0.1"]
 
 
-def test_clean_images_keeps_what_a_container_holds_even_unplanned(engine, fixture_project,
-                                                                   wipe_allowed, monkeypatch):
+def test_clean_images_keeps_what_a_container_holds_even_unplanned(wipe_allowed, engine,
+                                                                   fixture_project, monkeypatch):
     """On the engine: the planner is told no container uses anything, so it plans to remove
     the tag a stopped container uses; the engine refuses, and the tag is not reported as
     removed."""

@@ -4,6 +4,7 @@ what happened, one rule for each decision, and a real BuildKit build."""
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 from invoke import Context, MockContext, Result
@@ -32,7 +33,8 @@ def test_compose_env_turns_buildkit_on_and_carries_versions(monkeypatch):
 
 def test_run_compose_failure_keeps_exit_code(monkeypatch):
     monkeypatch.setenv("COMPOSE_FILE", "x.yml")
-    c = MockContext(run={"docker compose build": Result(exited=17, stderr="boom\nlast line")})
+    c = MockContext(run={"docker compose build": Result(exited=17, stderr="boom\nlast line"),
+                         "docker compose version --short": Result("2.40.3\n")})
     with pytest.raises(_errors.ComposeFailed) as info:
         _compose.run_compose(c, "build")
     assert info.value.code == 17
@@ -42,10 +44,24 @@ def test_run_compose_failure_keeps_exit_code(monkeypatch):
 def test_failure_message_hides_the_kits_project_directory(monkeypatch):
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
     c = MockContext(run={re.compile(r"docker compose --project-directory \S+ build x"):
-                         Result(exited=1, stderr="no such service: x")})
+                         Result(exited=1, stderr="no such service: x"),
+                         "docker compose version --short": Result("2.40.3\n")})
     with pytest.raises(_errors.ComposeFailed) as info:
         _compose.run_compose(c, "build", "x")
     assert info.value.message == "error: `docker compose build x` failed: no such service: x"
+
+
+def test_a_failed_compose_command_says_when_compose_itself_is_missing(monkeypatch):
+    """A CLI without the plugin fails `docker compose config --format json` with whatever
+    its version says (`unknown flag: --format`); the kit then asks compose for its
+    version and names the missing plugin instead."""
+    monkeypatch.setenv("COMPOSE_FILE", "x.yml")
+    c = MockContext(run={
+        "docker compose config --format json": Result(exited=125, stderr="unknown flag: "
+                                                      "--format\nSee 'docker --help'."),
+        "docker compose version --short": Result(exited=125, stderr="unknown flag: --short")})
+    with pytest.raises(_errors.ComposeUnavailable, match="docker compose v2 is missing"):
+        _compose.compose_config(c)
 
 
 def test_missing_compose_names_the_fix():
@@ -238,3 +254,60 @@ def test_removing_images_names_what_the_engine_refused(engine):
         engine.api.remove_container(container["Id"], force=True)
         for image in (used, twice):
             engine.images.remove(image, force=True)
+
+
+# ------------------------------------------------------------------ the build's client
+def test_the_local_socket_is_used_only_where_the_engine_is(monkeypatch, tmp_path):
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert _engine.local_socket() == "/var/run/docker.sock"
+    (tmp_path / "config.json").write_text('{"currentContext": "remote"}')
+    assert _engine.local_socket() is None  # a context: the SDK's client
+    (tmp_path / "config.json").write_text("{broken")
+    assert _engine.local_socket() == "/var/run/docker.sock"
+    monkeypatch.setenv("DOCKER_CONTEXT", "default")
+    assert _engine.local_socket() == "/var/run/docker.sock"
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/user/1000/docker.sock")
+    assert _engine.local_socket() == "/run/user/1000/docker.sock"
+    monkeypatch.setenv("DOCKER_HOST", "ssh://node@example.invalid")
+    assert _engine.local_socket() is None
+
+
+def test_socket_client_answers_as_the_sdk_does(engine, base_image):
+    socket_client = _engine.SocketClient(_engine.local_socket() or "/var/run/docker.sock")
+    version = _engine.engine_version(socket_client)
+    assert version["ApiVersion"] == engine.version()["ApiVersion"]
+    found = _engine.inspect_images(socket_client, [base_image, "opkit-test/absent:none"])
+    assert found == _engine.inspect_images(engine, [base_image, "opkit-test/absent:none"])
+    assert [image["Id"] for image in found] == [engine.images.get(base_image).id]
+    with pytest.raises(_errors.EngineError, match="^error: asking: "):  # the engine's 404
+        socket_client._get("/no-such-endpoint", "asking")
+
+
+def test_socket_client_on_a_dead_socket_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/missing.sock")
+    client = _engine.build_client()
+    assert isinstance(client, _engine.SocketClient)
+    with pytest.raises(_errors.EngineUnavailable) as info:
+        _engine.require_buildkit(client)
+    assert info.value.message.startswith(
+        f"error: cannot reach the Docker engine at DOCKER_HOST=unix://{tmp_path}/missing.sock")
+    assert "\n" not in info.value.message
+
+
+def test_a_build_on_the_local_socket_imports_no_sdk(engine, fixture_project):
+    """A no-op build is mostly start-up: it must not pay for the SDK and `requests`."""
+    fixture_project()
+    probe = (
+        "import sys; sys.argv = ['inv', 'build.execution', '--progress', 'quiet'];"
+        "from invoke.main import program\n"
+        "try: program.run()\n"
+        "except SystemExit as exc: assert not exc.code, exc\n"
+        "print([m for m in ('docker', 'requests', 'urllib3') if m in sys.modules],"
+        " file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
