@@ -124,6 +124,7 @@ def test_op_node_dockerfile_builds_like_upstream():
     assert '--branch "op-node/${OP_NODE_VERSION}"' in text and "--depth 1" in text
     assert '"$head" != "$OP_NODE_COMMIT"' in text
     assert "tag moved upstream or the pin is wrong" in text
+    assert re.search(r"^ENV JUST_UNSTABLE=1$", text.split("\nFROM ")[1], re.MULTILINE)
     assert "just build-superchain-go" in text
     assert "CGO_ENABLED=0 go build" in text
     for flag in ("-s -w", "-X main.GitCommit=", "-X main.GitDate=", "-X ${pkg}.Version=",
