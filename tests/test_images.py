@@ -24,6 +24,7 @@ DOCKERFILES = {
     "base-op-node": ROOT / "docker" / "op-node" / "Dockerfile",
     "base-execution": ROOT / "docker" / "execution" / "Dockerfile",
 }
+BUNDLE_SCRIPT = ROOT / "docker" / "op-node" / "superchain-bundle.sh"
 PINS = {  # pinned build arg -> the service it belongs to
     "OP_NODE_VERSION": "base-op-node", "OP_NODE_COMMIT": "base-op-node",
     "GO_VERSION": "base-op-node", "OP_NODE_REPO": "base-op-node",
@@ -124,8 +125,10 @@ def test_op_node_dockerfile_builds_like_upstream():
     assert '--branch "op-node/${OP_NODE_VERSION}"' in text and "--depth 1" in text
     assert '"$head" != "$OP_NODE_COMMIT"' in text
     assert "tag moved upstream or the pin is wrong" in text
-    assert re.search(r"^ENV JUST_UNSTABLE=1$", text.split("\nFROM ")[1], re.MULTILINE)
-    assert "just build-superchain-go" in text
+    builder = text.split("\nFROM ")[1]
+    assert re.search(r"^ENV JUST_UNSTABLE=1$", builder, re.MULTILINE)
+    assert "COPY superchain-bundle.sh /usr/local/bin/opkit-superchain-bundle" in builder
+    assert "build-superchain-go" in BUNDLE_SCRIPT.read_text()
     assert "CGO_ENABLED=0 go build" in text
     for flag in ("-s -w", "-X main.GitCommit=", "-X main.GitDate=", "-X ${pkg}.Version=",
                  "-X ${pkg}.Meta="):
@@ -157,7 +160,8 @@ def test_scripts_are_committed_executable():
                           text=True, check=True)
     modes = {line.split()[-1]: line.split()[0] for line in done.stdout.splitlines()}
     scripts = [p for p in modes if p.endswith(".sh")]
-    assert {"docker/op-node/entrypoint.sh", "docker/execution/entrypoint.sh",
+    assert {"docker/op-node/entrypoint.sh", "docker/op-node/superchain-bundle.sh",
+            "docker/execution/entrypoint.sh",
             "docker/execution/jwt-init.sh", "docker/execution/snapshot-restore.sh"} <= set(scripts)
     assert all(modes[p] == "100755" for p in scripts), modes
 
@@ -333,7 +337,7 @@ PLANTED = {".env": "L1_RPC_URL=https://secret.example.invalid\n", ".env.local": 
 
 
 @pytest.mark.parametrize("service,ships", [
-    ("base-op-node", {"entrypoint.sh"}),
+    ("base-op-node", {"entrypoint.sh", "superchain-bundle.sh"}),
     ("base-execution", {"entrypoint.sh", "jwt-init.sh", "snapshot-restore.sh"}),
 ])
 def test_build_context_carries_no_secrets_env_data_or_logs(engine, tmp_path, service, ships):
