@@ -467,6 +467,29 @@ def test_clone_step_refuses_a_moved_tag(tmp_path, git_repo):
     assert "tag moved upstream or the pin is wrong" in done.stderr
 
 
+def test_clone_step_takes_a_commit_prefix_of_seven_or_more_hex_digits(tmp_path, git_repo):
+    """op-node v1.21.0's release page shows its commit as 2ad3799: a 7-hex prefix is a pin
+    the build checks; a shorter or non-hex one is refused before it could mean anything."""
+    repo = git_repo()
+    pinned = repo.commit({"a.txt": "1"}, "release")
+    repo.tag("op-node/v1.21.0")
+    for prefix in (pinned[:7], pinned[:12], pinned):
+        done = _clone_step(tmp_path, OP_NODE_REPO=repo.url, OP_NODE_VERSION="v1.21.0",
+                           OP_NODE_COMMIT=prefix)
+        assert done.returncode == 0, (prefix, done.stderr)
+        assert f"op-node/v1.21.0 at {pinned}" in done.stdout
+    other = "0000000" if not pinned.startswith("0000000") else "1111111"
+    moved = _clone_step(tmp_path, OP_NODE_REPO=repo.url, OP_NODE_VERSION="v1.21.0",
+                        OP_NODE_COMMIT=other)
+    assert moved.returncode != 0
+    assert f"is commit {pinned}, but OP_NODE_COMMIT pins {other}" in moved.stderr
+    for bad in (pinned[:6], pinned[:7].upper() + "Z", "g" * 7, pinned + "0"):
+        done = _clone_step(tmp_path, OP_NODE_REPO=repo.url, OP_NODE_VERSION="v1.21.0",
+                           OP_NODE_COMMIT=bad)
+        assert done.returncode != 0, bad
+        assert "must be 7 to 40 lower-case hex digits" in done.stderr, (bad, done.stderr)
+
+
 def test_clone_step_wants_a_v_version_and_an_existing_tag(tmp_path, git_repo):
     repo = git_repo()
     repo.commit({"a.txt": "1"})
