@@ -83,6 +83,11 @@ def dropped_network(network: str, op_node_version: str | None) -> str | None:
     return None
 
 
+def is_base_network(network: str) -> bool:
+    """Whether NETWORK names Base (which left op-node and Nethermind at its Azul upgrade)."""
+    return bool(_BASE_NETWORK.search(network or ""))
+
+
 def network_settings(config: dict) -> dict[str, str]:
     """Network-looking settings in the compose config: env, build args, --network flags."""
     found = {}
@@ -302,7 +307,7 @@ def check_network(state) -> Check:
                      f"{pinned or '?'}) no longer embed this chain's config",
                      "give op-node the chain's rollup config (OP_NODE_ROLLUP_CONFIG) and "
                      "Nethermind its chain spec, or follow a chain op-node still embeds")
-    base = {k: v for k, v in settings.items() if _BASE_NETWORK.search(v)}
+    base = {k: v for k, v in settings.items() if is_base_network(v)}
     if base:
         where = ", ".join(f"{k}={v}" for k, v in base.items())
         return Check("network", "warn", f"{where}: Base moved to its own clients at the Azul "
