@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import _embedded, _readiness, _registry, forks, source
+from tasks import _embedded, _readiness, _registry, doctor, forks, source
 from tasks._errors import KitError
 from tests import forks_upstream as up
 
@@ -344,3 +344,33 @@ def test_opkit_now_accepts_seconds_and_iso(monkeypatch):
     monkeypatch.setenv("OPKIT_NOW", "yesterday")
     with pytest.raises(KitError):
         forks.now()
+
+
+# ----------------------------------------------------------------------- doctor
+def _doctor_state(network: str, op_node: str = "v1.19.5", nethermind: str = "1.39.3") -> dict:
+    return {"config": {"services": {
+        "base-op-node": {"environment": {"OP_NODE_NETWORK": network},
+                         "build": {"args": {"OP_NODE_VERSION": op_node}}},
+        "base-execution": {"build": {"args": {"NETHERMIND_VERSION": nethermind}}}}}}
+
+
+def test_doctor_forks_check_fails_with_the_pin_to_fix_it(upstream):
+    check = doctor.check_forks(_doctor_state("op-sepolia"))
+    assert check.status == "fail"
+    assert "op-node v1.19.5 lacks lagoon" in check.detail and "in 10 days" in check.detail
+    assert check.fix.startswith("inv source.pin --version v1.21.0")
+
+
+def test_doctor_forks_check_ok_and_warn(upstream):
+    ok = doctor.check_forks(_doctor_state("op-sepolia", "v1.21.0", "2.2.1"))
+    assert ok.status == "ok" and "next: lagoon in 10 days" in ok.detail
+    base = doctor.check_forks(_doctor_state("base-mainnet"))
+    assert base.status == "warn" and "Azul" in base.detail
+    unset = doctor.check_forks(_doctor_state("unset-at-build-time"))
+    assert unset.status == "skip"
+
+
+def test_doctor_forks_check_offline_with_nothing_cached_skips(upstream):
+    upstream.close()
+    check = doctor.check_forks(_doctor_state("op-sepolia"))
+    assert check.status == "skip" and "cannot reach the GitHub API" in check.detail
