@@ -374,3 +374,39 @@ def test_doctor_forks_check_offline_with_nothing_cached_skips(upstream):
     upstream.close()
     check = doctor.check_forks(_doctor_state("op-sepolia"))
     assert check.status == "skip" and "cannot reach the GitHub API" in check.detail
+
+
+# ---------------------------------------------------------------- build warning
+def test_build_warning_is_one_line_and_free_without_network(upstream, stack):
+    assert forks.build_warning(("op-node", "execution")) is None
+    assert upstream.requests == []
+    os.environ["NETWORK"] = "op-sepolia"
+    try:
+        line = forks.build_warning(("op-node",))
+        resolved = forks.build_warning(("op-node",), {"OP_NODE_VERSION": "v1.21.0"})
+    finally:
+        del os.environ["NETWORK"]
+    assert line.startswith("warning: op-node v1.19.5 lacks lagoon, which op-sepolia "
+                           "activates at 2026-12-10 16:00:01 UTC (in 10 days)")
+    assert "v1.21.0 carries it" in line and "\n" not in line
+    assert resolved is None
+
+
+def test_inv_build_without_network_sends_no_request(fixture_project, upstream):
+    """`inv build` of the pinned versions with NETWORK unset: the stand-in API sees nothing."""
+    fixture_project()
+    done = inv("build", "--progress", "quiet")
+    assert done.returncode == 0, done.stderr
+    assert upstream.requests == []
+    assert "warning:" not in done.stderr
+
+
+def test_build_op_node_version_prints_one_warning_line(fixture_project, upstream):
+    """`inv build.op-node --version v1.19.5` with NETWORK=op-sepolia: one warning line."""
+    fixture_project()
+    done = inv("build.op-node", "--version", "v1.19.5", "--progress", "quiet",
+               env={"NETWORK": "op-sepolia"})
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert "op-node v1.19.5 lacks lagoon" in warnings[0] and "v1.21.0" in warnings[0]
