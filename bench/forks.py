@@ -27,9 +27,11 @@ from tests.conftest import FakeGitHub  # noqa: E402
 INV = [sys.executable, "-m", "invoke", "source.forks", "--network", "op-sepolia"]
 SCENARIOS = {
     "pins lack Lagoon (op-node v1.19.5, Nethermind 1.39.3)":
-        {"OP_NODE_VERSION": "v1.19.5", "NETHERMIND_VERSION": "1.39.3"},
+        {"OP_NODE_VERSION": "v1.19.5", "OP_NODE_COMMIT": up.OP_NODE_TAGS["op-node/v1.19.5"],
+         "NETHERMIND_VERSION": "1.39.3"},
     "pins carry Lagoon (op-node v1.21.0, Nethermind 2.2.1)":
-        {"OP_NODE_VERSION": "v1.21.0", "NETHERMIND_VERSION": "2.2.1"},
+        {"OP_NODE_VERSION": "v1.21.0", "OP_NODE_COMMIT": up.OP_NODE_TAGS["op-node/v1.21.0"],
+         "NETHERMIND_VERSION": "2.2.1"},
 }
 
 

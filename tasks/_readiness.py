@@ -197,6 +197,7 @@ def assess(network: str, pins: dict[str, str], github=None, repos: dict | None =
                         f"{pinned or '(none)'} is not an upstream release")
         else:
             view = assessor.view(component, release, refs, chain)
+            view = _check_commit_pin(assessor, component, release, refs, view, pins)
         report.views[component] = view
         judged = {f: judge(f, scheduled.get(f), view, network, now)
                   for f in set(scheduled) | set(view.times or {})}
@@ -210,6 +211,18 @@ def assess(network: str, pins: dict[str, str], github=None, repos: dict | None =
         row.update({name: verdicts[name][fork] for name in verdicts if fork in verdicts[name]})
         report.rows.append(row)
     return report
+
+
+def _check_commit_pin(assessor, component, release, refs, view: View, pins) -> View:
+    """OP_NODE_COMMIT must still be the tag's commit, or the build refuses it: unknown."""
+    pinned = pins.get("OP_NODE_COMMIT") if component == "op-node" else None
+    if not pinned or view.problem:
+        return view
+    actual = assessor.github.commit_of(assessor.repos[component], refs[release.tag])
+    if _versions.commit_matches(pinned, actual):
+        return view
+    return View(component, view.version, problem=f"tag moved: {release.tag} is now "
+                f"{actual[:12]}, but OP_NODE_COMMIT pins {pinned[:12]} (the build refuses it)")
 
 
 def _name_carriers(assessor, component, available, refs, chain, scheduled, verdicts, view):

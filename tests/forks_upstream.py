@@ -66,7 +66,9 @@ GOMOD_REGISTRY_MODULE = (
     "github.com/ethereum-optimism/op-geth v1.101411.0\n")
 
 OP_NODE_TAGS = {
-    "op-node/v1.21.0": sha("op-node 1.21.0"), "op-node/v1.19.5": sha("op-node 1.19.5"),
+    # v1.21.0's tag commit starts 2ad3799 upstream (compose.yml pins that prefix)
+    "op-node/v1.21.0": "2ad3799" + sha("op-node 1.21.0")[7:],
+    "op-node/v1.19.5": sha("op-node 1.19.5"),
     "op-node/v1.18.2": sha("op-node 1.18.2"), "op-node/v1.13.2": sha("op-node 1.13.2"),
     "op-node/v1.9.0": sha("op-node 1.9.0"), "op-node/v1.22.0-rc.1": sha("op-node 1.22.0-rc.1"),
     "op-batcher/v1.21.0": sha("op-batcher"),
@@ -103,8 +105,9 @@ def chain_list(identifiers) -> str:
                        for number, ident in enumerate(identifiers, start=1)], indent=2)
 
 
-IDENTIFIERS = ["mainnet/op", "sepolia/op", "mainnet/base", "sepolia/base", "sepolia/lisk",
-               "mainnet/lisk", "sepolia/soneium-minato", "mainnet/xterio-eth"]
+# Base is not here: the registry removed mainnet/base and sepolia/base (0d9aefc4, 2026-04-27).
+IDENTIFIERS = ["mainnet/op", "sepolia/op", "sepolia/lisk", "mainnet/lisk",
+               "sepolia/soneium-minato", "mainnet/xterio-eth"]
 
 
 def serve_registry(fake) -> None:

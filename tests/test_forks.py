@@ -101,6 +101,12 @@ def test_within_decides_the_exit_code_not_the_verdict(upstream, stack):
 
 
 def test_json_shape(upstream, stack):
+    """Fixtures as in today's case: op-node/v1.19.5's superchain-registry gitlink
+    (ethereum-optimism/optimism, from op-node/v1.19.1) names a registry revision whose
+    superchain/configs/sepolia/op.toml [hardforks] (superchain-registry 8336d2aedd19)
+    stops at karst_time; NethermindEth/nethermind src/Nethermind/Chains/op-sepolia.json.zst.
+    The Nethermind spec has no deltaTimestamp: Delta is set only in the rollup node
+    (OP's network-upgrade docs)."""
     done = inv("source.forks", "--network", "op-sepolia", "--json")
     rows = json.loads(done.stdout)
     assert [r["fork"] for r in rows][-2:] == ["karst", "lagoon"]
@@ -120,11 +126,29 @@ def test_json_shape(upstream, stack):
 
 
 def test_network_comes_from_the_env_file_beside_compose(upstream, stack):
+    """compose's own precedence: shell environment, then .env beside compose.yml, then the
+    `${VAR:-default}`. Fixtures as in today's case: op-node/v1.19.5's superchain-registry gitlink
+    (ethereum-optimism/optimism, from op-node/v1.19.1) names a registry revision whose
+    superchain/configs/sepolia/op.toml [hardforks] (superchain-registry 8336d2aedd19)
+    stops at karst_time; NethermindEth/nethermind src/Nethermind/Chains/op-sepolia.json.zst."""
     (stack.parent / ".env").write_text("# settings\nNETWORK='op-sepolia'  \n")
     done = inv("source.forks", "--json")
     assert row_of(json.loads(done.stdout), "lagoon")["op-node"]["status"] == "not-ready"
-    env = inv("source.forks", "--json", env={"OP_NODE_VERSION": "v1.21.0"})
+    newer = {"OP_NODE_VERSION": "v1.21.0", "OP_NODE_COMMIT": "2ad3799"}
+    env = inv("source.forks", "--json", env=newer)
     assert row_of(json.loads(env.stdout), "lagoon")["op-node"]["status"] == "ready"
+    (stack.parent / ".env").write_text("NETWORK=op-sepolia\n" + "".join(
+        f"{k}={v}\n" for k, v in newer.items()))
+    dotenv = inv("source.forks", "--json")
+    assert row_of(json.loads(dotenv.stdout), "lagoon")["op-node"]["status"] == "ready"
+
+
+def test_a_moved_tag_is_unknown_not_ready(upstream, stack):
+    """OP_NODE_COMMIT no longer the tag's commit: the build refuses it, so: unknown."""
+    source.write_pins(stack, {"OP_NODE_COMMIT": "0123456"})
+    rows = json.loads(inv("source.forks", "--network", "op-sepolia", "--json").stdout)
+    verdict = row_of(rows, "lagoon")["op-node"]
+    assert verdict["status"] == "unknown" and "tag moved: op-node/v1.19.5" in verdict["reason"]
 
 
 # ----------------------------------------------------------------- networks and input
@@ -136,6 +160,8 @@ def test_unknown_network_is_one_line(upstream, stack):
 
 
 def test_name_mapping_comes_from_the_registry(upstream):
+    """Names from chainList.json identifiers <superchain>/<chain> (superchain-registry
+    8336d2aedd19, chainList.json; e.g. mainnet/xterio-eth and sepolia/soneium-minato)."""
     from tasks._github import GitHub
 
     index = _registry.Registry(GitHub()).networks()
@@ -157,6 +183,8 @@ def test_dropped_network_is_said_plainly(upstream, stack):
 
 @pytest.mark.parametrize("network", ["base-mainnet", "base-sepolia"])
 def test_base_is_said_plainly_without_a_request(upstream, stack, network):
+    """Base left op-node and Nethermind at Azul; the registry removed mainnet/base and
+    sepolia/base (superchain-registry 0d9aefc4). Said before any request."""
     line = one_line_error(inv("source.forks", "--network", network))
     assert "Azul" in line and "2026-04-20" in line and "2026-05-28" in line
     assert upstream.requests == []
@@ -164,12 +192,14 @@ def test_base_is_said_plainly_without_a_request(upstream, stack, network):
 
 @pytest.mark.parametrize("within", ["soon", "-3", "nan"])
 def test_malformed_within_is_one_line(upstream, stack, within):
+    """Bad input fails before any request (no upstream structure involved)."""
     line = one_line_error(inv("source.forks", "--network", "op-sepolia", "--within", within))
     assert "malformed --within" in line
     assert upstream.requests == []
 
 
 def test_no_network_anywhere_is_one_line(upstream, stack):
+    """No --network, no NETWORK in the environment or .env: one line (no upstream read)."""
     assert "no network" in one_line_error(inv("source.forks"))
 
 
@@ -188,6 +218,11 @@ def test_request_counts_cold_warm_offline(upstream):
 
 @pytest.mark.parametrize("outage", ["503", "stopped"])
 def test_offline_after_a_warm_run_gives_the_same_answer(upstream, stack, outage):
+    """The stand-in answering 503, or gone, after a warm run.
+    Fixtures as in today's case: op-node/v1.19.5's superchain-registry gitlink
+    (ethereum-optimism/optimism, from op-node/v1.19.1) names a registry revision whose
+    superchain/configs/sepolia/op.toml [hardforks] (superchain-registry 8336d2aedd19)
+    stops at karst_time; NethermindEth/nethermind src/Nethermind/Chains/op-sepolia.json.zst."""
     first = inv("source.forks", "--network", "op-sepolia", "--json")
     assert first.returncode == 1 and json.loads(first.stdout)
     if outage == "503":
@@ -201,6 +236,7 @@ def test_offline_after_a_warm_run_gives_the_same_answer(upstream, stack, outage)
 
 
 def test_offline_with_nothing_cached_is_one_line(upstream, stack):
+    """Nothing cached and the stand-in gone: one line naming the cause."""
     upstream.close()
     assert "cannot reach the GitHub API" in one_line_error(
         inv("source.forks", "--network", "op-sepolia"))
@@ -235,7 +271,7 @@ def test_old_op_node_inherits_times_and_lacks_later_forks(upstream):
     """v1.9.0's registry revision uses the inline layout (superchain-registry 8a45400fa7a7):
     granite comes from superchain.toml through superchain_time; holocene and later are
     missing and already active, so the divergence is in the past."""
-    report = _readiness.assess("op-sepolia", {**PINS_TODAY, "OP_NODE_VERSION": "v1.9.0"},
+    report = _readiness.assess("op-sepolia", {"OP_NODE_VERSION": "v1.9.0"},
                                now=up.NOW, components=("op-node",))
     status = {row["fork"]: row["op-node"].status for row in report.rows}
     assert status["granite"] == "ready" and status["fjord"] == "ready"
@@ -244,6 +280,8 @@ def test_old_op_node_inherits_times_and_lacks_later_forks(upstream):
 
 
 def test_a_pin_that_is_no_release_is_unknown(upstream):
+    """v1.0.0 is no tag in the stand-in's op-node/v listing (matching-refs, as
+    ethereum-optimism/optimism serves it): unknown, never a guess."""
     report = _readiness.assess("op-sepolia", {**PINS_TODAY, "OP_NODE_VERSION": "v1.0.0"},
                                now=up.NOW, components=("op-node",))
     verdicts = {row["op-node"].status for row in report.rows}
@@ -266,6 +304,8 @@ def test_an_unreadable_chain_spec_is_unknown_not_ready(upstream):
 
 # ------------------------------------------------------------------ the GitHub client
 def test_an_absent_path_at_a_commit_is_asked_once(upstream):
+    """op-node/v1.9.0 has no superchain-registry gitlink (go.mod era, optimism go.mod of
+    Dec 2023, 00a8737058f2): the contents endpoint's 404 is cached as an answer."""
     from tasks._github import GitHub
 
     commit = up.OP_NODE_TAGS["op-node/v1.9.0"]
@@ -321,6 +361,10 @@ def test_chainspec_times_reads_engine_and_params():
 
 
 def test_registry_pin_from_gomod():
+    """go.mod shapes: `require github.com/ethereum-optimism/superchain-registry/superchain
+    v0.0.0-<date>-<12 hex>` (optimism 00a8737058f2, go.mod) and `replace
+    github.com/ethereum/go-ethereum => github.com/ethereum-optimism/op-geth vX` (what
+    optimism's op-chain-ops check-prestate reads to find op-geth)."""
     assert _embedded.registry_pin_from_gomod(up.GOMOD_REGISTRY_MODULE) == \
         ("registry", up.REG_2024[:12])
     assert _embedded.registry_pin_from_gomod(up.GOMOD_OP_GETH) == ("op-geth", "v1.101503.4")
@@ -333,10 +377,12 @@ def test_registry_pin_from_gomod():
     (0, "active since genesis"), (None, "not scheduled"),
 ])
 def test_relative_times(when, text):
+    """The clock is fixed (OPKIT_NOW / now=); no upstream structure."""
     assert _readiness.relative(when, up.NOW) == text
 
 
 def test_opkit_now_accepts_seconds_and_iso(monkeypatch):
+    """The injectable clock; no upstream structure."""
     monkeypatch.setenv("OPKIT_NOW", str(up.NOW))
     assert forks.now() == up.NOW
     monkeypatch.setenv("OPKIT_NOW", up.NOW_ISO)
@@ -355,6 +401,11 @@ def _doctor_state(network: str, op_node: str = "v1.19.5", nethermind: str = "1.3
 
 
 def test_doctor_forks_check_fails_with_the_pin_to_fix_it(upstream):
+    """doctor's forks check on today's case.
+    Fixtures as in today's case: op-node/v1.19.5's superchain-registry gitlink
+    (ethereum-optimism/optimism, from op-node/v1.19.1) names a registry revision whose
+    superchain/configs/sepolia/op.toml [hardforks] (superchain-registry 8336d2aedd19)
+    stops at karst_time; NethermindEth/nethermind src/Nethermind/Chains/op-sepolia.json.zst."""
     check = doctor.check_forks(_doctor_state("op-sepolia"))
     assert check.status == "fail"
     assert "op-node v1.19.5 lacks lagoon" in check.detail and "in 10 days" in check.detail
@@ -362,6 +413,8 @@ def test_doctor_forks_check_fails_with_the_pin_to_fix_it(upstream):
 
 
 def test_doctor_forks_check_ok_and_warn(upstream):
+    """op-node/v1.21.0's gitlink names registry main (with lagoon_time); the fixture's
+    Nethermind 2.2.1 spec carries a lagoonTimestamp (an assumed key: see forks_upstream)."""
     ok = doctor.check_forks(_doctor_state("op-sepolia", "v1.21.0", "2.2.1"))
     assert ok.status == "ok" and "next: lagoon in 10 days" in ok.detail
     base = doctor.check_forks(_doctor_state("base-mainnet"))
@@ -371,6 +424,7 @@ def test_doctor_forks_check_ok_and_warn(upstream):
 
 
 def test_doctor_forks_check_offline_with_nothing_cached_skips(upstream):
+    """GitHub unreachable and nothing cached: doctor skips the check, it does not fail."""
     upstream.close()
     check = doctor.check_forks(_doctor_state("op-sepolia"))
     assert check.status == "skip" and "cannot reach the GitHub API" in check.detail
@@ -378,6 +432,11 @@ def test_doctor_forks_check_offline_with_nothing_cached_skips(upstream):
 
 # ---------------------------------------------------------------- build warning
 def test_build_warning_is_one_line_and_free_without_network(upstream, stack):
+    """No NETWORK: no request at all. With it: one line.
+    Fixtures as in today's case: op-node/v1.19.5's superchain-registry gitlink
+    (ethereum-optimism/optimism, from op-node/v1.19.1) names a registry revision whose
+    superchain/configs/sepolia/op.toml [hardforks] (superchain-registry 8336d2aedd19)
+    stops at karst_time; NethermindEth/nethermind src/Nethermind/Chains/op-sepolia.json.zst."""
     assert forks.build_warning(("op-node", "execution")) is None
     assert upstream.requests == []
     os.environ["NETWORK"] = "op-sepolia"
