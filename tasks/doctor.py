@@ -355,7 +355,7 @@ def check_forks(state) -> Check:
                if verdict.carried_by else "no release carries it yet: watch upstream and "
                "`inv source.forks` daily")
         return Check("forks", "fail" if blocking else "warn",
-                     forks.headline(report, row, name), fix)
+                     forks.headline(report, row, name, fix=False), fix)
     if unknown:
         return Check("forks", "warn", f"{network}: readiness unknown ({', '.join(unknown[:3])}"
                      f"{', ...' if len(unknown) > 3 else ''})", "`inv source.forks` says why")

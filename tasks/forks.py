@@ -139,7 +139,7 @@ def print_report(report) -> None:
         print(f"{LABEL[verdict.status]}: {name} for {row['fork']}: {verdict.reason}")
 
 
-def headline(report, row: dict, name: str) -> str:
+def headline(report, row: dict, name: str, fix: bool = True) -> str:
     """One line on one not-ready verdict: what is wrong, when it bites, what carries it."""
     from ._readiness import NAMES, relative, utc
 
@@ -156,7 +156,7 @@ def headline(report, row: dict, name: str) -> str:
     else:
         text = f"{who} carries {fork} at {utc(verdict.carries)}, but {report.network} " \
                f"activates it at {utc(when)} ({relative(when, report.now)})"
-    if verdict.carried_by:
+    if verdict.carried_by and fix:
         flag = "" if name == "op-node" else " --component execution"
         text += f"; {NAMES[name]} {verdict.carried_by} carries it (inv source.pin{flag} " \
                 f"--version {verdict.carried_by})"

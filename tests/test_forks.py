@@ -410,6 +410,7 @@ def test_doctor_forks_check_fails_with_the_pin_to_fix_it(upstream):
     assert check.status == "fail"
     assert "op-node v1.19.5 lacks lagoon" in check.detail and "in 10 days" in check.detail
     assert check.fix.startswith("inv source.pin --version v1.21.0")
+    assert "inv source.pin" not in check.detail  # said once, in the fix
 
 
 def test_doctor_forks_check_ok_and_warn(upstream):
