@@ -470,3 +470,14 @@ def test_build_op_node_version_prints_one_warning_line(fixture_project, upstream
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1
     assert "op-node v1.19.5 lacks lagoon" in warnings[0] and "v1.21.0" in warnings[0]
+
+
+def test_inv_build_with_network_prints_one_warning_line(fixture_project, upstream):
+    """`inv build` of pins that both lack Lagoon (op-node v1.19.5's registry gitlink,
+    Nethermind 1.39.3's src/Nethermind/Chains/op-sepolia.json.zst): one line for both."""
+    fixture_project(**PINS_TODAY)
+    done = inv("build", "--progress", "quiet", env={"NETWORK": "op-sepolia"})
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, done.stderr
+    assert "lacks lagoon" in warnings[0] and "(+1 more: inv source.forks)" in warnings[0]
