@@ -142,25 +142,31 @@ def http_files():
     server.close()
 
 
+def pack(tree: Path, archive: Path, prefix: str = "") -> dict:
+    """tar.zst of TREE's content, each entry under PREFIX (e.g. "op-sepolia/")."""
+    tar_path = archive.with_suffix("")
+    with tarfile.open(tar_path, "w") as tar:
+        for child in sorted(tree.iterdir()):
+            tar.add(child, arcname=prefix + child.name)
+    subprocess.run(["zstd", "-q", "-f", str(tar_path), "-o", str(archive)], check=True)
+    tar_path.unlink()
+    data = archive.read_bytes()
+    return {"tree": tree, "data": data, "sha256": hashlib.sha256(data).hexdigest()}
+
+
 @pytest.fixture
 def snapshot(tmp_path_factory):
-    """A generated .tar.zst (about 3 MB, incompressible) and the tree it holds."""
+    """A generated .tar.zst (about 3 MB, incompressible) whose top level is the
+    database folders, as Nethermind keeps them, and the tree it holds."""
     _need_tools("zstd", "tar")
     root = tmp_path_factory.mktemp("snapshot")
     tree = root / "tree"
-    (tree / "db" / "state").mkdir(parents=True)
-    (tree / "keystore").mkdir()
-    (tree / "db" / "state" / "000001.sst").write_bytes(os.urandom(3 * 1024 * 1024))
-    (tree / "db" / "CURRENT").write_text("MANIFEST-000001\n")
-    (tree / "keystore" / ".hidden").write_text("dotfiles come along\n")
-    tar_path = root / "snap.tar"
-    with tarfile.open(tar_path, "w") as tar:
-        for child in sorted(tree.iterdir()):
-            tar.add(child, arcname=child.name)
-    archive = root / "op-sepolia-nethermind.tar.zst"
-    subprocess.run(["zstd", "-q", "-f", str(tar_path), "-o", str(archive)], check=True)
-    data = archive.read_bytes()
-    return {"tree": tree, "data": data, "sha256": hashlib.sha256(data).hexdigest()}
+    (tree / "state" / "0").mkdir(parents=True)
+    (tree / "headers").mkdir()
+    (tree / "state" / "0" / "000001.sst").write_bytes(os.urandom(3 * 1024 * 1024))
+    (tree / "state" / "0" / "CURRENT").write_text("MANIFEST-000001\n")
+    (tree / "headers" / ".hidden").write_text("dotfiles come along\n")
+    return pack(tree, root / "op-sepolia-nethermind.tar.zst")
 
 
 def _files(tree: Path) -> dict[str, bytes]:
@@ -171,15 +177,23 @@ def _files(tree: Path) -> dict[str, bytes]:
 class Restore:
     """Runs snapshot-restore.sh against a data dir inside a stand-in volume."""
 
+    network = "op-sepolia"
+
     def __init__(self, volume: Path, server: RangeServer, snapshot: dict) -> None:
         self.volume = volume
         self.data_dir = volume / "nethermind"
+        # where Nethermind's op-sepolia config opens its database (Init.BaseDbPath)
+        self.target = self.data_dir / "nethermind_db" / self.network
         self.state_dir = volume / ".snapshot"
         self.server = server
         self.snapshot = snapshot
         self.path = "/snapshots/op-sepolia-nethermind.tar.zst"
-        server.files[self.path] = snapshot["data"]
-        server.files[self.path + ".sha256"] = (
+        self.serve(snapshot)
+
+    def serve(self, snapshot: dict) -> None:
+        self.snapshot = snapshot
+        self.server.files[self.path] = snapshot["data"]
+        self.server.files[self.path + ".sha256"] = (
             f"{snapshot['sha256']}  op-sepolia-nethermind.tar.zst\n".encode())
 
     @property
@@ -188,13 +202,16 @@ class Restore:
 
     def run(self, **env: str) -> subprocess.CompletedProcess:
         values = {"SNAPSHOT_URL": self.url, "DATA_DIR": str(self.data_dir),
-                  "SNAPSHOT_CONNECTIONS": "2", **env}
+                  "NETWORK": self.network, "SNAPSHOT_CONNECTIONS": "2", **env}
         return _run(EXECUTION / "snapshot-restore.sh", **values)
 
     def leftovers(self) -> list[str]:
         if not self.state_dir.exists():
             return []
         return sorted(p.name for p in self.state_dir.iterdir() if p.name.startswith("extract."))
+
+    def empty(self, path: Path) -> bool:
+        return not path.exists() or not any(path.iterdir())
 
 
 @pytest.fixture
@@ -206,12 +223,20 @@ def restore(tmp_path, http_files, snapshot):
 
 
 # --------------------------------------------------------------- snapshot restore
-def test_restore_first_run_fills_the_empty_data_dir_and_marks_it_done(restore):
+def test_restore_lands_where_nethermind_opens_its_database_and_marks_it_done(restore):
+    """Nethermind opens its database at <data-dir>/<Init.BaseDbPath>; its op-* configs
+    set BaseDbPath to nethermind_db/<network>. Read in NethermindEth/nethermind,
+    src/Nethermind/Nethermind.Runner/configs/op-sepolia.json and op-mainnet.json at
+    stored commit b866897ad90b (and op-mainnet.json at 0137e9520cad, a spring-2026
+    pivot): "BaseDbPath": "nethermind_db/op-sepolia" / "nethermind_db/op-mainnet".
+    The 1.38.1 tag itself could not be resolved with the search tools."""
     done = restore.run()
     assert done.returncode == 0, done.stderr
-    assert _files(restore.data_dir) == _files(restore.snapshot["tree"])
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+    assert sorted(p.name for p in restore.data_dir.iterdir()) == ["nethermind_db"]
     marker = (restore.state_dir / "RESTORED").read_text()
     assert restore.snapshot["sha256"] in marker and restore.path in marker
+    assert str(restore.target) in marker
     # The published checksum was fetched; the archive is gone once restored.
     assert restore.server.gets(restore.path + ".sha256")
     assert not (restore.state_dir / "op-sepolia-nethermind.tar.zst").exists()
@@ -224,11 +249,73 @@ def test_restore_first_run_fills_the_empty_data_dir_and_marks_it_done(restore):
     assert len(restore.server.requests) == requests_before  # nothing downloaded again
 
 
+def test_restore_strips_the_single_top_folder_of_nethermind_snapshots(restore, tmp_path):
+    """Nethermind's own snapshots hold one top-level folder, which its Snapshot plugin
+    strips (Snapshot.StripComponents defaults to 1: SnapshotConfig.cs in
+    src/Nethermind/Nethermind.Init.Snapshot)."""
+    restore.serve(pack(restore.snapshot["tree"], tmp_path / "one.tar.zst", "op-sepolia-db/"))
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+
+
+@pytest.mark.parametrize("prefix", ["nethermind_db/op-sepolia/",
+                                    "nethermind/nethermind_db/op-sepolia/"])
+def test_restore_takes_the_database_folder_out_of_a_data_dir_archive(restore, tmp_path,
+                                                                     prefix):
+    restore.serve(pack(restore.snapshot["tree"], tmp_path / "dd.tar.zst", prefix))
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+
+
+def test_restore_refuses_a_data_dir_archive_of_another_network(restore, tmp_path):
+    restore.serve(pack(restore.snapshot["tree"], tmp_path / "dd.tar.zst",
+                       "nethermind_db/op-mainnet/"))
+    done = restore.run()
+    assert done.returncode != 0
+    assert "without nethermind_db/op-sepolia (it has: op-mainnet)" in done.stderr
+    assert "SNAPSHOT_TARGET=." in done.stderr
+    assert restore.empty(restore.target) and restore.leftovers() == []
+    # the verified download is kept: fixing a setting does not download it again
+    assert (restore.state_dir / "op-sepolia-nethermind.tar.zst").exists()
+
+
+def test_restore_of_an_archive_network_goes_to_its_archive_database(restore):
+    """The _archive configs use a hyphen: op-mainnet_archive.json sets BaseDbPath to
+    nethermind_db/op-mainnet-archive (read at stored commit 15c157d0f327)."""
+    done = restore.run(NETWORK="op-sepolia_archive")
+    assert done.returncode == 0, done.stderr
+    assert _files(restore.data_dir / "nethermind_db" / "op-sepolia-archive") == \
+        _files(restore.snapshot["tree"])
+
+
+@pytest.mark.parametrize("setting,where", [(".", ""), ("db/custom", "db/custom")])
+def test_snapshot_target_overrides_where_it_lands(restore, setting, where):
+    done = restore.run(SNAPSHOT_TARGET=setting)
+    assert done.returncode == 0, done.stderr
+    assert _files(restore.data_dir / where) == _files(restore.snapshot["tree"])
+
+
+@pytest.mark.parametrize("setting", ["../elsewhere", "a/../../b"])
+def test_snapshot_target_must_stay_inside_the_data_dir(restore, setting):
+    done = restore.run(SNAPSHOT_TARGET=setting)
+    assert done.returncode != 0 and "SNAPSHOT_TARGET must be" in done.stderr
+    assert restore.server.requests == []
+
+
+def test_restore_needs_a_network_or_a_target(restore):
+    done = restore.run(NETWORK="")
+    assert done.returncode != 0 and "set NETWORK, or SNAPSHOT_TARGET" in done.stderr
+    assert restore.server.requests == []
+
+
 def test_restore_uses_a_checksum_given_directly_and_an_archive_subdir(restore):
-    done = restore.run(SNAPSHOT_SHA256=restore.snapshot["sha256"].upper(), SNAPSHOT_SUBDIR="db")
+    done = restore.run(SNAPSHOT_SHA256=restore.snapshot["sha256"].upper(),
+                       SNAPSHOT_SUBDIR="state")
     assert done.returncode == 0, done.stderr
     assert not restore.server.gets(restore.path + ".sha256")
-    assert _files(restore.data_dir) == _files(restore.snapshot["tree"] / "db")
+    assert _files(restore.target) == _files(restore.snapshot["tree"] / "state")
 
 
 def test_restore_resumes_an_interrupted_download_on_the_next_start(restore):
@@ -239,7 +326,7 @@ def test_restore_resumes_an_interrupted_download_on_the_next_start(restore):
     first = restore.run(SNAPSHOT_MAX_TRIES="1", SNAPSHOT_CONNECTIONS="1")
     assert first.returncode != 0
     assert "next start resumes" in first.stderr
-    assert not restore.data_dir.exists() or not any(restore.data_dir.iterdir())
+    assert restore.empty(restore.target)
     partial = restore.state_dir / "op-sepolia-nethermind.tar.zst"
     assert (restore.state_dir / "op-sepolia-nethermind.tar.zst.aria2").exists()
     kept = partial.stat().st_size
@@ -247,7 +334,7 @@ def test_restore_resumes_an_interrupted_download_on_the_next_start(restore):
 
     second = restore.run(SNAPSHOT_MAX_TRIES="1", SNAPSHOT_CONNECTIONS="1")
     assert second.returncode == 0, second.stderr
-    assert _files(restore.data_dir) == _files(restore.snapshot["tree"])
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
     # The second start asked for the missing tail from where the first one stopped.
     ranges = [r["range"] for r in restore.server.gets(restore.path)]
     assert f"bytes={kept}-{size - 1}" in ranges, ranges
@@ -258,7 +345,7 @@ def test_restore_refuses_a_checksum_mismatch_and_extracts_nothing(restore):
     done = restore.run(SNAPSHOT_SHA256=wrong)
     assert done.returncode != 0
     assert "sha256 mismatch" in done.stderr and wrong in done.stderr
-    assert not restore.data_dir.exists() or not any(restore.data_dir.iterdir())
+    assert restore.empty(restore.data_dir)
     assert restore.leftovers() == []
     assert not (restore.state_dir / "RESTORED").exists()
     assert not (restore.state_dir / "op-sepolia-nethermind.tar.zst").exists()
@@ -276,20 +363,31 @@ def test_restore_of_a_broken_archive_leaves_nothing_half_extracted(restore):
     done = restore.run(SNAPSHOT_SHA256=hashlib.sha256(broken).hexdigest())
     assert done.returncode != 0
     assert "extraction failed" in done.stderr
-    assert not restore.data_dir.exists() or not any(restore.data_dir.iterdir())
+    assert restore.empty(restore.data_dir)
     assert restore.leftovers() == []
     assert not (restore.state_dir / "RESTORED").exists()
 
 
-def test_restore_never_touches_a_non_empty_data_dir(restore):
-    restore.data_dir.mkdir()
-    (restore.data_dir / "existing.db").write_text("chain data")
+def test_restore_never_touches_a_non_empty_database_folder(restore):
+    restore.target.mkdir(parents=True)
+    (restore.target / "existing.db").write_text("chain data")
     done = restore.run()
     assert done.returncode == 0, done.stderr
     assert "not empty" in done.stderr
-    assert _files(restore.data_dir) == {"existing.db": b"chain data"}
+    assert _files(restore.target) == {"existing.db": b"chain data"}
     assert restore.server.requests == []
     assert not (restore.state_dir / "RESTORED").exists()
+
+
+def test_restore_fills_an_empty_database_folder_beside_other_data(restore):
+    # Nethermind's logs or keystore in the data dir are not a database.
+    (restore.data_dir / "keystore").mkdir(parents=True)
+    (restore.data_dir / "keystore" / "node.key").write_text("key")
+    restore.target.mkdir(parents=True)
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+    assert (restore.data_dir / "keystore" / "node.key").read_text() == "key"
 
 
 def test_restore_without_a_url_does_nothing(restore):

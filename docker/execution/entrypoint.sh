@@ -1,6 +1,6 @@
 #!/bin/sh
 # Execution entry point: create the shared engine-API secret, restore a snapshot into
-# an empty data dir when SNAPSHOT_URL is set, then run Nethermind for $NETWORK.
+# an empty database folder when SNAPSHOT_URL is set, then run Nethermind for $NETWORK.
 #
 #   execution-entrypoint [nethermind flags...]   the node (default)
 #   execution-entrypoint jwt-init | snapshot-restore   one chore, then exit

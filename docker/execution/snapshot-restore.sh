@@ -1,16 +1,29 @@
 #!/bin/sh
-# snapshot-restore: fill an empty execution data dir from a .tar.zst snapshot.
+# snapshot-restore: fill an empty Nethermind database folder from a .tar.zst snapshot.
 #
 #   SNAPSHOT_URL       the .tar.zst to restore (unset: nothing to do)
 #   SNAPSHOT_SHA256    its sha256; unset: read from "$SNAPSHOT_URL.sha256"
-#   SNAPSHOT_SUBDIR    folder inside the archive that becomes the data dir (default .)
-#   DATA_DIR           the data dir (default /data/nethermind)
+#   NETWORK            the Nethermind config (op-mainnet, op-sepolia, ...): names the
+#                      database folder, DATA_DIR/nethermind_db/NETWORK
+#   SNAPSHOT_TARGET    where the restored folder goes instead, relative to DATA_DIR
+#                      ("." = the data dir itself: an archive of a whole data dir)
+#   SNAPSHOT_SUBDIR    folder inside the archive to restore (default ".": automatic,
+#                      see below)
+#   DATA_DIR           Nethermind's --data-dir (default /data/nethermind)
 #   SNAPSHOT_STATE_DIR download and work area (default: .snapshot beside DATA_DIR,
 #                      on the same volume so the final move is a rename)
 #   SNAPSHOT_CONNECTIONS  aria2c connections (default 16)
 #   SNAPSHOT_MAX_TRIES    aria2c tries per start, 0 = unlimited (default 0)
 #
-# Rules: a non-empty data dir is never touched. The download resumes where the last
+# Where it lands: Nethermind opens its database at <data-dir>/<Init.BaseDbPath>, and
+# its op-* configs set BaseDbPath to nethermind_db/<network> (the _archive configs to
+# nethermind_db/<network>-archive). With SNAPSHOT_SUBDIR=. the archive's top level is
+# taken as the database folders, unless it holds one single folder: then that folder
+# is (Nethermind's own snapshot layout; its plugin strips it, Snapshot.StripComponents
+# = 1). From an archive of a data dir (nethermind_db/ at its top or in its one folder)
+# the database folder is taken.
+#
+# Rules: a non-empty target is never touched. The download resumes where the last
 # start left it (aria2c -c). The checksum is verified before anything is extracted;
 # on a mismatch nothing is extracted and the restore refuses to run again until the
 # FAILED note is removed. Extraction goes to a temporary folder that is renamed into
@@ -22,8 +35,10 @@ say() { echo "snapshot-restore: $*" >&2; }
 url="${SNAPSHOT_URL:-}"
 data_dir="${DATA_DIR:-/data/nethermind}"
 data_dir="${data_dir%/}"
+network="${NETWORK:-}"
 state_dir="${SNAPSHOT_STATE_DIR:-$(dirname "$data_dir")/.snapshot}"
 subdir="${SNAPSHOT_SUBDIR:-.}"
+target_setting="${SNAPSHOT_TARGET:-}"
 connections="${SNAPSHOT_CONNECTIONS:-16}"
 max_tries="${SNAPSHOT_MAX_TRIES:-0}"
 done_marker="$state_dir/RESTORED"
@@ -32,17 +47,39 @@ failed_note="$state_dir/FAILED"
 if [ -z "$url" ]; then
   exit 0
 fi
+
+# The folder Nethermind's config for $network opens as its database.
+case "$network" in
+  *_archive) db_name="${network%_archive}-archive" ;;
+  *) db_name="$network" ;;
+esac
+case "$target_setting" in
+  "")
+    if [ -z "$network" ]; then
+      say "NETWORK is not set, so the database folder (DATA_DIR/nethermind_db/NETWORK) is" \
+          "unknown: set NETWORK, or SNAPSHOT_TARGET"
+      exit 1
+    fi
+    target="$data_dir/nethermind_db/$db_name" ;;
+  /*) target="${target_setting%/}" ;;
+  ..|../*|*/..|*/../*)
+    say "SNAPSHOT_TARGET must be a folder inside DATA_DIR ($data_dir) or an absolute path"
+    exit 1 ;;
+  .|./) target="$data_dir" ;;
+  *) target="$data_dir/${target_setting%/}" ;;
+esac
+
 if [ -e "$done_marker" ]; then
   say "already restored ($(head -n 1 "$done_marker")); nothing to do"
   exit 0
 fi
-if [ -d "$data_dir" ] && [ -n "$(ls -A "$data_dir")" ]; then
-  say "$data_dir is not empty: leaving it untouched and skipping the restore"
-  exit 0
-fi
-if [ -e "$data_dir" ] && [ ! -d "$data_dir" ]; then
-  say "$data_dir exists and is not a directory"
+if [ -e "$target" ] && [ ! -d "$target" ]; then
+  say "$target exists and is not a directory"
   exit 1
+fi
+if [ -d "$target" ] && [ -n "$(ls -A "$target")" ]; then
+  say "$target is not empty: leaving it untouched and skipping the restore"
+  exit 0
 fi
 if [ -e "$failed_note" ]; then
   say "an earlier restore refused this snapshot: $(cat "$failed_note")"
@@ -114,28 +151,51 @@ work="$(mktemp -d "$state_dir/extract.XXXXXX")"
 say "extracting into $work"
 if ! tar --use-compress-program=unzstd -xf "$archive" -C "$work"; then
   rm -rf "$work"
-  say "extraction failed; nothing was moved into $data_dir"
-  exit 1
-fi
-if [ "$subdir" = . ]; then src="$work"; else src="$work/${subdir%/}"; fi
-if [ ! -d "$src" ]; then
-  rm -rf "$work"
-  say "the archive has no folder '$subdir' (SNAPSHOT_SUBDIR)"
+  say "extraction failed; nothing was moved into $target"
   exit 1
 fi
 
-# The data dir is absent or empty (checked above): rename the extracted tree onto it.
-# When the data dir is itself a mount point it cannot be replaced: move its content.
-if [ -d "$data_dir" ] && ! rmdir "$data_dir" 2>/dev/null; then
-  find "$src" -mindepth 1 -maxdepth 1 -exec mv -t "$data_dir" {} +
+# Pick the folder to restore (see the layouts above).
+give_up() { rm -rf "$work"; say "$*"; exit 1; }
+src=
+if [ "$subdir" != . ]; then
+  src="$work/${subdir%/}"
+  [ -d "$src" ] || give_up "the archive has no folder '$subdir' (SNAPSHOT_SUBDIR)"
+elif [ -z "$target_setting" ]; then
+  # An archive of a data dir, at the top or in one folder: take its database folder.
+  for dbs in "$work/nethermind_db" "$work"/*/nethermind_db; do
+    [ -d "$dbs" ] || continue
+    [ -d "$dbs/$db_name" ] || give_up "the archive holds a Nethermind data dir without" \
+      "nethermind_db/$db_name (it has: $(ls -A "$dbs" | tr '\n' ' ' | sed 's/ $//')); set SNAPSHOT_SUBDIR to" \
+      "the database folder inside the archive, or SNAPSHOT_TARGET=. to restore it as the" \
+      "whole data dir"
+    say "the archive holds a data dir: restoring its ${dbs#"$work"/}/$db_name"
+    src="$dbs/$db_name"
+    break
+  done
+fi
+if [ -z "$src" ]; then
+  src="$work"
+  if [ "$(ls -A "$work" | wc -l)" -eq 1 ]; then
+    only="$(ls -A "$work")"
+    if [ -d "$work/$only" ] && [ ! -L "$work/$only" ]; then
+      src="$work/$only"
+    fi
+  fi
+fi
+
+# The target is absent or empty (checked above): rename the extracted tree onto it.
+# When the target is itself a mount point it cannot be replaced: move its content.
+mkdir -p "$(dirname "$target")"
+if [ -d "$target" ] && ! rmdir "$target" 2>/dev/null; then
+  find "$src" -mindepth 1 -maxdepth 1 -exec sh -c 'mv "$@" "$0"' "$target" {} +
 else
-  mkdir -p "$(dirname "$data_dir")"
-  mv "$src" "$data_dir"
+  mv "$src" "$target"
 fi
 rm -rf "$work"
-printf '%s sha256=%s restored=%s\n' "$path" "$expected" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-  > "$done_marker"
+printf '%s sha256=%s target=%s restored=%s\n' "$path" "$expected" "$target" \
+  "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$done_marker"
 if [ "${SNAPSHOT_KEEP_ARCHIVE:-0}" != 1 ]; then
   rm -f "$archive" "$state_dir/$name.sha256"
 fi
-say "restored $name into $data_dir"
+say "restored $name into $target"
