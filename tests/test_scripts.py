@@ -84,10 +84,11 @@ class RangeServer:
         return [r for r in self.requests if r["path"] == path and r["method"] == "GET"]
 
     def _serve(self, handler: BaseHTTPRequestHandler, body: bool) -> None:
-        path = handler.path.split("?", 1)[0]
+        path, _, query = handler.path.partition("?")
         rng = handler.headers.get("Range")
         with self._lock:
-            self.requests.append({"path": path, "range": rng, "method": handler.command})
+            self.requests.append({"path": path, "query": query, "range": rng,
+                                  "method": handler.command})
         data = self.files.get(path)
         if data is None:
             handler.send_response(404)
@@ -316,6 +317,49 @@ def test_restore_uses_a_checksum_given_directly_and_an_archive_subdir(restore):
     assert done.returncode == 0, done.stderr
     assert not restore.server.gets(restore.path + ".sha256")
     assert _files(restore.target) == _files(restore.snapshot["tree"] / "state")
+
+
+PRESIGNED = "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0123abcd"
+
+
+def test_a_presigned_url_without_a_checksum_is_refused_before_any_download(restore):
+    """"$SNAPSHOT_URL.sha256" on a URL with a query string appends to the signature:
+    the request fetches the archive itself (or is refused), never the checksum."""
+    done = restore.run(SNAPSHOT_URL=restore.url + PRESIGNED)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "query string" in lines[0] and "SNAPSHOT_SHA256" in lines[0]
+    assert "SNAPSHOT_SHA256_URL" in lines[0]
+    assert restore.server.requests == []
+    assert not restore.state_dir.exists()
+
+
+def test_a_presigned_url_restores_with_the_checksum_given_directly(restore):
+    done = restore.run(SNAPSHOT_URL=restore.url + PRESIGNED,
+                       SNAPSHOT_SHA256=restore.snapshot["sha256"])
+    assert done.returncode == 0, done.stderr
+    assert not restore.server.gets(restore.path + ".sha256")
+    assert all(r["query"] == PRESIGNED[1:] for r in restore.server.gets(restore.path))
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+    assert "X-Amz-Signature" not in done.stderr  # the signature stays out of the log
+
+
+def test_a_presigned_url_restores_with_a_checksum_url(restore):
+    sum_query = "?X-Amz-Signature=feedbeef"
+    done = restore.run(SNAPSHOT_URL=restore.url + PRESIGNED,
+                       SNAPSHOT_SHA256_URL=restore.url + ".sha256" + sum_query)
+    assert done.returncode == 0, done.stderr
+    [checksum] = restore.server.gets(restore.path + ".sha256")
+    assert checksum["query"] == sum_query[1:]
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+
+
+def test_the_checksum_url_is_built_from_the_path(restore):
+    done = restore.run(SNAPSHOT_URL=restore.url + "#part")
+    assert done.returncode == 0, done.stderr
+    [checksum] = restore.server.gets(restore.path + ".sha256")
+    assert checksum["query"] == ""
 
 
 def test_restore_resumes_an_interrupted_download_on_the_next_start(restore):

@@ -2,7 +2,9 @@
 # snapshot-restore: fill an empty Nethermind database folder from a .tar.zst snapshot.
 #
 #   SNAPSHOT_URL       the .tar.zst to restore (unset: nothing to do)
-#   SNAPSHOT_SHA256    its sha256; unset: read from "$SNAPSHOT_URL.sha256"
+#   SNAPSHOT_SHA256    its sha256; unset: read from SNAPSHOT_SHA256_URL, or else from
+#                      the URL's path plus ".sha256" (a URL with a query string, such
+#                      as a presigned one, needs one of the two)
 #   NETWORK            the Nethermind config (op-mainnet, op-sepolia, ...): names the
 #                      database folder, DATA_DIR/nethermind_db/NETWORK
 #   SNAPSHOT_TARGET    where the restored folder goes instead, relative to DATA_DIR
@@ -97,6 +99,20 @@ case "$subdir" in
   /*|..|../*|*/..|*/../*) say "SNAPSHOT_SUBDIR must be a relative path inside the archive"; exit 1 ;;
 esac
 
+# Where the checksum comes from. "$SNAPSHOT_URL.sha256" only works for a plain URL: with
+# a query string (a presigned URL) it would fetch the archive itself, or be refused.
+sum_url="${SNAPSHOT_SHA256_URL:-}"
+if [ -z "${SNAPSHOT_SHA256:-}" ] && [ -z "$sum_url" ]; then
+  case "$url" in
+    *\?*)
+      say "SNAPSHOT_URL has a query string (a presigned URL?), so its checksum cannot be" \
+          "read from <url>.sha256: set SNAPSHOT_SHA256 to the archive's sha256, or" \
+          "SNAPSHOT_SHA256_URL to where it is published. Nothing was downloaded."
+      exit 1 ;;
+  esac
+  sum_url="$path.sha256"
+fi
+
 mkdir -p "$state_dir"
 archive="$state_dir/$name"
 
@@ -111,10 +127,10 @@ fetch() { # fetch URL FILE-NAME [extra aria2c options...]
 
 expected="${SNAPSHOT_SHA256:-}"
 if [ -z "$expected" ]; then
-  say "reading the published checksum from $path.sha256"
+  say "reading the published checksum from ${sum_url%%[?#]*}"
   rm -f "$state_dir/$name.sha256" "$state_dir/$name.sha256.aria2"
-  if ! fetch "$url.sha256" "$name.sha256" --continue=false --max-tries=3; then
-    say "could not download $path.sha256; set SNAPSHOT_SHA256 to give the checksum directly"
+  if ! fetch "$sum_url" "$name.sha256" --continue=false --max-tries=3; then
+    say "could not download ${sum_url%%[?#]*}; set SNAPSHOT_SHA256 to give the checksum directly"
     exit 1
   fi
   expected="$(head -n 1 "$state_dir/$name.sha256" | cut -d ' ' -f 1)"
