@@ -50,12 +50,16 @@ class RangeServer:
     """Serves bytes by path with HTTP Range support (206 + Content-Range).
 
     `drop_after(path, n, times)` makes the next `times` GETs of `path` send `n` bytes
-    of the body and then close the connection, as a flaky CDN does.
+    of the body and then close the connection, as a flaky CDN does. Paths in
+    `refuse_head` answer HEAD with 403, as presigned S3 URLs (signed for GET) do. Paths
+    in `hide_size` keep their size from a HEAD and from a first-byte probe.
     """
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.requests: list[dict] = []
+        self.refuse_head: set[str] = set()
+        self.hide_size: set[str] = set()
         self._drops: dict[str, list[int]] = {}
         self._lock = threading.Lock()
         server = self
@@ -90,10 +94,20 @@ class RangeServer:
             self.requests.append({"path": path, "query": query, "range": rng,
                                   "method": handler.command})
         data = self.files.get(path)
-        if data is None:
-            handler.send_response(404)
+        refused = handler.command == "HEAD" and path in self.refuse_head
+        if data is None or refused:
+            handler.send_response(403 if refused else 404)
             handler.send_header("Content-Length", "0")
             handler.end_headers()
+            return
+        if path in self.hide_size and (handler.command == "HEAD" or rng == "bytes=0-0"):
+            handler.send_response(200 if handler.command == "HEAD" else 206)
+            if handler.command != "HEAD":
+                handler.send_header("Content-Range", "bytes 0-0/*")
+                handler.send_header("Content-Length", "1")
+            handler.end_headers()
+            if handler.command != "HEAD":
+                handler.wfile.write(data[:1])
             return
         start, end, status = 0, len(data) - 1, 200
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", rng or "")
@@ -217,7 +231,7 @@ class Restore:
 
 @pytest.fixture
 def restore(tmp_path, http_files, snapshot):
-    _need_tools("aria2c", "zstd", "sha256sum")
+    _need_tools("aria2c", "zstd", "sha256sum", "curl")
     volume = tmp_path / "volume"
     volume.mkdir()
     return Restore(volume, http_files, snapshot)
@@ -317,6 +331,73 @@ def test_restore_uses_a_checksum_given_directly_and_an_archive_subdir(restore):
     assert done.returncode == 0, done.stderr
     assert not restore.server.gets(restore.path + ".sha256")
     assert _files(restore.target) == _files(restore.snapshot["tree"] / "state")
+
+
+def _archive_gets(restore) -> list[str | None]:
+    return [r["range"] for r in restore.server.gets(restore.path)]
+
+
+@pytest.mark.parametrize("head", ["answered", "refused"])
+def test_restore_refuses_to_download_without_room_for_archive_and_extraction(restore,
+                                                                             head):
+    """A factor no disk can hold makes the free space too small, deterministically."""
+    if head == "refused":
+        restore.server.refuse_head.add(restore.path)
+    size = len(restore.snapshot["data"])
+    done = restore.run(SNAPSHOT_SPACE_FACTOR="1000000000")
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "not enough free space" in lines[0] and str(restore.state_dir) in lines[0]
+    assert f"({size * 10**9} bytes: 1000000000 x the {size}-byte archive, less 0" in lines[0]
+    assert "Nothing was downloaded" in lines[0]
+    # Only the size probe reached the archive: a HEAD, or (HEAD refused) its first byte.
+    assert _archive_gets(restore) == ([] if head == "answered" else ["bytes=0-0"])
+    assert not restore.server.gets(restore.path + ".sha256")
+    assert not (restore.state_dir / "op-sepolia-nethermind.tar.zst").exists()
+    assert restore.empty(restore.data_dir)
+
+
+def test_the_space_check_counts_what_a_partial_download_holds(restore):
+    size = len(restore.snapshot["data"])
+    restore.state_dir.mkdir()
+    partial = restore.state_dir / "op-sepolia-nethermind.tar.zst"
+    partial.write_bytes(restore.snapshot["data"][: size // 2])
+    (restore.state_dir / "op-sepolia-nethermind.tar.zst.aria2").write_bytes(b"control")
+    have = min(partial.stat().st_blocks * 512, size)
+    done = restore.run(SNAPSHOT_SPACE_FACTOR="1000000000")
+    assert done.returncode != 0
+    assert f"({size * 10**9 - have} bytes:" in done.stderr
+    assert f"less {have} bytes already downloaded" in done.stderr
+    assert partial.read_bytes() == restore.snapshot["data"][: size // 2]
+
+
+def test_restore_reads_the_size_of_a_url_that_refuses_head(restore):
+    restore.server.refuse_head.add(restore.path)
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    size = len(restore.snapshot["data"])
+    assert f"op-sepolia-nethermind.tar.zst is {size / 1e6:.1f} MB" in done.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+
+
+def test_restore_of_an_archive_of_unknown_size_warns_once_and_goes_on(restore):
+    restore.server.hide_size.add(restore.path)
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "did not tell the size" in warnings[0], done.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+
+
+@pytest.mark.parametrize("factor", ["abc", "2.5.1", ""])
+def test_snapshot_space_factor_must_be_a_number(restore, factor):
+    done = restore.run(SNAPSHOT_SPACE_FACTOR=factor)
+    if factor == "":  # unset: the default
+        assert done.returncode == 0, done.stderr
+        return
+    assert done.returncode != 0 and "SNAPSHOT_SPACE_FACTOR must be a number" in done.stderr
+    assert restore.server.requests == []
 
 
 PRESIGNED = "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0123abcd"

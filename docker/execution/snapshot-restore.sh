@@ -14,6 +14,9 @@
 #   DATA_DIR           Nethermind's --data-dir (default /data/nethermind)
 #   SNAPSHOT_STATE_DIR download and work area (default: .snapshot beside DATA_DIR,
 #                      on the same volume so the final move is a rename)
+#   SNAPSHOT_SPACE_FACTOR free space needed before a download, in archive sizes
+#                      (default 2.5: the archive plus its extracted content; what a
+#                      partial download already holds counts as done)
 #   SNAPSHOT_CONNECTIONS  aria2c connections (default 16)
 #   SNAPSHOT_MAX_TRIES    aria2c tries per start, 0 = unlimited (default 0)
 #
@@ -42,6 +45,7 @@ state_dir="${SNAPSHOT_STATE_DIR:-$(dirname "$data_dir")/.snapshot}"
 subdir="${SNAPSHOT_SUBDIR:-.}"
 target_setting="${SNAPSHOT_TARGET:-}"
 connections="${SNAPSHOT_CONNECTIONS:-16}"
+space_factor="${SNAPSHOT_SPACE_FACTOR:-2.5}"
 max_tries="${SNAPSHOT_MAX_TRIES:-0}"
 done_marker="$state_dir/RESTORED"
 failed_note="$state_dir/FAILED"
@@ -98,6 +102,9 @@ esac
 case "$subdir" in
   /*|..|../*|*/..|*/../*) say "SNAPSHOT_SUBDIR must be a relative path inside the archive"; exit 1 ;;
 esac
+case "$space_factor" in
+  ""|.|*[!0-9.]*|*.*.*) say "SNAPSHOT_SPACE_FACTOR must be a number such as 2.5"; exit 1 ;;
+esac
 
 # Where the checksum comes from. "$SNAPSHOT_URL.sha256" only works for a plain URL: with
 # a query string (a presigned URL) it would fetch the archive itself, or be refused.
@@ -124,6 +131,66 @@ fetch() { # fetch URL FILE-NAME [extra aria2c options...]
     --auto-file-renaming=false --allow-overwrite=false \
     --console-log-level=warn --summary-interval=60 --download-result=hide "$@" "$src"
 }
+
+# Room for the archive plus its extraction, before downloading anything.
+human() { # human BYTES
+  awk -v b="$1" 'BEGIN { split("bytes kB MB GB TB PB EB", u, " "); i = 1
+    while (b >= 1000 && i < 7) { b /= 1000; i++ }
+    if (i == 1) printf "%d bytes", b; else printf "%.1f %s", b, u[i] }'
+}
+header_size() { # the size an HTTP response's headers (stdin; last response wins) tell
+  tr -d '\r' | awk '
+    /^HTTP\// { status = $2; len = ""; total = "" }
+    tolower($1) == "content-length:" { len = $2 }
+    tolower($1) == "content-range:" { n = split($NF, part, "/"); total = part[n] }
+    END {
+      if (status == 206 && total ~ /^[0-9]+$/) print total
+      else if (status == 200 && len ~ /^[0-9]+$/ && len > 0) print len
+    }'
+}
+archive_size() { # the archive's size in bytes according to the server, or nothing
+  size="$(curl -fsSIL --max-time 60 "$url" 2>/dev/null | header_size)" || size=
+  if [ -z "$size" ]; then
+    # Presigned S3 URLs are signed for GET and refuse HEAD: ask for the first byte and
+    # read the total from Content-Range (--max-filesize stops a server that ignores it).
+    size="$(curl -sSL --max-time 60 --range 0-0 --max-filesize 1 -D - -o /dev/null \
+      "$url" 2>/dev/null | header_size)" || size=
+  fi
+  printf '%s' "$size"
+}
+check_space() {
+  size="$(archive_size)"
+  if [ -z "$size" ]; then
+    say "warning: the server did not tell the size of $name, so free space cannot be" \
+        "checked first; downloading anyway"
+    return 0
+  fi
+  have=0
+  if [ -e "$archive" ]; then  # a partial download from an earlier start (blocks in use)
+    have=$(( $(du -k "$archive" | cut -f 1) * 1024 ))
+    [ "$have" -le "$size" ] || have="$size"
+  fi
+  free="$(df -Pk "$state_dir" 2>/dev/null | awk 'NR == 2 { printf "%.0f", $4 * 1024 }')"
+  if [ -z "$free" ]; then
+    say "warning: cannot read the free space of $state_dir; downloading anyway"
+    return 0
+  fi
+  need="$(awk -v s="$size" -v f="$space_factor" -v h="$have" \
+    'BEGIN { n = s * f - h; if (n < 0) n = 0; printf "%.0f", n }')"
+  if [ "$need" -gt "$free" ]; then
+    say "not enough free space for $name in $state_dir: download and extraction need" \
+        "$(human "$need") ($need bytes: $space_factor x the $size-byte archive, less $have" \
+        "bytes already downloaded), but $(human "$free") ($free bytes) is free. Free" \
+        "space or move the volume to a larger disk (SNAPSHOT_SPACE_FACTOR sets the" \
+        "$space_factor). Nothing was downloaded."
+    exit 1
+  fi
+  say "$name is $(human "$size"); $(human "$need") needed, $(human "$free") free"
+}
+
+if [ ! -e "$archive" ] || [ -e "$archive.aria2" ]; then
+  check_space
+fi
 
 expected="${SNAPSHOT_SHA256:-}"
 if [ -z "$expected" ]; then
