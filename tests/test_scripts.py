@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -616,7 +617,8 @@ def test_op_node_entrypoint_runs_op_node_once_the_secret_exists(tmp_path, shell)
     fake = _fake_binary(tmp_path / "op-node")
     jwt = tmp_path / "jwt.hex"
     env = _clean_env(OP_NODE_BIN=str(fake), OP_NODE_L2_ENGINE_AUTH=str(jwt),
-                     OP_NODE_NETWORK="op-mainnet", JWT_WAIT_SECONDS="0")
+                     OP_NODE_NETWORK="op-mainnet", JWT_WAIT_SECONDS="0",
+                     DATA_DIR=str(tmp_path / "data"))
     argv = [*shell_argv, str(OP_NODE / "entrypoint.sh"), "--rpc.enable-admin"]
 
     missing = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
@@ -633,6 +635,110 @@ def test_op_node_entrypoint_runs_op_node_once_the_secret_exists(tmp_path, shell)
 def test_op_node_entrypoint_refuses_base(tmp_path):
     fake = _fake_binary(tmp_path / "op-node")
     done = _run(OP_NODE / "entrypoint.sh", OP_NODE_BIN=str(fake),
-                OP_NODE_NETWORK="base-mainnet", JWT_WAIT_SECONDS="0")
+                OP_NODE_NETWORK="base-mainnet", JWT_WAIT_SECONDS="0",
+                DATA_DIR=str(tmp_path / "data"))
     assert done.returncode == 64 and "Azul" in done.stderr
     assert "ARG" not in done.stdout
+
+
+# ------------------------------------------------ data dirs the user cannot write
+NODE_UID = 10001  # both images run as 10001:10001
+
+
+@pytest.fixture
+def shared_dir():
+    """A folder another uid can reach (pytest's tmp_path is private to root)."""
+    if os.geteuid() != 0:
+        pytest.skip("runs the scripts as uid 10001, which needs root")
+    path = Path(tempfile.mkdtemp(prefix="opkit-test-perm-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _run_as_node_user(script: Path, shell: str = "sh", **env: str):
+    argv = [shell, str(script)] if shell == "sh" else [shell, "sh", str(script)]
+    return subprocess.run(argv, env=_clean_env(**env), capture_output=True, text=True,
+                          timeout=60, user=NODE_UID, group=NODE_UID, extra_groups=[])
+
+
+def _owned_dir(path: Path, uid: int) -> Path:
+    path.mkdir(parents=True)
+    os.chown(path, uid, uid)
+    return path
+
+
+@pytest.mark.parametrize("unwritable", ["data", "secrets"])
+def test_execution_entrypoint_stops_first_on_a_folder_it_cannot_write(shared_dir,
+                                                                      unwritable):
+    """A host folder bind-mounted as root (Portainer hosts): one line, the fix, exit 1,
+    and nothing done: no secret created, no restore, no node."""
+    fake = _fake_binary(shared_dir / "nethermind")
+    dirs = {name: _owned_dir(shared_dir / name, 0 if name == unwritable else NODE_UID)
+            for name in ("data", "secrets")}
+    done = _run_as_node_user(
+        EXECUTION / "entrypoint.sh", NETWORK="op-sepolia", NETHERMIND_BIN=str(fake),
+        DATA_DIR=str(dirs["data"] / "nethermind"), JWT_FILE=str(dirs["secrets"] / "jwt.hex"),
+        SNAPSHOT_URL="http://127.0.0.1:9/none.tar.zst")
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert f"{dirs[unwritable]} is not writable by uid {NODE_UID}" in lines[0]
+    assert f"chown -R {NODE_UID}:{NODE_UID}" in lines[0]
+    assert "ARG" not in done.stdout
+    assert not (dirs["secrets"] / "jwt.hex").exists()
+    assert list(dirs["data"].iterdir()) == []
+
+
+def test_execution_entrypoint_runs_when_its_folders_belong_to_the_node_user(shared_dir):
+    fake = _fake_binary(shared_dir / "nethermind")
+    data = _owned_dir(shared_dir / "data", NODE_UID)
+    secrets = _owned_dir(shared_dir / "secrets", NODE_UID)
+    done = _run_as_node_user(EXECUTION / "entrypoint.sh", NETWORK="op-sepolia",
+                             NETHERMIND_BIN=str(fake), DATA_DIR=str(data / "nethermind"),
+                             JWT_FILE=str(secrets / "jwt.hex"))
+    assert done.returncode == 0, done.stderr
+    assert "ARG --config" in done.stdout
+    assert HEX64.fullmatch((secrets / "jwt.hex").read_text())
+
+
+@pytest.mark.parametrize("shell", ["sh", "busybox"])
+def test_op_node_entrypoint_stops_first_on_a_data_dir_it_cannot_write(shared_dir, shell):
+    if shell == "busybox":  # the runtime image is Alpine: busybox ash runs this script
+        shell = _busybox()
+        if shell is None:
+            pytest.skip("busybox is not installed")
+    fake = _fake_binary(shared_dir / "op-node")
+    data = _owned_dir(shared_dir / "data", 0)
+    jwt = shared_dir / "jwt.hex"
+    jwt.write_text("ab" * 32)
+    jwt.chmod(0o644)
+    env = {"OP_NODE_BIN": str(fake), "OP_NODE_L2_ENGINE_AUTH": str(jwt),
+           "OP_NODE_NETWORK": "op-mainnet", "JWT_WAIT_SECONDS": "0", "DATA_DIR": str(data)}
+    done = _run_as_node_user(OP_NODE / "entrypoint.sh", shell=shell, **env)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert f"{data} is not writable by uid {NODE_UID}" in lines[0]
+    assert f"chown -R {NODE_UID}:{NODE_UID}" in lines[0]
+    assert "ARG" not in done.stdout
+
+    os.chown(data, NODE_UID, NODE_UID)
+    done = _run_as_node_user(OP_NODE / "entrypoint.sh", shell=shell, **env)
+    assert done.returncode == 0, done.stderr
+
+
+def test_entrypoints_refuse_a_data_dir_that_is_a_file(tmp_path):
+    data = tmp_path / "data"
+    data.write_text("not a folder")
+    fake = _fake_binary(tmp_path / "bin")
+    execution = _run(EXECUTION / "entrypoint.sh", NETWORK="op-sepolia",
+                     NETHERMIND_BIN=str(fake), DATA_DIR=str(data / "nethermind"),
+                     JWT_FILE=str(tmp_path / "jwt.hex"))
+    op_node = _run(OP_NODE / "entrypoint.sh", OP_NODE_BIN=str(fake), DATA_DIR=str(data),
+                   OP_NODE_L2_ENGINE_AUTH=str(tmp_path / "jwt.hex"), JWT_WAIT_SECONDS="0")
+    for done in (execution, op_node):
+        assert done.returncode == 1, done.stderr
+        assert f"{data} is not a directory" in done.stderr
+        assert "ARG" not in done.stdout
+    assert not (tmp_path / "jwt.hex").exists()

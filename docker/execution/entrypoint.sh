@@ -15,6 +15,37 @@ nethermind="${NETHERMIND_BIN:-/nethermind/nethermind}"
 export JWT_FILE="$jwt_file" DATA_DIR="$data_dir"
 # Installed without the .sh suffix in the image; run from the checkout, with it.
 tool() { if [ -x "$bin_dir/$1" ]; then echo "$bin_dir/$1"; else echo "$bin_dir/$1.sh"; fi; }
+say() { echo "execution-entrypoint: $*" >&2; }
+
+# mount_of PATH: the mount point that holds PATH (the folder a bind mount brings in).
+mount_of() {
+  awk -v p="$1" '{ mp = $5; gsub(/\\040/, " ", mp); pre = (mp == "/") ? "/" : mp "/"
+    if ((p == mp || index(p, pre) == 1) && length(mp) > length(best)) best = mp }
+    END { print (best == "" ? p : best) }' /proc/self/mountinfo 2>/dev/null || echo "$1"
+}
+# need_writable PATH: PATH, or the nearest folder that holds it, is a folder this user
+# can write. Host folders bind-mounted on Portainer hosts are often owned by root.
+need_writable() {
+  p="$1"
+  while [ ! -e "$p" ] && [ "$p" != / ]; do p="$(dirname "$p")"; done
+  if [ ! -d "$p" ]; then
+    say "$p is not a directory, but $1 must be a folder: fix the volume or bind mount"
+    exit 1
+  fi
+  if [ ! -w "$p" ] || [ ! -x "$p" ]; then
+    say "$p is not writable by uid $(id -u) (gid $(id -g)). A bind mount owned by" \
+        "another user? On the host: chown -R $(id -u):$(id -g) <the folder mounted at" \
+        "$(mount_of "$p")>, then start again"
+    exit 1
+  fi
+}
+
+# Before anything else: every folder this container writes to.
+need_writable "$data_dir"
+need_writable "$(dirname "$jwt_file")"
+if [ -n "${SNAPSHOT_URL:-}" ]; then
+  need_writable "${SNAPSHOT_STATE_DIR:-$(dirname "$data_dir")/.snapshot}"
+fi
 
 case "${1:-}" in
   jwt-init) exec "$(tool jwt-init)" "$jwt_file" ;;
@@ -23,12 +54,12 @@ esac
 
 case "${NETWORK:-}" in
   "")
-    echo "execution-entrypoint: NETWORK is not set (e.g. op-mainnet, op-sepolia)" >&2
+    say "NETWORK is not set (e.g. op-mainnet, op-sepolia)"
     exit 64 ;;
   base-mainnet|base-sepolia|base)
-    echo "execution-entrypoint: ${NETWORK} is not supported: Base moved to its own clients" \
-         "(base-reth-node, base-consensus) at its Azul upgrade, and Nethermind 1.38.1+ ships" \
-         "no Base config. Pick an OP Stack chain that runs op-node, e.g. op-mainnet." >&2
+    say "${NETWORK} is not supported: Base moved to its own clients" \
+        "(base-reth-node, base-consensus) at its Azul upgrade, and Nethermind 1.38.1+ ships" \
+        "no Base config. Pick an OP Stack chain that runs op-node, e.g. op-mainnet."
     exit 64 ;;
 esac
 

@@ -8,6 +8,28 @@ set -eu
 jwt_file="${OP_NODE_L2_ENGINE_AUTH:-/secrets/jwt.hex}"
 wait_seconds="${JWT_WAIT_SECONDS:-120}"
 op_node="${OP_NODE_BIN:-/usr/local/bin/op-node}"
+data_dir="${DATA_DIR:-/data}"  # not an OP_NODE_* name: op-node warns about unknown ones
+say() { echo "op-node-entrypoint: $*" >&2; }
+
+# Before anything else: op-node keeps its p2p key, peerstore and discovery db in the
+# data dir. Host folders bind-mounted on Portainer hosts are often owned by root.
+mount_of() { # the mount point that holds $1 (the folder a bind mount brings in)
+  awk -v p="$1" '{ mp = $5; gsub(/\\040/, " ", mp); pre = (mp == "/") ? "/" : mp "/"
+    if ((p == mp || index(p, pre) == 1) && length(mp) > length(best)) best = mp }
+    END { print (best == "" ? p : best) }' /proc/self/mountinfo 2>/dev/null || echo "$1"
+}
+p="$data_dir"
+while [ ! -e "$p" ] && [ "$p" != / ]; do p="$(dirname "$p")"; done
+if [ ! -d "$p" ]; then
+  say "$p is not a directory, but $data_dir must be a folder: fix the volume or bind mount"
+  exit 1
+fi
+if [ ! -w "$p" ] || [ ! -x "$p" ]; then
+  say "$p is not writable by uid $(id -u) (gid $(id -g)). A bind mount owned by" \
+      "another user? On the host: chown -R $(id -u):$(id -g) <the folder mounted at" \
+      "$(mount_of "$p")>, then start again"
+  exit 1
+fi
 
 case "${OP_NODE_NETWORK:-}" in
   base-mainnet|base-sepolia|base)
