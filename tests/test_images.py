@@ -218,6 +218,27 @@ def test_engine_api_runs_over_the_shared_jwt_volume(tmp_path):
     assert execution["environment"]["DATA_DIR"].startswith("/data/")
 
 
+def _p2p(service: dict) -> set[tuple[int, str, str]]:
+    return {(p["target"], str(p["published"]), p["protocol"]) for p in service["ports"]
+            if p["target"] not in (8545, 9545)}
+
+
+@pytest.mark.parametrize("ports", [{}, {"EXECUTION_P2P_PORT": "30313",
+                                        "OP_NODE_P2P_PORT": "9333"}])
+def test_p2p_ports_reach_the_clients_and_are_published_as_the_same_number(tmp_path, ports):
+    """Each client advertises the port it listens on: publishing another number on the
+    host would advertise a port nobody forwards."""
+    services = _config(tmp_path, **ports)["services"]
+    el = int(ports.get("EXECUTION_P2P_PORT", 30303))
+    cl = int(ports.get("OP_NODE_P2P_PORT", 9222))
+    execution, op_node = services["base-execution"], services["base-op-node"]
+    assert _p2p(execution) == {(el, str(el), "tcp"), (el, str(el), "udp")}
+    assert _p2p(op_node) == {(cl, str(cl), "tcp"), (cl, str(cl), "udp")}
+    assert execution["environment"]["EXECUTION_P2P_PORT"] == str(el)
+    assert op_node["environment"]["OP_NODE_P2P_LISTEN_TCP_PORT"] == str(cl)
+    assert op_node["environment"]["OP_NODE_P2P_LISTEN_UDP_PORT"] == str(cl)
+
+
 @pytest.mark.parametrize("missing", ["NETWORK", "L1_RPC_URL", "L1_BEACON_URL"])
 def test_required_settings_fail_with_a_clear_message(tmp_path, missing):
     env = {k: v for k, v in MINIMAL_ENV.items() if k != missing}

@@ -590,6 +590,32 @@ def test_execution_entrypoint_creates_the_secret_and_runs_nethermind_for_the_net
     assert jwt.read_text() not in done.stdout + done.stderr
 
 
+def _args(done: subprocess.CompletedProcess) -> list[str]:
+    return [line[4:] for line in done.stdout.splitlines() if line.startswith("ARG ")]
+
+
+@pytest.mark.parametrize("port", ["", "30313"])
+def test_execution_entrypoint_gives_nethermind_the_p2p_port(tmp_path, port):
+    fake = _fake_binary(tmp_path / "nethermind")
+    done = _run(EXECUTION / "entrypoint.sh", NETWORK="op-sepolia", NETHERMIND_BIN=str(fake),
+                JWT_FILE=str(tmp_path / "jwt.hex"), DATA_DIR=str(tmp_path / "data"),
+                EXECUTION_P2P_PORT=port)
+    assert done.returncode == 0, done.stderr
+    expected = port or "30303"
+    assert f"--Network.P2PPort={expected}" in _args(done)
+    assert f"--Network.DiscoveryPort={expected}" in _args(done)
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "30303/udp", "abc", "9" * 30])
+def test_execution_entrypoint_refuses_a_p2p_port_that_is_no_port(tmp_path, port):
+    fake = _fake_binary(tmp_path / "nethermind")
+    done = _run(EXECUTION / "entrypoint.sh", NETWORK="op-sepolia", NETHERMIND_BIN=str(fake),
+                JWT_FILE=str(tmp_path / "jwt.hex"), DATA_DIR=str(tmp_path / "data"),
+                EXECUTION_P2P_PORT=port)
+    assert done.returncode == 64 and "EXECUTION_P2P_PORT must be a port" in done.stderr
+    assert _args(done) == []
+
+
 @pytest.mark.parametrize("network", ["base-mainnet", "base-sepolia", ""])
 def test_execution_entrypoint_refuses_base_and_a_missing_network(tmp_path, network):
     fake = _fake_binary(tmp_path / "nethermind")

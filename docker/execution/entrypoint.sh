@@ -5,7 +5,8 @@
 #   execution-entrypoint [nethermind flags...]   the node (default)
 #   execution-entrypoint jwt-init | snapshot-restore   one chore, then exit
 #
-# NETHERMIND_EXTRA_FLAGS adds flags; OP_SEQUENCER_URL sets Optimism.SequencerUrl.
+# NETHERMIND_EXTRA_FLAGS adds flags; OP_SEQUENCER_URL sets Optimism.SequencerUrl;
+# EXECUTION_P2P_PORT (default 30303) is the P2P port, TCP and UDP discovery alike.
 set -eu
 
 bin_dir="$(dirname "$0")"
@@ -63,6 +64,16 @@ case "${NETWORK:-}" in
     exit 64 ;;
 esac
 
+# The P2P port the host publishes is the one Nethermind listens on and advertises.
+p2p_port="${EXECUTION_P2P_PORT:-30303}"
+case "$p2p_port" in
+  ""|*[!0-9]*|??????*) p2p_port=0 ;;
+esac
+if [ "$p2p_port" -lt 1 ] || [ "$p2p_port" -gt 65535 ]; then
+  say "EXECUTION_P2P_PORT must be a port number (1-65535), got '${EXECUTION_P2P_PORT:-}'"
+  exit 64
+fi
+
 "$(tool jwt-init)" "$jwt_file"
 "$(tool snapshot-restore)"
 mkdir -p "$data_dir"
@@ -73,6 +84,7 @@ set -- --config "$NETWORK" --data-dir "$data_dir" \
   --JsonRpc.JwtSecretFile="$jwt_file" \
   --HealthChecks.Enabled=true \
   --Metrics.Enabled=true --Metrics.ExposePort=6060 \
+  --Network.P2PPort="$p2p_port" --Network.DiscoveryPort="$p2p_port" \
   ${OP_SEQUENCER_URL:+--Optimism.SequencerUrl="$OP_SEQUENCER_URL"} \
   "$@"
 # shellcheck disable=SC2086 # NETHERMIND_EXTRA_FLAGS is a list of flags on purpose
