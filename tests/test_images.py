@@ -239,6 +239,17 @@ def test_p2p_ports_reach_the_clients_and_are_published_as_the_same_number(tmp_pa
     assert op_node["environment"]["OP_NODE_P2P_LISTEN_UDP_PORT"] == str(cl)
 
 
+def test_extra_op_node_flags_use_a_name_op_node_does_not_read(tmp_path):
+    env = {**MINIMAL_ENV, "EXTRA_OP_NODE_FLAGS": "--p2p.nat", "OP_NODE_EXTRA_FLAGS": "--x"}
+    done = compose_config(tmp_path, env_file=env)
+    assert done.returncode == 0, done.stderr
+    environment = json.loads(done.stdout)["services"]["base-op-node"]["environment"]
+    assert environment["EXTRA_OP_NODE_FLAGS"] == "--p2p.nat"
+    assert "OP_NODE_EXTRA_FLAGS" not in environment
+    # the old name reaches the entry point under a name op-node ignores
+    assert environment["LEGACY_OP_NODE_EXTRA_FLAGS"] == "--x"
+
+
 @pytest.mark.parametrize("missing", ["NETWORK", "L1_RPC_URL", "L1_BEACON_URL"])
 def test_required_settings_fail_with_a_clear_message(tmp_path, missing):
     env = {k: v for k, v in MINIMAL_ENV.items() if k != missing}

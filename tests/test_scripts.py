@@ -651,11 +651,45 @@ def test_op_node_entrypoint_runs_op_node_once_the_secret_exists(tmp_path, shell)
     assert missing.returncode == 1 and "no engine-API secret" in missing.stderr
 
     jwt.write_text("ab" * 32)
-    env["OP_NODE_EXTRA_FLAGS"] = "--p2p.advertise.ip=203.0.113.7"
+    env["EXTRA_OP_NODE_FLAGS"] = "--p2p.advertise.ip=203.0.113.7"
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     args = [line[4:] for line in done.stdout.splitlines() if line.startswith("ARG ")]
     assert args == ["--p2p.advertise.ip=203.0.113.7", "--rpc.enable-admin"]
+
+
+def _env_binary(path: Path) -> Path:
+    """A stand-in that prints its arguments and the OP_NODE_* part of its environment."""
+    path.write_text('#!/bin/sh\nfor a in "$@"; do echo "ARG $a"; done\n'
+                    'env | grep -E "^(LEGACY_)?OP_NODE_|^EXTRA_" | sed "s/^/ENV /"\n')
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize("old_name", ["OP_NODE_EXTRA_FLAGS", "LEGACY_OP_NODE_EXTRA_FLAGS"])
+def test_op_node_entrypoint_points_out_the_renamed_extra_flags(tmp_path, old_name):
+    """op-node warns about every OP_NODE_* variable that is not one of its flags, so the
+    extra flags moved to EXTRA_OP_NODE_FLAGS. The old name (set directly, or handed
+    over by compose.yml as LEGACY_...) still works, with one line, and op-node never
+    sees it."""
+    fake = _env_binary(tmp_path / "op-node")
+    jwt = tmp_path / "jwt.hex"
+    jwt.write_text("ab" * 32)
+    base = {"OP_NODE_BIN": str(fake), "OP_NODE_L2_ENGINE_AUTH": str(jwt),
+            "JWT_WAIT_SECONDS": "0", "DATA_DIR": str(tmp_path / "data")}
+    done = _run(OP_NODE / "entrypoint.sh", **base, **{old_name: "--p2p.nat"})
+    assert done.returncode == 0, done.stderr
+    assert _args(done) == ["--p2p.nat"]
+    assert [line for line in done.stderr.splitlines() if "EXTRA" in line] == [
+        "op-node-entrypoint: OP_NODE_EXTRA_FLAGS is now EXTRA_OP_NODE_FLAGS: using its "
+        "value; rename it in .env"]
+    assert not [line for line in done.stdout.splitlines() if "OP_NODE_EXTRA" in line]
+
+    both = _run(OP_NODE / "entrypoint.sh", **base, **{old_name: "--p2p.nat"},
+                EXTRA_OP_NODE_FLAGS="--p2p.no-discovery")
+    assert both.returncode == 0, both.stderr
+    assert _args(both) == ["--p2p.no-discovery"]
+    assert "ignoring the old one" in both.stderr
 
 
 def test_op_node_entrypoint_refuses_base(tmp_path):

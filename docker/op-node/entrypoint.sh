@@ -2,7 +2,8 @@
 # op-node entry point: wait for the engine-API secret the execution service writes
 # into the shared volume, refuse networks op-node no longer follows, then run op-node.
 # op-node reads its settings from OP_NODE_* variables (compose.yml sets them);
-# OP_NODE_EXTRA_FLAGS adds flags, and arguments are passed through.
+# EXTRA_OP_NODE_FLAGS adds flags, and arguments are passed through. (Not an OP_NODE_*
+# name: op-node warns about every OP_NODE_* variable that is not one of its flags.)
 set -eu
 
 jwt_file="${OP_NODE_L2_ENGINE_AUTH:-/secrets/jwt.hex}"
@@ -40,6 +41,19 @@ case "${OP_NODE_NETWORK:-}" in
     exit 64 ;;
 esac
 
+# OP_NODE_EXTRA_FLAGS is the old name (compose.yml hands it over as
+# LEGACY_OP_NODE_EXTRA_FLAGS). Keep it out of op-node's environment.
+extra="${EXTRA_OP_NODE_FLAGS:-}"
+old="${OP_NODE_EXTRA_FLAGS:-${LEGACY_OP_NODE_EXTRA_FLAGS:-}}"
+unset OP_NODE_EXTRA_FLAGS LEGACY_OP_NODE_EXTRA_FLAGS
+if [ -n "$old" ] && [ -z "$extra" ]; then
+  say "OP_NODE_EXTRA_FLAGS is now EXTRA_OP_NODE_FLAGS: using its value; rename it in .env"
+  extra="$old"
+elif [ -n "$old" ]; then
+  say "OP_NODE_EXTRA_FLAGS is now EXTRA_OP_NODE_FLAGS, which is set too: ignoring the" \
+      "old one; remove it from .env"
+fi
+
 waited=0
 while [ ! -s "$jwt_file" ]; do
   if [ "$waited" -ge "$wait_seconds" ]; then
@@ -56,5 +70,5 @@ if [ ! -r "$jwt_file" ]; then
   exit 1
 fi
 
-# shellcheck disable=SC2086 # OP_NODE_EXTRA_FLAGS is a list of flags on purpose
-exec "$op_node" ${OP_NODE_EXTRA_FLAGS:-} "$@"
+# shellcheck disable=SC2086 # EXTRA_OP_NODE_FLAGS is a list of flags on purpose
+exec "$op_node" $extra "$@"
