@@ -181,7 +181,7 @@ def test_pins_are_literal_defaults_that_agree_everywhere():
 def test_config_validates_with_a_minimal_env(tmp_path):
     config = _config(tmp_path)
     services = config["services"]
-    assert set(services) == {"base-op-node", "base-execution"}
+    assert set(services) == {"base-op-node", "base-execution", "base-execution-init"}
     text = (ROOT / "compose.yml").read_text()
     pin = {n: re.search(r"\$\{" + n + r":-([^}]*)\}", text).group(1) for n in PINS}
     assert services["base-op-node"]["image"] == f"base-op-node:{pin['OP_NODE_VERSION']}"
@@ -189,14 +189,38 @@ def test_config_validates_with_a_minimal_env(tmp_path):
     assert services["base-op-node"]["build"]["tags"] == ["base-op-node:latest"]
     assert services["base-execution"]["build"]["tags"] == ["base-execution:latest"]
     for name, service in services.items():
-        assert service["restart"] == "unless-stopped", name
-        assert service["healthcheck"]["test"][0] == "CMD-SHELL", name
+        if name != "base-execution-init":  # one-shot: tested below
+            assert service["restart"] == "unless-stopped", name
+            assert service["healthcheck"]["test"][0] == "CMD-SHELL", name
         assert service["logging"]["driver"] == "json-file", name
         assert {"max-size", "max-file"} <= set(service["logging"]["options"]), name
         assert service["environment"].get("NETWORK", service["environment"].get(
             "OP_NODE_NETWORK")) == "op-sepolia", name
     assert services["base-op-node"]["depends_on"]["base-execution"]["condition"] == \
         "service_healthy"
+
+
+def test_a_one_shot_service_restores_before_the_node_starts(tmp_path):
+    """The restore runs in base-execution-init, which base-execution waits for, so hours
+    of restore never count against base-execution's health check (and op-node's
+    service_healthy dependency). Same image, environment and volumes as the node; the
+    image comes from base-execution's build, never from a registry."""
+    services = _config(tmp_path)["services"]
+    init, execution = services["base-execution-init"], services["base-execution"]
+    assert execution["depends_on"] == {"base-execution-init": {
+        "condition": "service_completed_successfully", "required": True}}
+    assert init["image"] == execution["image"]
+    assert "build" not in init and init["pull_policy"] == "never"
+    assert init["command"] == ["init"]
+    assert init["restart"] == "no"
+    assert "healthcheck" not in init and "ports" not in init
+    assert init["environment"] == execution["environment"]
+    assert init["volumes"] == execution["volumes"]
+    # the kit builds, audits and cleans the two built images only
+    from tasks import audit
+
+    assert audit.service_images({"services": services}) == {
+        "base-execution": execution["image"], "base-op-node": services["base-op-node"]["image"]}
 
 
 def test_engine_api_runs_over_the_shared_jwt_volume(tmp_path):
@@ -300,6 +324,8 @@ def _labelled_stack(tmp_path: Path) -> Path:
     config = json.loads(done.stdout)
     config.pop("name", None)
     for service in config["services"].values():
+        if "build" not in service:
+            continue
         service["build"]["labels"] = {TEST_LABEL: "1"}
         service["build"].pop("tags", None)
     path = tmp_path / "compose.json"

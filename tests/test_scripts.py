@@ -4,6 +4,7 @@ entry points. Snapshots come from a local HTTP server that honours Range request
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -12,6 +13,7 @@ import subprocess
 import tarfile
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -592,6 +594,67 @@ def test_execution_entrypoint_creates_the_secret_and_runs_nethermind_for_the_net
 
 def _args(done: subprocess.CompletedProcess) -> list[str]:
     return [line[4:] for line in done.stdout.splitlines() if line.startswith("ARG ")]
+
+
+def test_execution_entrypoint_init_makes_the_secret_and_exits_at_once_without_a_snapshot(
+        tmp_path):
+    """compose.yml's one-shot base-execution-init: nothing to restore, so it is done in
+    well under a second and the node is not started."""
+    fake = _fake_binary(tmp_path / "nethermind")
+    jwt = tmp_path / "secrets" / "jwt.hex"
+    started = time.monotonic()
+    done = _run(EXECUTION / "entrypoint.sh", "init", NETWORK="op-sepolia",
+                NETHERMIND_BIN=str(fake), JWT_FILE=str(jwt), DATA_DIR=str(tmp_path / "data"))
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 5
+    assert HEX64.fullmatch(jwt.read_text())
+    assert _args(done) == []
+    assert not (tmp_path / ".snapshot").exists()
+
+
+def test_execution_entrypoint_init_restores_the_snapshot_and_not_for_base(restore, tmp_path):
+    fake = _fake_binary(tmp_path / "nethermind")
+    env = {"SNAPSHOT_URL": restore.url, "DATA_DIR": str(restore.data_dir),
+           "NETHERMIND_BIN": str(fake), "JWT_FILE": str(tmp_path / "jwt.hex"),
+           "SNAPSHOT_CONNECTIONS": "2"}
+    base = _run(EXECUTION / "entrypoint.sh", "init", NETWORK="base-mainnet", **env)
+    assert base.returncode == 64 and "Azul" in base.stderr
+    assert restore.server.requests == []
+
+    done = _run(EXECUTION / "entrypoint.sh", "init", NETWORK="op-sepolia", **env)
+    assert done.returncode == 0, done.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+    assert _args(done) == []
+
+    # the node's own start then finds the work done
+    node = _run(EXECUTION / "entrypoint.sh", NETWORK="op-sepolia", **env)
+    assert node.returncode == 0, node.stderr
+    assert "already restored" in node.stderr and "--config" in _args(node)
+
+
+def test_a_second_restore_on_the_volume_waits_for_the_first(restore):
+    """The one-shot service and the node's own start both run the restore; on one
+    volume only one works at a time, and the other then finds it done."""
+    if shutil.which("flock") is None:
+        pytest.skip("flock (util-linux) is not installed")
+    restore.state_dir.mkdir()
+    log = restore.volume / "second.log"
+    with open(restore.state_dir / "lock", "w") as lock, open(log, "w") as err:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        second = subprocess.Popen(
+            ["sh", str(EXECUTION / "snapshot-restore.sh")], stderr=err,
+            env=_clean_env(SNAPSHOT_URL=restore.url, DATA_DIR=str(restore.data_dir),
+                           NETWORK=restore.network))
+        deadline = time.monotonic() + 30
+        while "waiting" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "another restore is running on this volume" in log.read_text()
+        # the first one finishes
+        (restore.state_dir / "RESTORED").write_text("/snapshots/x sha256=0 by the first\n")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        assert second.wait(timeout=30) == 0, log.read_text()
+    assert "already restored (/snapshots/x sha256=0 by the first)" in log.read_text()
+    assert restore.server.requests == []
 
 
 @pytest.mark.parametrize("port", ["", "30313"])

@@ -3,6 +3,8 @@
 # an empty database folder when SNAPSHOT_URL is set, then run Nethermind for $NETWORK.
 #
 #   execution-entrypoint [nethermind flags...]   the node (default)
+#   execution-entrypoint init       jwt-init, then snapshot-restore, then exit (what
+#                                   compose.yml's one-shot base-execution-init runs)
 #   execution-entrypoint jwt-init | snapshot-restore   one chore, then exit
 #
 # NETHERMIND_EXTRA_FLAGS adds flags; OP_SEQUENCER_URL sets Optimism.SequencerUrl;
@@ -63,6 +65,14 @@ case "${NETWORK:-}" in
         "no Base config. Pick an OP Stack chain that runs op-node, e.g. op-mainnet."
     exit 64 ;;
 esac
+
+# The one-shot service before the node: the secret, and a restore that may take hours
+# (the node's health check would count them against it). The node runs both steps
+# again, as no-ops, for a container started without it.
+if [ "${1:-}" = init ]; then
+  "$(tool jwt-init)" "$jwt_file"
+  exec "$(tool snapshot-restore)"
+fi
 
 # The P2P port the host publishes is the one Nethermind listens on and advertises.
 p2p_port="${EXECUTION_P2P_PORT:-30303}"

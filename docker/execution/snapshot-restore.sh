@@ -123,6 +123,18 @@ fi
 mkdir -p "$state_dir"
 archive="$state_dir/$name"
 
+# One restore at a time per volume (the one-shot service, and the node's own start,
+# both run this). The second waits, then finds the work done.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$state_dir/lock"
+  if ! flock -n 9; then
+    say "another restore is running on this volume; waiting for it"
+    flock 9
+    exec 9>&-
+    exec sh "$0"  # it is done: look again from the start
+  fi
+fi
+
 fetch() { # fetch URL FILE-NAME [extra aria2c options...]
   src="$1"; out="$2"; shift 2
   aria2c --continue=true --dir="$state_dir" --out="$out" \
