@@ -267,6 +267,18 @@ def test_restore_lands_where_nethermind_opens_its_database_and_marks_it_done(res
     assert len(restore.server.requests) == requests_before  # nothing downloaded again
 
 
+def test_restore_points_at_a_restore_made_into_the_data_dir_by_an_earlier_version(restore):
+    restore.state_dir.mkdir()
+    (restore.state_dir / "RESTORED").write_text(
+        f"{restore.path} sha256={restore.snapshot['sha256']} restored=2026-10-01T00:00:00Z\n")
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    assert "already restored" in done.stderr
+    assert f"extracted into {restore.data_dir}, but Nethermind opens {restore.target}" \
+        in done.stderr
+    assert restore.server.requests == []
+
+
 def test_restore_strips_the_single_top_folder_of_nethermind_snapshots(restore, tmp_path):
     """Nethermind's own snapshots hold one top-level folder, which its Snapshot plugin
     strips (Snapshot.StripComponents defaults to 1: SnapshotConfig.cs in

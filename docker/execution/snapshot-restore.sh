@@ -77,6 +77,12 @@ esac
 
 if [ -e "$done_marker" ]; then
   say "already restored ($(head -n 1 "$done_marker")); nothing to do"
+  if ! grep -q ' target=' "$done_marker"; then
+    # Earlier versions extracted into the data dir itself, where Nethermind never looks.
+    say "warning: that restore was made by an earlier version of this image, which" \
+        "extracted into $data_dir, but Nethermind opens $target: if that holds a new" \
+        "sync rather than your snapshot, stop the node and move the snapshot's folders there"
+  fi
   exit 0
 fi
 if [ -e "$target" ] && [ ! -d "$target" ]; then
@@ -260,10 +266,12 @@ elif [ -z "$target_setting" ]; then
   # An archive of a data dir, at the top or in one folder: take its database folder.
   for dbs in "$work/nethermind_db" "$work"/*/nethermind_db; do
     [ -d "$dbs" ] || continue
-    [ -d "$dbs/$db_name" ] || give_up "the archive holds a Nethermind data dir without" \
-      "nethermind_db/$db_name (it has: $(ls -A "$dbs" | tr '\n' ' ' | sed 's/ $//')); set SNAPSHOT_SUBDIR to" \
-      "the database folder inside the archive, or SNAPSHOT_TARGET=. to restore it as the" \
-      "whole data dir"
+    if [ ! -d "$dbs/$db_name" ]; then
+      found="$(cd "$dbs" && find . -mindepth 1 -maxdepth 1 | sed 's|^\./||' | sort | tr '\n' ' ')"
+      give_up "the archive holds a Nethermind data dir without nethermind_db/$db_name" \
+        "(it has: ${found% }); set SNAPSHOT_SUBDIR to the database folder inside the" \
+        "archive, or SNAPSHOT_TARGET=. to restore it as the whole data dir"
+    fi
     say "the archive holds a data dir: restoring its ${dbs#"$work"/}/$db_name"
     src="$dbs/$db_name"
     break
@@ -271,10 +279,10 @@ elif [ -z "$target_setting" ]; then
 fi
 if [ -z "$src" ]; then
   src="$work"
-  if [ "$(ls -A "$work" | wc -l)" -eq 1 ]; then
-    only="$(ls -A "$work")"
-    if [ -d "$work/$only" ] && [ ! -L "$work/$only" ]; then
-      src="$work/$only"
+  if [ "$(find "$work" -mindepth 1 -maxdepth 1 | wc -l)" -eq 1 ]; then
+    only="$(find "$work" -mindepth 1 -maxdepth 1)"
+    if [ -d "$only" ] && [ ! -L "$only" ]; then
+      src="$only"
     fi
   fi
 fi
