@@ -168,6 +168,12 @@ services:
       labels:
         {label}: "1"
     image: {name}-execution:${{NETHERMIND_VERSION:-{nethermind_version}}}
+  base-execution-init:
+    # the one-shot service of compose.yml: base-execution's image, never built or pulled
+    image: {name}-execution:${{NETHERMIND_VERSION:-{nethermind_version}}}
+    pull_policy: never
+    command: ["init"]
+    restart: "no"
 """
 
 
