@@ -413,3 +413,76 @@ def read_elf(data: bytes) -> Elf:
             sections.append(data[strtab_off + name_off:end].decode())
     return Elf(static=not ({2, 3} & types), stripped=".symtab" not in sections,
                sections=sections)
+
+
+# ------------------------------------------------------------ snapshots, slowly
+class _Throttled:
+    """A response stream that writes at most `rate` bytes per second, shared by every
+    connection of one server (aria2c opens several)."""
+
+    def __init__(self, raw, rate: int, lock: threading.Lock) -> None:
+        self.raw, self.rate, self.lock = raw, rate, lock
+
+    def write(self, data: bytes) -> int:
+        import time
+
+        step = max(1, self.rate // 20)
+        for i in range(0, len(data), step):
+            with self.lock:
+                self.raw.write(data[i:i + step])
+                self.raw.flush()
+                time.sleep(len(data[i:i + step]) / self.rate)
+        return len(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.raw, name)
+
+
+def snapshot_server(host: str, rate: int | None = None):
+    """tests/test_scripts.py's RangeServer (HTTP Range, dropped connections), listening
+    on `host` (the gateway of a test network, where containers reach it) and, with
+    `rate`, sending at most that many bytes per second."""
+    from test_scripts import RangeServer
+
+    class SnapshotServer(RangeServer):
+        def __init__(self) -> None:
+            super().__init__()
+            handler = self.httpd.RequestHandlerClass
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = ThreadingHTTPServer((host, 0), handler)
+            self.httpd.daemon_threads = True
+            self.url = f"http://{host}:{self.httpd.server_address[1]}"
+            self._throttle = threading.Lock()
+            threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+        def _serve(self, handler, body):
+            if rate and body:
+                handler.wfile = _Throttled(handler.wfile, rate, self._throttle)
+            super()._serve(handler, body)
+
+    return SnapshotServer()
+
+
+def make_snapshot(workdir: Path, top: str, size: int = 1024 * 1024) -> dict:
+    """A .tar.zst laid out like Nethermind's own snapshots (one top folder holding the
+    database folders), and the files it holds relative to that folder."""
+    import tarfile
+
+    tree = workdir / "snapshot" / top
+    files = {"state/000001.sst": os.urandom(size), "state/CURRENT": b"MANIFEST-000001\n",
+             "blocks/000001.sst": os.urandom(4096), "receipts/LOCK": b""}
+    for name, data in files.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_bytes(data)
+    tar_path = workdir / "snapshot.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        tar.add(tree, arcname=top)
+    archive = workdir / f"{top}-nethermind.tar.zst"
+    subprocess.run(["zstd", "-q", "-f", str(tar_path), "-o", str(archive)], check=True)
+    data = archive.read_bytes()
+    return {"name": archive.name, "data": data, "sha256": hashlib.sha256(data).hexdigest(),
+            "files": sorted({n.split("/")[0] for n in files})}

@@ -23,6 +23,7 @@ import os
 import re
 import subprocess
 import tarfile
+import time
 import uuid
 from io import BytesIO
 from pathlib import Path
@@ -260,3 +261,268 @@ def test_op_node_build_refuses_a_tag_that_moved(tmp_path, standins, monorepo):
             "the tag moved upstream or the pin is wrong") in output
     assert "op-node version" not in output  # the compile step never ran
     assert _docker("image", "inspect", image, check=False).returncode != 0
+
+
+# --------------------------------------------------------------------- the stack
+HEALTH_SCALED = {"interval": "1s", "timeout": "5s", "retries": 3, "start_period": "2s"}
+STACK_VERSION = "v1.21.0"  # the op-node era of the pin, built by the newer builder
+STACK_JUST = kit.NEW_JUST
+
+
+def _free_port() -> int:
+    import socket
+
+    while True:
+        with socket.socket() as tcp, socket.socket(type=socket.SOCK_DGRAM) as udp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            try:
+                udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+def rpc(port: int, method: str, timeout: float = 5):
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}", method="POST",
+        data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": []}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        answer = json.loads(response.read())
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+class Stack:
+    """The real compose.yml plus a test-only override, as one compose project.
+
+    The override changes only what a test on a shared engine must: image names (this
+    session's, never base-*:*, and no extra :latest tag), the test label on images,
+    containers, volumes and the network, published ports bound to 127.0.0.1 (same
+    numbers as compose.yml maps), the build network of op-node (host: the fixture
+    monorepo is on 127.0.0.1), a test-created network (its gateway is where the
+    containers reach the test's snapshot server), and health-check timings scaled down
+    (interval 1 s, start period 2 s, 3 retries: the same check command)."""
+
+    def __init__(self, tmp_path: Path, monorepo: kit.Monorepo, **settings: str) -> None:
+        self.dir = tmp_path
+        self.project = f"{SESSION}-{uuid.uuid4().hex[:6]}"
+        self.network = f"{self.project}-net"
+        self.volume_overrides: dict[str, list] = {}
+        _docker("network", "create", "--label", f"{TEST_LABEL}=1", self.network)
+        ipam = json.loads(_docker("network", "inspect", "--format", "{{json .IPAM.Config}}",
+                                  self.network).stdout)
+        self.gateway = ipam[0]["Gateway"]
+        self.ports = {name: _free_port() for name in
+                      ("EXECUTION_RPC_PORT", "OP_NODE_RPC_PORT", "EXECUTION_P2P_PORT",
+                       "OP_NODE_P2P_PORT")}
+        self.settings = {
+            **RUN_ENV, **{k: str(v) for k, v in self.ports.items()},
+            "OP_NODE_REPO": monorepo.url, "OP_NODE_VERSION": STACK_VERSION,
+            "OP_NODE_COMMIT": monorepo.commits[STACK_VERSION],
+            "GO_VERSION": kit.GO_VERSION_OF_JUST[STACK_JUST],
+            **settings}
+        self.override = self.dir / f"{self.project}.override.yml"
+
+    # ------------------------------------------------------------------ compose
+    def env(self, with_override: bool = True) -> dict[str, str]:
+        files = [str(COMPOSE)] + ([str(self.override)] if with_override else [])
+        return _env(**self.settings, COMPOSE_PROJECT_NAME=self.project,
+                    COMPOSE_FILE=os.pathsep.join(files))
+
+    def compose(self, *args: str, check: bool = True, timeout: int = 600) \
+            -> subprocess.CompletedProcess:
+        done = subprocess.run(["docker", "compose", *args], env=self.env(), cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout)
+        if check:
+            assert done.returncode == 0, f"docker compose {' '.join(args)}:\n" \
+                                         f"{done.stdout}\n{done.stderr}"
+        return done
+
+    def write_override(self) -> dict:
+        """Write the override for the current settings; the resolved compose.yml."""
+        done = subprocess.run(["docker", "compose", "config", "--format", "json"],
+                              env=self.env(with_override=False), cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+        config = json.loads(done.stdout)
+        renamed = {}
+        for name, service in config["services"].items():
+            if service.get("build"):
+                renamed[service["image"]] = f"{SESSION}-{name}:{service['image'].split(':')[-1]}"
+        services = {}
+        for name, service in config["services"].items():
+            entry: dict = {"labels": {TEST_LABEL: "1"}}
+            if service.get("image") in renamed:
+                entry["image"] = renamed[service["image"]]
+            if service.get("build"):
+                entry["build"] = {"labels": {TEST_LABEL: "1"}, "tags": Tag("!reset", [])}
+                if name == "base-op-node":
+                    entry["build"]["network"] = "host"
+            if service.get("healthcheck"):
+                entry["healthcheck"] = dict(HEALTH_SCALED)
+            if service.get("ports"):
+                entry["ports"] = Tag("!override", [
+                    f"127.0.0.1:{p['published']}:{p['target']}/{p.get('protocol', 'tcp')}"
+                    for p in service["ports"]])
+            if name in self.volume_overrides:
+                entry["volumes"] = self.volume_overrides[name]
+            services[name] = entry
+        volumes = {name: {"labels": {TEST_LABEL: "1"}} for name in config.get("volumes") or {}}
+        _override(self.override, services, volumes=volumes,
+                  networks={"default": {"name": self.network, "external": True}})
+        return config
+
+    def up(self, *services: str, check: bool = True) -> subprocess.CompletedProcess:
+        self.write_override()
+        self.compose("build", check=True, timeout=1200)
+        return self.compose("up", "-d", *services, check=check)
+
+    def wait_healthy(self, service: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.state(service).get("Health", {}).get("Status")
+            if status == "healthy":
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"{service} not healthy after {timeout}s:\n"
+                             f"{self.compose('logs', check=False).stdout[-4000:]}")
+
+    def container(self, service: str) -> str:
+        return self.compose("ps", "-a", "-q", service).stdout.strip()
+
+    def state(self, service: str) -> dict:
+        cid = self.container(service)
+        if not cid:
+            return {}
+        return json.loads(_docker("inspect", "--format", "{{json .State}}", cid).stdout)
+
+    def logs(self, service: str) -> str:
+        return self.compose("logs", "--no-log-prefix", service, check=False).stdout
+
+    def record(self, service: str) -> dict:
+        port = self.ports["EXECUTION_RPC_PORT" if service == "base-execution"
+                          else "OP_NODE_RPC_PORT"]
+        return rpc(port, "standin_record")
+
+    def close(self) -> None:
+        self.compose("down", "-v", "--remove-orphans", "--timeout", "5", check=False)
+        _docker("network", "rm", self.network, check=False)
+
+
+@pytest.fixture
+def stack(tmp_path, standins, monorepo):
+    """Factory: make_stack(**settings) -> Stack; every project is taken down with -v."""
+    made: list[Stack] = []
+
+    def make(**settings: str) -> Stack:
+        made.append(Stack(tmp_path, monorepo, **settings))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def _events(stack: Stack, since: float) -> list[dict]:
+    done = _docker("events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+                   "--filter", f"label=com.docker.compose.project={stack.project}",
+                   "--filter", "type=container", "--format", "{{json .}}")
+    events = []
+    for line in done.stdout.splitlines():
+        event = json.loads(line)
+        events.append({"service": event["Actor"]["Attributes"].get(
+            "com.docker.compose.service"), "status": event.get("status") or event["Action"],
+            "time": event["timeNano"]})
+    return events
+
+
+def test_stack_starts_op_node_only_once_execution_is_healthy_and_shares_one_jwt(stack):
+    """`docker compose up` of the real compose.yml: base-execution (Nethermind stand-in
+    on the production execution image) turns healthy through compose.yml's own check
+    (web3_clientVersion on 8545), and only then is base-op-node started; both read the
+    one secret base-execution created (mode 0640, UID/GID 10001), and op-node's engine
+    API call with it is accepted."""
+    s = stack()
+    since = time.time()
+    s.up()
+    s.wait_healthy("base-execution")
+    s.wait_healthy("base-op-node")
+    events = _events(s, since)
+    healthy = next(e["time"] for e in events if e["service"] == "base-execution"
+                   and e["status"] == "health_status: healthy")
+    started = next(e["time"] for e in events if e["service"] == "base-op-node"
+                   and e["status"] == "start")
+    assert healthy < started, events
+
+    assert rpc(s.ports["EXECUTION_RPC_PORT"], "web3_clientVersion").startswith("Nethermind/")
+    assert rpc(s.ports["OP_NODE_RPC_PORT"], "optimism_version").startswith(f"{STACK_VERSION}-")
+
+    mode = s.compose("exec", "-T", "base-op-node", "stat", "-c", "%a %u:%g %s",
+                     "/secrets/jwt.hex").stdout.split()
+    assert mode == ["640", "10001:10001", "64"], mode
+    execution, op_node = s.record("base-execution"), s.record("base-op-node")
+    assert execution["uid"] == op_node["uid"] == 10001
+    assert execution["jwt_sha256"] == op_node["jwt_sha256"] != ""
+    deadline = time.monotonic() + 30
+    while not op_node["engine_ok"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+        op_node = s.record("base-op-node")
+    assert op_node["engine_ok"], op_node["engine_error"]
+    assert s.record("base-execution")["engine_calls"] >= 1
+    assert s.logs("base-execution").count("jwt-init: created a new secret") == 1
+
+
+def test_stack_down_and_up_keeps_data_and_the_jwt(stack):
+    """`down` (without -v) then `up`: the same secret (jwt-init keeps it), Nethermind's
+    database folder and op-node's p2p key survive in their volumes."""
+    s = stack()
+    s.up()
+    s.wait_healthy("base-op-node")
+    first = {svc: s.record(svc) for svc in ("base-execution", "base-op-node")}
+    assert first["base-op-node"]["p2p_key_new"]
+    s.compose("down", "--timeout", "5")
+    s.up()
+    s.wait_healthy("base-op-node")
+    again = {svc: s.record(svc) for svc in ("base-execution", "base-op-node")}
+    assert again["base-execution"]["jwt_sha256"] == first["base-execution"]["jwt_sha256"]
+    assert again["base-op-node"]["jwt_sha256"] == first["base-op-node"]["jwt_sha256"]
+    assert "jwt-init: keeping the existing secret" in s.logs("base-execution")
+    assert "STANDIN-OPENED" in again["base-execution"]["db_found"]
+    assert not again["base-op-node"]["p2p_key_new"]
+
+
+def _inv(stack: Stack, *args: str) -> subprocess.CompletedProcess:
+    inv = Path(os.sys.executable).parent / "inv"
+    return subprocess.run([str(inv), *args], env=stack.env(), cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_doctor_and_audit_report_on_the_built_stack(stack):
+    """`inv doctor` probes the built images' binaries; `inv audit.sizes` measures them
+    against invoke.yaml's budgets. The stand-in bases are Debian, not Alpine, so the
+    op-node image is over its 60 MB budget here: the audit says so and exits 1."""
+    s = stack()
+    config = s.write_override()
+    s.compose("build", timeout=1200)
+    images = {svc: f"{SESSION}-{svc}:{config['services'][svc]['image'].split(':')[-1]}"
+              for svc in ("base-op-node", "base-execution")}
+
+    doctor = _inv(s, "doctor")
+    out = doctor.stdout + doctor.stderr
+    assert re.search(rf"^ok +image base-op-node +{re.escape(images['base-op-node'])}: "
+                     rf"op-node version {STACK_VERSION}-", out, re.MULTILINE), out
+    assert re.search(rf"^ok +image base-execution +{re.escape(images['base-execution'])}: "
+                     r"Version: 0\.0\.0-rehearsal", out, re.MULTILINE), out
+
+    audit = _inv(s, "audit.sizes")
+    out = audit.stdout + audit.stderr
+    assert audit.returncode == 1, out
+    for svc in images:
+        assert images[svc] in out, out
+    assert "OVER BUDGET" in out
+    roomy = _inv(s, "audit.sizes", "--budget", "base-op-node=2GB",
+                 "--budget", "base-execution=2GB")
+    assert roomy.returncode == 0, roomy.stdout + roomy.stderr
