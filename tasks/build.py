@@ -4,7 +4,9 @@
 environment overrides); `inv build.op-node --version SPEC` resolves SPEC upstream
 first and hands the exact tag, commit and Go version to compose through its
 environment, so image tag, labels and build args agree. Every build ends with the
-size audit of what it built and a summary: tag, size, build time, cache.
+size audit of what it built and a summary: tag, size, build time, cache. When NETWORK is
+set, a build first prints one warning line if the version it builds lacks a hard fork the
+network has scheduled (`inv source.forks` gives the whole picture).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from invoke import task
 from invoke.exceptions import Exit
 
-from . import _docker, audit, source
+from . import _docker, audit, forks, source
 from ._errors import KitError
 
 SERVICES = {"op-node": "base-op-node", "execution": "base-execution"}
@@ -187,6 +189,14 @@ def build_and_audit(c, services: list[str], flags: BuildFlags, env=None) -> None
         raise Exit(code=code)
 
 
+def warn_forks(c, components, env: dict[str, str] | None = None) -> None:
+    """One line on stderr when a version about to be built lacks a fork NETWORK schedules
+    (nothing, and no request, when NETWORK is unset)."""
+    line = forks.build_warning(components, env, c)
+    if line:
+        print(line, file=sys.stderr)
+
+
 def _flags(no_cache, pull, push, platform, builder, progress) -> BuildFlags:
     return BuildFlags(no_cache, pull, push, platform, builder, progress)
 
@@ -196,6 +206,8 @@ def all_(c, no_cache=False, pull=False, push=False, platform=None, builder=None,
          progress="auto"):
     """Build base-op-node and base-execution at the pinned versions, then audit them."""
     flags = _flags(no_cache, pull, push, platform, builder, progress)
+    flags.validate()
+    warn_forks(c, tuple(SERVICES))
     build_and_audit(c, list(SERVICES.values()), flags)
 
 
@@ -205,7 +217,9 @@ def op_node(c, version=None, pre=False, no_cache=False, pull=False, push=False, 
     """Build base-op-node (resolving --version upstream first), then audit it."""
     flags = _flags(no_cache, pull, push, platform, builder, progress)
     flags.validate()
-    build_and_audit(c, [SERVICES["op-node"]], flags, resolve("op-node", version, pre))
+    env = resolve("op-node", version, pre)
+    warn_forks(c, ("op-node",), env)
+    build_and_audit(c, [SERVICES["op-node"]], flags, env)
 
 
 @task(help={**VERSION_HELP, **FLAG_HELP})
@@ -214,4 +228,6 @@ def execution(c, version=None, pre=False, no_cache=False, pull=False, push=False
     """Build base-execution (resolving --version upstream first), then audit it."""
     flags = _flags(no_cache, pull, push, platform, builder, progress)
     flags.validate()
-    build_and_audit(c, [SERVICES["execution"]], flags, resolve("execution", version, pre))
+    env = resolve("execution", version, pre)
+    warn_forks(c, ("execution",), env)
+    build_and_audit(c, [SERVICES["execution"]], flags, env)

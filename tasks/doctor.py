@@ -1,7 +1,8 @@
 """The troubleshooting checklist, automated.
 
 Each check returns ok / warn / fail with a one-line fix; a check that needs the engine
-is skipped when the engine is down. Nothing here raises past `doctor`: a crashing
+is skipped when the engine is down, and the forks check (`inv source.forks`) is skipped
+when GitHub cannot be reached and nothing is cached. Nothing here raises past `doctor`: a crashing
 check is reported as a failure, so the command never ends in a traceback.
 """
 
@@ -81,6 +82,11 @@ def dropped_network(network: str, op_node_version: str | None) -> str | None:
         if network in names and (pinned is None or pinned.numbers >= numbers):
             return "v" + ".".join(map(str, numbers))
     return None
+
+
+def is_base_network(network: str) -> bool:
+    """Whether NETWORK names Base (which left op-node and Nethermind at its Azul upgrade)."""
+    return bool(_BASE_NETWORK.search(network or ""))
 
 
 def network_settings(config: dict) -> dict[str, str]:
@@ -302,7 +308,7 @@ def check_network(state) -> Check:
                      f"{pinned or '?'}) no longer embed this chain's config",
                      "give op-node the chain's rollup config (OP_NODE_ROLLUP_CONFIG) and "
                      "Nethermind its chain spec, or follow a chain op-node still embeds")
-    base = {k: v for k, v in settings.items() if _BASE_NETWORK.search(v)}
+    base = {k: v for k, v in settings.items() if is_base_network(v)}
     if base:
         where = ", ".join(f"{k}={v}" for k, v in base.items())
         return Check("network", "warn", f"{where}: Base moved to its own clients at the Azul "
@@ -310,6 +316,56 @@ def check_network(state) -> Check:
                      "cannot follow it", "run Base with Base's own node; use this stack for "
                      "an OP Stack chain that still runs op-node (e.g. op-mainnet)")
     return Check("network", "ok", ", ".join(f"{k}={v}" for k, v in settings.items()))
+
+
+def check_forks(state) -> Check:
+    """Fork readiness of the pinned clients for the configured network (`inv source.forks`)."""
+    from . import _readiness, forks
+    from ._github import Unreachable
+
+    config = state.get("config")
+    if config is None:
+        return Check("forks", "skip", "needs the compose config")
+    services = config.get("services") or {}
+    env = (services.get("base-op-node") or {}).get("environment") or {}
+    if isinstance(env, list):
+        env = dict(e.partition("=")[::2] for e in env)
+    network = str(env.get("OP_NODE_NETWORK") or "").strip()
+    if not network or network == _docker.UNSET_PLACEHOLDER:
+        return Check("forks", "skip", "no network configured (NETWORK): nothing to check")
+    pins = {}
+    for service in ("base-op-node", "base-execution"):
+        pins.update(((services.get(service) or {}).get("build") or {}).get("args") or {})
+    try:
+        report = _readiness.assess(network, pins, repos=forks.repos(), now=forks.now())
+    except Unreachable as exc:
+        return Check("forks", "skip", f"fork readiness not checked: {exc.reason}")
+    except KitError as exc:
+        return Check("forks", "warn", exc.reason, "`inv source.forks` shows the details")
+    blocking = report.blocking(forks.DEFAULT_WITHIN)
+    later = [(row, name) for row in report.rows for name in report.views
+             if name in row and row[name].status == "not-ready"]
+    unknown = [f"{name} for {row['fork']}" for row in report.rows for name in report.views
+               if name in row and row[name].status == "unknown"]
+    if blocking or later:
+        row, name = (blocking[0][0], blocking[0][1]) if blocking else later[0]
+        verdict = row[name]
+        flag = "" if name == "op-node" else " --component execution"
+        fix = (f"inv source.pin{flag} --version {verdict.carried_by}, then inv build"
+               if verdict.carried_by else "no release carries it yet: watch upstream and "
+               "`inv source.forks` daily")
+        return Check("forks", "fail" if blocking else "warn",
+                     forks.headline(report, row, name, fix=False), fix)
+    if unknown:
+        return Check("forks", "warn", f"{network}: readiness unknown ({', '.join(unknown[:3])}"
+                     f"{', ...' if len(unknown) > 3 else ''})", "`inv source.forks` says why")
+    upcoming = [r for r in report.rows if (r["activation"] or 0) > report.now]
+    nxt = ""
+    if upcoming:
+        soon = _readiness.relative(upcoming[0]["activation"], report.now)
+        nxt = f"; next: {upcoming[0]['fork']} {soon}"
+    pinned = ", ".join(f"{_readiness.NAMES[n]} {v.version}" for n, v in report.views.items())
+    return Check("forks", "ok", f"{pinned} carry every fork scheduled for {network}{nxt}")
 
 
 def run_checks(c, probe_labels=None) -> list[Check]:
@@ -343,6 +399,7 @@ def run_checks(c, probe_labels=None) -> list[Check]:
     guarded("images", check_images, state, probe_labels)
     guarded("disk", check_disk, state)
     guarded("network", check_network, state)
+    guarded("forks", check_forks, state)
     if state.get("client") is not None:
         state["client"].close()
     return checks

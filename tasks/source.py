@@ -22,7 +22,7 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from . import _versions
+from . import _versions, forks
 from ._errors import KitError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -302,6 +302,6 @@ def _remove(target: Path, created: bool) -> None:
         shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
 
 
-ns = Collection(tags, resolve, pin, outdated, clone)
+ns = Collection(tags, resolve, pin, outdated, clone, forks.forks)
 ns.configure({"source": {f"{name.replace('-', '_')}_repo": repo
                          for name, repo in UPSTREAM.items()}})

@@ -168,6 +168,12 @@ services:
       labels:
         {label}: "1"
     image: {name}-execution:${{NETHERMIND_VERSION:-{nethermind_version}}}
+  base-execution-init:
+    # the one-shot service of compose.yml: base-execution's image, never built or pulled
+    image: {name}-execution:${{NETHERMIND_VERSION:-{nethermind_version}}}
+    pull_policy: never
+    command: ["init"]
+    restart: "no"
 """
 
 
@@ -348,6 +354,46 @@ class FakeGitHub:
                     headers["Link"] = f'<{self.url}{path}?page={number + 1}>; rel="next"'
                 self.route(path if number == 1 else f"{path}?page={number}", page,
                            headers=headers)
+
+    # Additive helpers for fork-readiness tests: files, submodules, branches and commits
+    # served the way GitHub's contents, refs and commits endpoints answer.
+    def serve_file(self, repo: str, path: str, ref: str, content, large: bool = False) -> str:
+        """Serve `content` (str or bytes) at `path` for ?ref=`ref`; returns its blob SHA.
+
+        `large` mimics a file over 1 MB: the contents endpoint leaves `content` empty and
+        the blob endpoint (/git/blobs/{sha}) has it.
+        """
+        import base64
+        import hashlib
+
+        data = content.encode() if isinstance(content, str) else bytes(content)
+        blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        encoded = base64.b64encode(data).decode()
+        body = {"type": "file", "name": path.rsplit("/", 1)[-1], "path": path, "sha": blob,
+                "size": len(data), "encoding": "base64", "content": encoded}
+        if large:
+            body.update(encoding="none", content="")
+            self.route(f"/repos/{repo}/git/blobs/{blob}", {"sha": blob, "size": len(data),
+                                                           "encoding": "base64",
+                                                           "content": encoded})
+        self.route(f"/repos/{repo}/contents/{path}?ref={ref}", body)
+        return blob
+
+    def serve_submodule(self, repo: str, path: str, ref: str, commit: str,
+                        url: str = "https://github.com/ethereum-optimism/superchain-registry.git"
+                        ) -> None:
+        """Serve a gitlink at `path` for ?ref=`ref`, pinned to `commit`."""
+        self.route(f"/repos/{repo}/contents/{path}?ref={ref}", {
+            "type": "submodule", "name": path.rsplit("/", 1)[-1], "path": path, "sha": commit,
+            "size": 0, "submodule_git_url": url, "content": None})
+
+    def serve_branch(self, repo: str, branch: str, commit: str) -> None:
+        self.route(f"/repos/{repo}/git/ref/heads/{branch}", {
+            "ref": f"refs/heads/{branch}", "object": {"sha": commit, "type": "commit"}})
+
+    def serve_commit(self, repo: str, ref: str, commit: str) -> None:
+        """The commits endpoint for `ref` (e.g. an abbreviated SHA) answering `commit`."""
+        self.route(f"/repos/{repo}/commits/{ref}", {"sha": commit, "commit": {"message": ref}})
 
     def close(self) -> None:
         self.server.shutdown()

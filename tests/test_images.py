@@ -124,7 +124,7 @@ def test_op_node_dockerfile_builds_like_upstream():
     text = DOCKERFILES["base-op-node"].read_text()
     assert re.search(r"^FROM golang:\$\{GO_VERSION\}-alpine AS builder$", text, re.MULTILINE)
     assert '--branch "op-node/${OP_NODE_VERSION}"' in text and "--depth 1" in text
-    assert '"$head" != "$OP_NODE_COMMIT"' in text
+    assert 'case "$head" in' in text and '"$OP_NODE_COMMIT"*)' in text  # prefix check
     assert "tag moved upstream or the pin is wrong" in text
     builder = text.split("\nFROM ")[1]
     assert re.search(r"^ENV JUST_UNSTABLE=1$", builder, re.MULTILINE)
@@ -212,7 +212,7 @@ def test_pins_carry_the_forks_scheduled_for_the_next_weeks():
 def test_config_validates_with_a_minimal_env(tmp_path):
     config = _config(tmp_path)
     services = config["services"]
-    assert set(services) == {"base-op-node", "base-execution"}
+    assert set(services) == {"base-op-node", "base-execution", "base-execution-init"}
     text = (ROOT / "compose.yml").read_text()
     pin = {n: re.search(r"\$\{" + n + r":-([^}]*)\}", text).group(1) for n in PINS}
     assert services["base-op-node"]["image"] == f"base-op-node:{pin['OP_NODE_VERSION']}"
@@ -220,14 +220,38 @@ def test_config_validates_with_a_minimal_env(tmp_path):
     assert services["base-op-node"]["build"]["tags"] == ["base-op-node:latest"]
     assert services["base-execution"]["build"]["tags"] == ["base-execution:latest"]
     for name, service in services.items():
-        assert service["restart"] == "unless-stopped", name
-        assert service["healthcheck"]["test"][0] == "CMD-SHELL", name
+        if name != "base-execution-init":  # one-shot: tested below
+            assert service["restart"] == "unless-stopped", name
+            assert service["healthcheck"]["test"][0] == "CMD-SHELL", name
         assert service["logging"]["driver"] == "json-file", name
         assert {"max-size", "max-file"} <= set(service["logging"]["options"]), name
         assert service["environment"].get("NETWORK", service["environment"].get(
             "OP_NODE_NETWORK")) == "op-sepolia", name
     assert services["base-op-node"]["depends_on"]["base-execution"]["condition"] == \
         "service_healthy"
+
+
+def test_a_one_shot_service_restores_before_the_node_starts(tmp_path):
+    """The restore runs in base-execution-init, which base-execution waits for, so hours
+    of restore never count against base-execution's health check (and op-node's
+    service_healthy dependency). Same image, environment and volumes as the node; the
+    image comes from base-execution's build, never from a registry."""
+    services = _config(tmp_path)["services"]
+    init, execution = services["base-execution-init"], services["base-execution"]
+    assert execution["depends_on"] == {"base-execution-init": {
+        "condition": "service_completed_successfully", "required": True}}
+    assert init["image"] == execution["image"]
+    assert "build" not in init and init["pull_policy"] == "never"
+    assert init["command"] == ["init"]
+    assert init["restart"] == "no"
+    assert "healthcheck" not in init and "ports" not in init
+    assert init["environment"] == execution["environment"]
+    assert init["volumes"] == execution["volumes"]
+    # the kit builds, audits and cleans the two built images only
+    from tasks import audit
+
+    assert audit.service_images({"services": services}) == {
+        "base-execution": execution["image"], "base-op-node": services["base-op-node"]["image"]}
 
 
 def test_engine_api_runs_over_the_shared_jwt_volume(tmp_path):
@@ -247,6 +271,38 @@ def test_engine_api_runs_over_the_shared_jwt_volume(tmp_path):
     data = mount(execution, "/data")
     assert data["type"] == "volume" and data["source"] == "execution-data"
     assert execution["environment"]["DATA_DIR"].startswith("/data/")
+
+
+def _p2p(service: dict) -> set[tuple[int, str, str]]:
+    return {(p["target"], str(p["published"]), p["protocol"]) for p in service["ports"]
+            if p["target"] not in (8545, 9545)}
+
+
+@pytest.mark.parametrize("ports", [{}, {"EXECUTION_P2P_PORT": "30313",
+                                        "OP_NODE_P2P_PORT": "9333"}])
+def test_p2p_ports_reach_the_clients_and_are_published_as_the_same_number(tmp_path, ports):
+    """Each client advertises the port it listens on: publishing another number on the
+    host would advertise a port nobody forwards."""
+    services = _config(tmp_path, **ports)["services"]
+    el = int(ports.get("EXECUTION_P2P_PORT", 30303))
+    cl = int(ports.get("OP_NODE_P2P_PORT", 9222))
+    execution, op_node = services["base-execution"], services["base-op-node"]
+    assert _p2p(execution) == {(el, str(el), "tcp"), (el, str(el), "udp")}
+    assert _p2p(op_node) == {(cl, str(cl), "tcp"), (cl, str(cl), "udp")}
+    assert execution["environment"]["EXECUTION_P2P_PORT"] == str(el)
+    assert op_node["environment"]["OP_NODE_P2P_LISTEN_TCP_PORT"] == str(cl)
+    assert op_node["environment"]["OP_NODE_P2P_LISTEN_UDP_PORT"] == str(cl)
+
+
+def test_extra_op_node_flags_use_a_name_op_node_does_not_read(tmp_path):
+    env = {**MINIMAL_ENV, "EXTRA_OP_NODE_FLAGS": "--p2p.nat", "OP_NODE_EXTRA_FLAGS": "--x"}
+    done = compose_config(tmp_path, env_file=env)
+    assert done.returncode == 0, done.stderr
+    environment = json.loads(done.stdout)["services"]["base-op-node"]["environment"]
+    assert environment["EXTRA_OP_NODE_FLAGS"] == "--p2p.nat"
+    assert "OP_NODE_EXTRA_FLAGS" not in environment
+    # the old name reaches the entry point under a name op-node ignores
+    assert environment["LEGACY_OP_NODE_EXTRA_FLAGS"] == "--x"
 
 
 @pytest.mark.parametrize("missing", ["NETWORK", "L1_RPC_URL", "L1_BEACON_URL"])
@@ -299,6 +355,8 @@ def _labelled_stack(tmp_path: Path) -> Path:
     config = json.loads(done.stdout)
     config.pop("name", None)
     for service in config["services"].values():
+        if "build" not in service:
+            continue
         service["build"]["labels"] = {TEST_LABEL: "1"}
         service["build"].pop("tags", None)
     path = tmp_path / "compose.json"
