@@ -402,6 +402,14 @@ class Stack:
     def logs(self, service: str) -> str:
         return self.compose("logs", "--no-log-prefix", service, check=False).stdout
 
+    def run(self, service: str, *args: str, volumes: tuple[str, ...] = ()) \
+            -> subprocess.CompletedProcess:
+        """`docker compose run --rm --no-deps SERVICE ARGS` (the service as configured)."""
+        self.write_override()
+        extra = [a for v in volumes for a in ("-v", v)]
+        return self.compose("run", "--rm", "--no-deps", "-T", *extra, service, *args,
+                            check=False)
+
     def record(self, service: str) -> dict:
         port = self.ports["EXECUTION_RPC_PORT" if service == "base-execution"
                           else "OP_NODE_RPC_PORT"]
@@ -472,7 +480,8 @@ def test_stack_starts_op_node_only_once_execution_is_healthy_and_shares_one_jwt(
         op_node = s.record("base-op-node")
     assert op_node["engine_ok"], op_node["engine_error"]
     assert s.record("base-execution")["engine_calls"] >= 1
-    assert s.logs("base-execution").count("jwt-init: created a new secret") == 1
+    everything = s.compose("logs", "--no-log-prefix").stdout
+    assert everything.count("jwt-init: created a new secret") == 1, everything
 
 
 def test_stack_down_and_up_keeps_data_and_the_jwt(stack):
@@ -489,7 +498,7 @@ def test_stack_down_and_up_keeps_data_and_the_jwt(stack):
     again = {svc: s.record(svc) for svc in ("base-execution", "base-op-node")}
     assert again["base-execution"]["jwt_sha256"] == first["base-execution"]["jwt_sha256"]
     assert again["base-op-node"]["jwt_sha256"] == first["base-op-node"]["jwt_sha256"]
-    assert "jwt-init: keeping the existing secret" in s.logs("base-execution")
+    assert "jwt-init: keeping the existing secret" in s.logs("base-execution-init")
     assert "STANDIN-OPENED" in again["base-execution"]["db_found"]
     assert not again["base-op-node"]["p2p_key_new"]
 
@@ -526,3 +535,188 @@ def test_doctor_and_audit_report_on_the_built_stack(stack):
     roomy = _inv(s, "audit.sizes", "--budget", "base-op-node=2GB",
                  "--budget", "base-execution=2GB")
     assert roomy.returncode == 0, roomy.stdout + roomy.stderr
+
+
+def _nethermind_args(record: dict) -> list[str]:
+    return record["argv"]
+
+
+def test_changed_p2p_ports_and_extra_flags_reach_the_clients(stack):
+    """EXECUTION_P2P_PORT and OP_NODE_P2P_PORT (random free ports here) become the
+    ports the clients listen on, and the host's published port reaches that listener.
+    Upstream-checks point 7: the old compose.yml only moved the host side (X:30303,
+    X:9222) and the entry point passed no --Network.P2PPort/--Network.DiscoveryPort,
+    so Nethermind's argv had neither flag and op-node got OP_NODE_P2P_LISTEN_TCP_PORT
+    9222: both assertions on argv fail there. Point 8: EXTRA_OP_NODE_FLAGS reaches
+    op-node's argv and op-node sees no unknown OP_NODE_* variable (the old name
+    OP_NODE_EXTRA_FLAGS was one)."""
+    import socket
+
+    s = stack(EXTRA_OP_NODE_FLAGS="--p2p.advertise.ip=203.0.113.7",
+              NETHERMIND_EXTRA_FLAGS="--Pruning.Mode=Hybrid")
+    s.up()
+    s.wait_healthy("base-op-node")
+    el_port, cl_port = s.ports["EXECUTION_P2P_PORT"], s.ports["OP_NODE_P2P_PORT"]
+    execution, op_node = s.record("base-execution"), s.record("base-op-node")
+    argv = execution["argv"]
+    assert f"--Network.P2PPort={el_port}" in argv and \
+        f"--Network.DiscoveryPort={el_port}" in argv, argv
+    assert execution["p2p_port"] == execution["discovery_port"] == str(el_port)
+    assert argv[:4] == ["--config", "op-sepolia", "--data-dir", "/data/nethermind"], argv
+    assert "--JsonRpc.JwtSecretFile=/secrets/jwt.hex" in argv
+    assert "--JsonRpc.EngineHost=0.0.0.0" in argv and "--JsonRpc.EnginePort=8551" in argv
+    assert argv[-1] == "--Pruning.Mode=Hybrid"
+    settings = op_node["settings"]
+    assert settings["p2p.listen.tcp"] == settings["p2p.listen.udp"] == str(cl_port)
+    assert settings["network"] == "op-sepolia"
+    assert settings["l2"] == "http://base-execution:8551"
+    assert settings["l2.jwt-secret"] == "/secrets/jwt.hex"
+    assert op_node["argv"] == ["--p2p.advertise.ip=203.0.113.7"]
+    assert op_node["unknown_env"] == []
+    for port, who in ((el_port, "nethermind"), (cl_port, "op-node")):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            banner = conn.recv(100).decode()
+        assert banner == f"{who}-stand-in p2p {port}\n", banner
+
+
+SNAPSHOT_RATE = 64 * 1024  # bytes per second: the 1 MiB snapshot takes about 16 s
+
+
+@pytest.fixture
+def snapshot(tmp_path):
+    if not __import__("shutil").which("zstd"):
+        _need("zstd makes the test snapshot: apt-get install zstd")
+    return kit.make_snapshot(tmp_path, "op-sepolia")
+
+
+def test_a_slow_restore_lands_in_the_database_and_op_node_still_starts(stack, snapshot):
+    """SNAPSHOT_URL on a local server that honours Range requests and sends slowly on
+    purpose: the restore takes longer than the (scaled) health check allows base-execution
+    to start (2 s start period + 3 x 1 s), and:
+    - upstream-checks point 6: the one-shot base-execution-init restores before
+      base-execution starts, so `up` goes through and op-node starts. On the old code
+      the restore ran inside base-execution with its RPC closed: the health check
+      marked it unhealthy and `up` failed on op-node's service_healthy dependency.
+    - point 5: the archive (one top folder, Nethermind's own layout) lands in
+      /data/nethermind/nethermind_db/op-sepolia, the database the Nethermind stand-in
+      opens for --config op-sepolia (Init.BaseDbPath). On the old code it landed in the
+      data dir root and the client found an empty database.
+    A second `up` after `down` restores nothing again and downloads nothing."""
+    s = stack()
+    server = kit.snapshot_server(s.gateway, rate=SNAPSHOT_RATE)
+    try:
+        path = f"/snapshots/{snapshot['name']}"
+        server.files[path] = snapshot["data"]
+        server.files[path + ".sha256"] = f"{snapshot['sha256']}  {snapshot['name']}\n".encode()
+        s.settings["SNAPSHOT_URL"] = server.url + path
+        server.drop_after(path, 256 * 1024)  # a CDN that hangs up once: aria2c resumes
+        s.up()
+        s.wait_healthy("base-op-node")
+
+        init = s.state("base-execution-init")
+        assert init["ExitCode"] == 0 and init["Status"] == "exited"
+        took = (_parse_time(init["FinishedAt"]) - _parse_time(init["StartedAt"]))
+        assert took > 2 + 3 * 1 + 3, f"the restore took only {took:.1f}s: not slow enough"
+        log = s.logs("base-execution-init")
+        assert "restored op-sepolia-nethermind.tar.zst into " \
+               "/data/nethermind/nethermind_db/op-sepolia" in log, log
+        ranges = [r["range"] for r in server.gets(path)]
+        assert f"bytes={256 * 1024}-{len(snapshot['data']) - 1}" in ranges, ranges
+        execution = s.record("base-execution")
+        assert execution["db_path"] == "/data/nethermind/nethermind_db/op-sepolia"
+        assert execution["db_found"] == snapshot["files"], execution["db_found"]
+        assert rpc(s.ports["OP_NODE_RPC_PORT"], "optimism_version").startswith(STACK_VERSION)
+
+        gets = len(server.requests)
+        s.compose("down", "--timeout", "5")
+        s.up()
+        s.wait_healthy("base-op-node")
+        assert len(server.requests) == gets, server.requests[gets:]
+        assert "already restored" in s.logs("base-execution-init")
+        found = s.record("base-execution")["db_found"]
+        assert found == sorted(snapshot["files"] + ["STANDIN-OPENED"]), found
+    finally:
+        server.close()
+
+
+def _parse_time(stamp: str) -> float:
+    from datetime import datetime
+
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(head + "+00:00").timestamp() + float(f"0.{frac or 0}")
+
+
+def test_restore_checksum_and_space_checks_in_the_container(stack, snapshot):
+    """The one-shot init service as compose.yml configures it, run on its own.
+    Upstream-checks point 9: with a presigned-style SNAPSHOT_URL (a query string), the
+    checksum is never read from "$SNAPSHOT_URL.sha256" (the old code did, which fetched
+    the archive itself as its "checksum" and failed on it): without SNAPSHOT_SHA256 or
+    SNAPSHOT_SHA256_URL it refuses before downloading anything, and with
+    SNAPSHOT_SHA256_URL it verifies against that. The space check refuses a snapshot
+    the volume cannot hold, before downloading it. (On the old compose.yml there is no
+    init service and the restore's query-string refusal does not exist: this fails.)"""
+    s = stack()
+    server = kit.snapshot_server(s.gateway)
+    try:
+        path = f"/snapshots/{snapshot['name']}"
+        server.files[path] = snapshot["data"]
+        server.files[path + ".sha256"] = f"{snapshot['sha256']}  {snapshot['name']}\n".encode()
+        s.settings["SNAPSHOT_URL"] = f"{server.url}{path}?X-Amz-Signature=abc&X-Amz-Expires=60"
+
+        refused = s.run("base-execution-init")
+        assert refused.returncode != 0
+        assert "SNAPSHOT_URL has a query string" in refused.stderr, refused.stderr
+        assert "Nothing was downloaded" in refused.stderr
+        assert server.gets(path) == [] and server.gets(path + ".sha256") == []
+
+        s.settings.update(SNAPSHOT_SHA256_URL=f"{server.url}{path}.sha256?X-Amz-Signature=def",
+                          SNAPSHOT_SPACE_FACTOR="100000000000")
+        full = s.run("base-execution-init")
+        assert full.returncode != 0
+        assert "not enough free space" in full.stderr, full.stderr
+        assert server.gets(path) == []  # at most the size was asked (HEAD)
+
+        s.settings["SNAPSHOT_SPACE_FACTOR"] = "2.5"
+        done = s.run("base-execution-init")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "reading the published checksum from " \
+               f"{server.url}{path}.sha256" in done.stderr, done.stderr
+        assert len(server.gets(path + ".sha256")) == 1
+        assert "into /data/nethermind/nethermind_db/op-sepolia" in done.stderr
+    finally:
+        server.close()
+
+
+def _one_line(text: str, prefix: str) -> str:
+    lines = [line for line in text.splitlines() if line.startswith(prefix)]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_a_bind_mounted_data_dir_uid_10001_cannot_write_fails_with_one_line(stack, tmp_path):
+    """Upstream-checks point 10: a host folder bind-mounted as /data (Portainer hosts),
+    owned by root, is not writable by UID 10001. Both entry points stop first, on one
+    line naming the mount and the chown. On the old code the execution side failed
+    inside its scripts (mkdir: Permission denied) and op-node started and failed
+    writing its p2p key: neither message is there."""
+    host_dir = tmp_path / "root-owned-data"
+    host_dir.mkdir(mode=0o755)
+    os.chown(host_dir, 0, 0)
+    s = stack()
+    s.volume_overrides = {svc: [f"{host_dir}:/data", "jwt:/secrets"]
+                          for svc in ("base-execution", "base-execution-init")}
+    up = s.up(check=False)
+    assert up.returncode != 0
+    log = s.compose("logs", "--no-log-prefix").stdout  # init's, and nothing from the node
+    line = _one_line(log, "execution-entrypoint:")
+    assert "/data/nethermind is not writable by uid 10001" in line or \
+        "/data is not writable by uid 10001" in line, line
+    assert "chown -R 10001:10001 <the folder mounted at /data>" in line, line
+    assert s.state("base-execution").get("Status") in (None, "created")
+    assert list(host_dir.iterdir()) == []
+
+    op_node = s.run("base-op-node", volumes=(f"{host_dir}:/data",))
+    assert op_node.returncode != 0
+    line = _one_line(op_node.stderr, "op-node-entrypoint:")
+    assert "/data is not writable by uid 10001" in line, line
+    assert "chown -R 10001:10001 <the folder mounted at /data>" in line, line
