@@ -113,6 +113,7 @@ class StandinFactory:
         tar.unlink()
         self.result.seconds["rootfs"] = time.monotonic() - start
         self.result.built.append(tag)
+        self.forget_older(tag)
         return tag
 
     def image(self, name: str, dockerfile: str, files: dict[str, Path],
@@ -143,10 +144,22 @@ class StandinFactory:
         # for the production builds); these Dockerfiles need nothing BuildKit has
         _docker("build", "--quiet", "--label", f"{STANDIN_LABEL}={tag.split(':')[1]}",
                 *build_args, "-t", tag, str(context), env={"DOCKER_BUILDKIT": "0"})
+        # the classic builder keeps a multi-stage build's earlier stages as untagged images
+        _docker("image", "prune", "-f", "--filter", f"label={STANDIN_LABEL}={tag.split(':')[1]}")
         shutil.rmtree(context)
         self.result.seconds[name] = time.monotonic() - start
         self.result.built.append(tag)
+        self.forget_older(tag)
         return tag
+
+    @staticmethod
+    def forget_older(tag: str) -> None:
+        """Untag this stand-in's earlier recipes (an image still in use stays)."""
+        repo = tag.split(":")[0]
+        done = _docker("image", "ls", repo, "--format", "{{.Repository}}:{{.Tag}}")
+        stale = [ref for ref in done.stdout.split() if ref != tag]
+        if stale:
+            _docker("image", "rm", *stale, check=False)
 
     @staticmethod
     def alias(source: str, name: str) -> str:

@@ -37,6 +37,9 @@ pytestmark = pytest.mark.rehearsal
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "compose.yml"
 SESSION = f"opkit-rehearsal-{uuid.uuid4().hex[:8]}"
+# on every image this session builds: rebuilds leave the images they replace untagged,
+# and the session label finds those too (and no other session's)
+BUILD_LABELS = {TEST_LABEL: "1", f"{TEST_LABEL}.session": SESSION}
 RUN_ENV = {  # the settings compose.yml requires to run at all
     "NETWORK": "op-sepolia",
     "L1_RPC_URL": "http://l1.example.invalid:8545",
@@ -70,13 +73,13 @@ def _pin(name: str) -> str:
     raise KeyError(name)
 
 
-def _remove_images(prefix: str) -> None:
-    done = subprocess.run(["docker", "image", "ls", "--filter", f"label={TEST_LABEL}",
-                           "--format", "{{.Repository}}:{{.Tag}}"],
+def _remove_session_images() -> None:
+    done = subprocess.run(["docker", "image", "ls", "-a", "--filter",
+                           f"label={TEST_LABEL}.session={SESSION}", "--format", "{{.ID}}"],
                           capture_output=True, text=True)
-    refs = [r for r in done.stdout.split() if r.startswith(prefix)]
-    if refs:
-        subprocess.run(["docker", "image", "rm", "-f", *refs], capture_output=True)
+    ids = sorted(set(done.stdout.split()))
+    if ids:
+        subprocess.run(["docker", "image", "rm", "-f", *ids], capture_output=True)
 
 
 # ---------------------------------------------------------------------- fixtures
@@ -87,7 +90,7 @@ def standins(engine, tmp_path_factory):
     factory = kit.StandinFactory(tmp_path_factory.mktemp("standins"))
     made = factory.make(nethermind_version=_pin("NETHERMIND_VERSION"))
     yield made
-    _remove_images(SESSION)
+    _remove_session_images()
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +135,7 @@ def build_op_node(tmp_path: Path, monorepo: kit.Monorepo, version: str, just: st
     override = _override(tmp_path / f"override-{uuid.uuid4().hex[:6]}.yml", {
         "base-op-node": {
             "image": image,
-            "build": {"network": "host", "labels": {TEST_LABEL: "1"},
+            "build": {"network": "host", "labels": BUILD_LABELS,
                       "tags": Tag("!reset", [])},
         }})
     env = _env(**RUN_ENV, OP_NODE_REPO=monorepo.url, OP_NODE_VERSION=version,
@@ -358,7 +361,7 @@ class Stack:
             if service.get("image") in renamed:
                 entry["image"] = renamed[service["image"]]
             if service.get("build"):
-                entry["build"] = {"labels": {TEST_LABEL: "1"}, "tags": Tag("!reset", [])}
+                entry["build"] = {"labels": BUILD_LABELS, "tags": Tag("!reset", [])}
                 if name == "base-op-node":
                     entry["build"]["network"] = "host"
             if service.get("healthcheck"):
