@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import tarfile
 import time
@@ -235,9 +236,9 @@ def test_op_node_image_builds_every_era(tmp_path, standins, monorepo, version, j
     assert config["Labels"][TEST_LABEL] == "1"
 
 
-def test_elf_reader_tells_a_dynamic_unstripped_binary():
+def test_elf_reader_tells_a_dynamic_binary():
     """Control for the ELF checks above: a dynamically linked host binary is seen as
-    such (Debian's binaries are stripped of .symtab too, so only `static` is checked)."""
+    such (Debian strips its binaries' .symtab too, so only `static` is checked)."""
     elf = kit.read_elf(Path("/usr/bin/git").read_bytes())
     assert not elf.static
 
@@ -540,10 +541,6 @@ def test_doctor_and_audit_report_on_the_built_stack(stack):
     assert roomy.returncode == 0, roomy.stdout + roomy.stderr
 
 
-def _nethermind_args(record: dict) -> list[str]:
-    return record["argv"]
-
-
 def test_changed_p2p_ports_and_extra_flags_reach_the_clients(stack):
     """EXECUTION_P2P_PORT and OP_NODE_P2P_PORT (random free ports here) become the
     ports the clients listen on, and the host's published port reaches that listener.
@@ -587,7 +584,7 @@ SNAPSHOT_RATE = 64 * 1024  # bytes per second: the 1 MiB snapshot takes about 16
 
 @pytest.fixture
 def snapshot(tmp_path):
-    if not __import__("shutil").which("zstd"):
+    if not shutil.which("zstd"):
         _need("zstd makes the test snapshot: apt-get install zstd")
     return kit.make_snapshot(tmp_path, "op-sepolia")
 
