@@ -9,7 +9,9 @@ stand-in Nethermind on top. Each is tagged opkit-rehearsal/<name>:<hash of its
 recipe> and kept in the engine between runs (label STANDIN_LABEL, never the test
 label): a second run rebuilds nothing. The names the Dockerfiles use
 (golang:1.19-alpine, alpine:3.23, nethermind/nethermind:<version>) are tags on those
-images; a name held by an image that is no stand-in is never taken over.
+images for the session only (a real build on the host must never find them); a name
+held by an image that is no stand-in is never taken over. Two rehearsal sessions on one
+engine share these names: one's teardown can untag them under the other's builds.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class Standins:
     alpine: str = ALPINE
     nethermind: str = ""
     built: list[str] = field(default_factory=list)  # cached images this session had to make
+    aliases: list[str] = field(default_factory=list)  # the names the Dockerfiles use
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -161,15 +164,23 @@ class StandinFactory:
         if stale:
             _docker("image", "rm", *stale, check=False)
 
-    @staticmethod
-    def alias(source: str, name: str) -> str:
+    def alias(self, source: str, name: str) -> str:
         """Tag `source` as `name`, unless `name` is an image that is not a stand-in."""
         labels = image_labels(name)
         if labels is not None and STANDIN_LABEL not in labels:
             _need(f"{name} is an image on this engine that is no rehearsal stand-in; the "
                   "rehearsal needs that name for its stand-in and leaves yours alone")
         _docker("tag", source, name)
+        self.result.aliases.append(name)
         return name
+
+    def release(self) -> None:
+        """Untag the names the Dockerfiles use (the opkit-rehearsal/* images stay): left
+        behind, a real build on this host would take the stand-ins for its bases."""
+        for name in self.result.aliases:
+            labels = image_labels(name)
+            if labels is not None and STANDIN_LABEL in labels:
+                _docker("image", "rm", name, check=False)
 
     # ------------------------------------------------------------------------ all
     def make(self, nethermind_version: str) -> Standins:

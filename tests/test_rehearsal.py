@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 import uuid
@@ -89,9 +90,12 @@ def standins(engine, tmp_path_factory):
     """The stand-in base images, made once (then cached in the engine)."""
     _compose_available()
     factory = kit.StandinFactory(tmp_path_factory.mktemp("standins"))
-    made = factory.make(nethermind_version=_pin("NETHERMIND_VERSION"))
-    yield made
-    _remove_session_images()
+    try:
+        made = factory.make(nethermind_version=_pin("NETHERMIND_VERSION"))
+        yield made
+    finally:
+        _remove_session_images()
+        factory.release()
 
 
 @pytest.fixture(scope="session")
@@ -508,7 +512,7 @@ def test_stack_down_and_up_keeps_data_and_the_jwt(stack):
 
 
 def _inv(stack: Stack, *args: str) -> subprocess.CompletedProcess:
-    inv = Path(os.sys.executable).parent / "inv"
+    inv = Path(sys.executable).parent / "inv"
     return subprocess.run([str(inv), *args], env=stack.env(), cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
 
