@@ -402,7 +402,7 @@ def check_forks(probe: EngineProbe, c) -> Check:
     for entry in _components.all_components():
         pins.update(_build_args(config, entry.service))
     try:
-        report = _readiness.assess(network, pins, repos=forks.repos(), now=forks.now())
+        report = _readiness.assess(network, pins, repos=forks.repos(c), now=forks.now())
     except Unreachable as exc:
         return Check("forks", "skip", f"fork readiness not checked: {exc.reason}")
     except KitError as exc:

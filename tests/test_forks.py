@@ -434,6 +434,22 @@ def test_doctor_forks_check_offline_with_nothing_cached_skips(upstream):
     assert check.status == "skip" and "cannot reach the GitHub API" in check.detail
 
 
+def test_doctor_forks_check_asks_the_mirror_source_config_names(upstream):
+    """`source.op_node_repo` (a mirror) counts for doctor as for `inv source.forks`: the
+    requests go to the mirror, which the stand-in does not serve (404), so the check
+    says so instead of reading upstream's answer."""
+    from invoke import Config, Context
+
+    config = Config(overrides={"source": {"op_node_repo": "someorg/optimism-mirror"}})
+    check = doctor.check_forks(_doctor_probe("op-sepolia"), Context(config=config))
+    asked = {r["path"].split("/")[2:4] == ["someorg", "optimism-mirror"]
+             for r in upstream.requests if r["path"].startswith("/repos/someorg/")}
+    assert asked == {True}, [r["path"] for r in upstream.requests]
+    assert not any(r["path"].startswith("/repos/ethereum-optimism/optimism/")
+                   for r in upstream.requests)
+    assert check.status in ("warn", "skip") and "optimism-mirror" in check.detail
+
+
 # ---------------------------------------------------------------- build warning
 def test_build_warning_is_one_line_and_free_without_network(upstream, stack):
     """No NETWORK: no request at all. With it: one line.
