@@ -66,6 +66,10 @@ class Component:
     v_prefix: bool = False
     commit_var: str | None = None
     go_var: str | None = None
+    # A one-shot service compose.yml runs on this image before the component's own
+    # (execution: base-execution-init, the restore): never built or pulled, so the kit
+    # builds, audits and cleans only `service`.
+    init_service: str | None = None
 
     @property
     def label(self) -> str:
@@ -137,6 +141,13 @@ def names_text(conjunction: str = "or") -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
 
 
+def pin_command(entry: Component, version: str) -> str:
+    """The `inv source.pin` line that pins ENTRY at VERSION (no --component for the
+    default)."""
+    which = "" if entry is default() else f" --component {entry.name}"
+    return f"inv source.pin{which} --version {version}"
+
+
 def get(name: str) -> Component:
     """The component called NAME, or a one-line KitError naming the accepted ones."""
     found = COMPONENTS.get((name or "").strip())
@@ -181,6 +192,7 @@ register(Component(
     service="base-execution",
     upstream="NethermindEth/nethermind",
     version_var="NETHERMIND_VERSION",
+    init_service="base-execution-init",
     # The official Nethermind image is a floor this kit cannot shrink: about 300 MB plus
     # headroom for aria2, zstd and their apt dependencies. Not yet measured against a
     # real build (no registry on the test machines): after the first real `inv build`,

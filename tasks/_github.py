@@ -8,8 +8,11 @@
   with ETags (`If-None-Match`; a 304 costs no rate-limit quota); answers addressed by a
   commit or tag-object SHA never change and are served from the cache without a request.
 - GitHub unreachable (connection error, timeout, 502/503/504): the cached answer, with a
-  note on stderr; nothing cached: a one-line error. Rate limit, bad token, not found:
-  one-line errors that say what to do.
+  note on stderr; nothing cached: a one-line error (`Unreachable`). Rate limit, bad token,
+  not found: one-line errors that say what to do.
+- Lookups that may legitimately find nothing (a file or submodule absent at a commit) ask
+  with `missing_ok`: the 404 is an answer, cached like any other, so an absent path at a
+  commit costs one request ever, and offline runs give the same answer.
 
 `requests` is imported lazily, so `inv --list` never pays for it.
 """
@@ -45,6 +48,10 @@ class RateLimited(GitHubError):
 
 class BadToken(GitHubError):
     """401: GITHUB_TOKEN was rejected."""
+
+
+class Unreachable(GitHubError):
+    """GitHub could not be reached and nothing was cached for the request."""
 
 
 def cache_root() -> Path:
@@ -120,8 +127,11 @@ class GitHub:
         return cls(self._scrub(message))
 
     # ------------------------------------------------------------------- fetch
-    def fetch(self, url: str, immutable: bool = False) -> dict:
-        """The cache entry for `url` ({"body", "next", ...}), fresh or revalidated."""
+    def fetch(self, url: str, immutable: bool = False, missing_ok: bool = False) -> dict:
+        """The cache entry for `url` ({"body", "next", ...}), fresh or revalidated.
+
+        With `missing_ok`, a 404 is an answer: the entry has `"missing": True` and no body.
+        """
         import requests
 
         cached = self._load(url)
@@ -145,6 +155,11 @@ class GitHub:
             return cached
         if response.status_code in (502, 503, 504):
             return self._offline(url, cached, f"HTTP {response.status_code}")
+        if response.status_code == 404 and missing_ok:
+            entry = {"url": url, "etag": None, "body": None, "missing": True, "next": None,
+                     "stored": time.time()}
+            self._store(url, entry)
+            return entry
         self._check(response, url)
         try:
             body = response.json()
@@ -162,7 +177,7 @@ class GitHub:
     def _offline(self, url: str, cached: dict | None, reason: str) -> dict:
         if cached is None:
             raise self._fail(
-                GitHubError,
+                Unreachable,
                 f"cannot reach the GitHub API at {self.api_url} ({reason}) and nothing is "
                 "cached for this request; check the network or GITHUB_API_URL",
             )
@@ -254,12 +269,57 @@ class GitHub:
                 "object") or {}
         raise self._fail(GitHubError, f"a tag in {repo} does not lead to a commit ({obj!r:.80})")
 
-    def file_at(self, repo: str, path: str, ref: str) -> str:
-        """The text of `path` at `ref` (contents endpoint); cached for good when ref is a SHA."""
-        body = self.get(f"/repos/{repo}/contents/{path}", {"ref": ref}, immutable=is_sha(ref))
+    def contents(self, repo: str, path: str, ref: str, missing_ok: bool = False):
+        """The contents endpoint's answer for `path` at `ref` (None when absent and
+        `missing_ok`); cached for good when ref is a commit SHA."""
+        entry = self.fetch(self._url(f"/repos/{repo}/contents/{path}", {"ref": ref}),
+                           immutable=is_sha(ref), missing_ok=missing_ok)
+        return None if entry.get("missing") else entry["body"]
+
+    def file_bytes_at(self, repo: str, path: str, ref: str, missing_ok: bool = False):
+        """The bytes of `path` at `ref`, or None when absent and `missing_ok`.
+
+        Files over 1 MB come without content from the contents endpoint; their blob (by
+        the SHA the endpoint gives) is fetched instead, once.
+        """
+        body = self.contents(repo, path, ref, missing_ok=missing_ok)
+        if body is None:
+            return None
         if not isinstance(body, dict) or body.get("type", "file") != "file":
             raise self._fail(GitHubError, f"{path} at {ref} in {repo} is not a file")
-        content = body.get("content", "")
+        content = body.get("content") or ""
+        if not content and body.get("size") and is_sha(body.get("sha", "")):
+            blob = self.get(f"/repos/{repo}/git/blobs/{body['sha']}", immutable=True) or {}
+            content, body = blob.get("content") or "", blob
         if body.get("encoding", "base64") != "base64":
-            return content
-        return base64.b64decode(content).decode("utf-8", "replace")
+            return content.encode()
+        return base64.b64decode(content)
+
+    def file_at(self, repo: str, path: str, ref: str, missing_ok: bool = False):
+        """The text of `path` at `ref` (contents endpoint); cached for good when ref is a SHA.
+        None when the file is absent and `missing_ok`."""
+        data = self.file_bytes_at(repo, path, ref, missing_ok=missing_ok)
+        return None if data is None else data.decode("utf-8", "replace")
+
+    def submodule_at(self, repo: str, path: str, ref: str) -> str | None:
+        """The commit a submodule at `path` is pinned to at `ref`, or None when `path` is
+        no submodule there (the contents endpoint answers "type": "submodule" with its SHA)."""
+        body = self.contents(repo, path, ref, missing_ok=True)
+        if isinstance(body, dict) and body.get("type") == "submodule" and is_sha(body.get("sha")):
+            return body["sha"]
+        return None
+
+    def branch_head(self, repo: str, branch: str) -> str:
+        """The commit a branch points at now (one revalidated request)."""
+        body = self.get(f"/repos/{repo}/git/ref/heads/{branch}") or {}
+        return self.commit_of(repo, body.get("object") or {})
+
+    def commit_sha(self, repo: str, prefix: str) -> str:
+        """The full SHA of the commit an abbreviated SHA names (commits endpoint, cached)."""
+        if is_sha(prefix):
+            return prefix
+        body = self.get(f"/repos/{repo}/commits/{prefix}", immutable=True) or {}
+        sha = body.get("sha", "") if isinstance(body, dict) else ""
+        if not (is_sha(sha) and sha.startswith(prefix)):
+            raise self._fail(GitHubError, f"commit {prefix} in {repo} did not resolve to a SHA")
+        return sha

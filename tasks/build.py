@@ -5,7 +5,9 @@ environment overrides). `inv build.<component> --version SPEC` (one task per ent
 tasks/_components.py, e.g. `inv build.op-node`) resolves SPEC upstream first and hands
 the exact tag, commit and Go version to compose through its environment, so image tag,
 labels and build args agree. Every build ends with the size audit of what it built
-and a summary: tag, size, build time, cache.
+and a summary: tag, size, build time, cache. When NETWORK is set, a build first prints
+one warning line if the version it builds lacks a hard fork the network has scheduled
+(`inv source.forks` gives the whole picture).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field, make_dataclass
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from . import _components, _compose, _engine, audit, source
+from . import _components, _compose, _engine, audit, forks, source
 from ._errors import KitError
 
 PROGRESS_MODES = ("auto", "plain", "quiet", "tty")
@@ -297,10 +299,19 @@ def build_and_audit(c, services: list[str], flags: BuildFlags, env=None) -> None
         raise Exit(code=code)
 
 
+def warn_forks(c, components, env: dict[str, str] | None = None) -> None:
+    """One line on stderr when a version about to be built lacks a fork NETWORK schedules
+    (nothing, and no request, when NETWORK is unset)."""
+    line = forks.build_warning(components, env, c)
+    if line:
+        print(line, file=sys.stderr)
+
+
 @task(name="all", default=True, help=FLAG_HELP)
 @with_build_flags
 def all_(c, flags):
     """Build every component's image at the pinned versions, then audit them."""
+    warn_forks(c, [entry.name for entry in _components.all_components()])
     build_and_audit(c, _components.services(), flags)
 
 
@@ -308,7 +319,9 @@ def component_task(component: _components.Component):
     """The `build.<name>` task of one component."""
 
     def build_one(c, flags, version=None, pre=False):
-        build_and_audit(c, [component.service], flags, resolve(c, component.name, version, pre))
+        env = resolve(c, component.name, version, pre)
+        warn_forks(c, (component.name,), env)
+        build_and_audit(c, [component.service], flags, env)
 
     build_one.__name__ = component.name.replace("-", "_")
     build_one.__doc__ = (f"Build {component.service} (resolving --version upstream first), "

@@ -4,9 +4,10 @@ The engine is probed once (`EngineProbe.take`: client, version, info, the compos
 config, the build contexts, and what could not be read), then every function in CHECKS
 runs with the same signature, `check(probe, c) -> Check | list[Check]`, in order. One
 more check is one function and one line in CHECKS. Each check says ok / warn / fail /
-skip with a one-line fix; a check that needs the engine skips when the engine is down.
-Nothing here raises past `doctor`: a crashing check is reported as a failure, so the
-command never ends in a traceback.
+skip with a one-line fix; a check that needs the engine skips when the engine is down,
+and the forks check (`inv source.forks`) skips when GitHub cannot be reached and nothing
+is cached. Nothing here raises past `doctor`: a crashing check is reported as a
+failure, so the command never ends in a traceback.
 """
 
 from __future__ import annotations
@@ -115,6 +116,12 @@ def _build_args(config: dict, service: str) -> dict:
         "args") or {}
 
 
+def _environment(config: dict, service: str) -> dict:
+    """A service's environment as a dict (compose may give it as KEY=VALUE lines)."""
+    env = ((config.get("services") or {}).get(service) or {}).get("environment") or {}
+    return dict(e.partition("=")[::2] for e in env) if isinstance(env, list) else env
+
+
 def missing_pins(config: dict) -> list[str]:
     """Build args compose.yml must pin: each component's version, commit and Go pins."""
     services = config.get("services") or {}
@@ -135,12 +142,6 @@ def missing_pins(config: dict) -> list[str]:
     return missing
 
 
-def pin_command(entry: _components.Component, version: str) -> str:
-    """The `inv source.pin` line that pins ENTRY at VERSION."""
-    which = "" if entry is _components.default() else f" --component {entry.name}"
-    return f"inv source.pin{which} --version {version}"
-
-
 def dropped_network(network: str, op_node_version: str | None) -> str | None:
     """The op-node release that no longer embeds NETWORK, when the pinned one is that or newer."""
     op_node = _components.get("op-node")
@@ -151,13 +152,16 @@ def dropped_network(network: str, op_node_version: str | None) -> str | None:
     return None
 
 
+def is_base_network(network: str) -> bool:
+    """Whether NETWORK names Base (which left op-node and Nethermind at its Azul upgrade)."""
+    return bool(_BASE_NETWORK.search(network or ""))
+
+
 def network_settings(config: dict) -> dict[str, str]:
     """Network-looking settings in the compose config: env, build args, --network flags."""
     found = {}
     for name, service in (config.get("services") or {}).items():
-        env = service.get("environment") or {}
-        if isinstance(env, list):
-            env = dict(e.partition("=")[::2] for e in env)
+        env = _environment(config, name)
         args = (service.get("build") or {}).get("args") or {}
         for key, value in {**args, **env}.items():
             if value and _NETWORK_KEYS.search(key):
@@ -280,7 +284,7 @@ def check_pins(probe: EngineProbe, c) -> Check:
             f"{e.commit_var} is a short pin ({len(commit)} of 40 hex digits)"
             for e, _, commit in short) + "; the build checks only that prefix",
             "on a host that reaches GitHub, run " + " and ".join(
-                f"`{pin_command(e, version)}`" for e, version, _ in short)
+                f"`{_components.pin_command(e, version)}`" for e, version, _ in short)
             + " to write the full commit")
     return Check("pins", "ok", detail)
 
@@ -372,7 +376,7 @@ def check_network(probe: EngineProbe, c) -> Check:
                      f"{pinned or '?'}) no longer embed this chain's config",
                      "give op-node the chain's rollup config (OP_NODE_ROLLUP_CONFIG) and "
                      "Nethermind its chain spec, or follow a chain op-node still embeds")
-    base = {k: v for k, v in settings.items() if _BASE_NETWORK.search(v)}
+    base = {k: v for k, v in settings.items() if is_base_network(v)}
     if base:
         where = ", ".join(f"{k}={v}" for k, v in base.items())
         return Check("network", "warn", f"{where}: Base moved to its own clients at the Azul "
@@ -380,6 +384,53 @@ def check_network(probe: EngineProbe, c) -> Check:
                      "cannot follow it", "run Base with Base's own node; use this stack for "
                      "an OP Stack chain that still runs op-node (e.g. op-mainnet)")
     return Check("network", "ok", ", ".join(f"{k}={v}" for k, v in settings.items()))
+
+
+def check_forks(probe: EngineProbe, c) -> Check:
+    """Fork readiness of the pinned clients for the configured network (`inv source.forks`)."""
+    from . import _readiness, forks
+    from ._github import Unreachable
+
+    config = probe.config
+    if config is None:
+        return Check("forks", "skip", "needs the compose config")
+    op_node = _components.get("op-node")  # the network is the one op-node follows
+    network = str(_environment(config, op_node.service).get("OP_NODE_NETWORK") or "").strip()
+    if not network or network == _compose.UNSET_PLACEHOLDER:
+        return Check("forks", "skip", "no network configured (NETWORK): nothing to check")
+    pins = {}
+    for entry in _components.all_components():
+        pins.update(_build_args(config, entry.service))
+    try:
+        report = _readiness.assess(network, pins, repos=forks.repos(), now=forks.now())
+    except Unreachable as exc:
+        return Check("forks", "skip", f"fork readiness not checked: {exc.reason}")
+    except KitError as exc:
+        return Check("forks", "warn", exc.reason, "`inv source.forks` shows the details")
+    blocking = report.blocking(forks.DEFAULT_WITHIN)
+    later = [(row, name) for row in report.rows for name in report.views
+             if name in row and row[name].status == "not-ready"]
+    unknown = [f"{name} for {row['fork']}" for row in report.rows for name in report.views
+               if name in row and row[name].status == "unknown"]
+    if blocking or later:
+        row, name = (blocking[0][0], blocking[0][1]) if blocking else later[0]
+        verdict = row[name]
+        fix = (f"{_components.pin_command(_components.get(name), verdict.carried_by)}, "
+               "then inv build" if verdict.carried_by else "no release carries it yet: "
+               "watch upstream and `inv source.forks` daily")
+        return Check("forks", "fail" if blocking else "warn",
+                     forks.headline(report, row, name, fix=False), fix)
+    if unknown:
+        return Check("forks", "warn", f"{network}: readiness unknown ({', '.join(unknown[:3])}"
+                     f"{', ...' if len(unknown) > 3 else ''})", "`inv source.forks` says why")
+    upcoming = [r for r in report.rows if (r["activation"] or 0) > report.now]
+    nxt = ""
+    if upcoming:
+        soon = _readiness.relative(upcoming[0]["activation"], report.now)
+        nxt = f"; next: {upcoming[0]['fork']} {soon}"
+    pinned = ", ".join(f"{_components.get(n).label} {v.version}"
+                       for n, v in report.views.items())
+    return Check("forks", "ok", f"{pinned} carry every fork scheduled for {network}{nxt}")
 
 
 # The checklist, in the order it prints. One more check: a function and a line here.
@@ -393,6 +444,7 @@ CHECKS: list[CheckFn] = [
     check_images,
     check_disk,
     check_network,
+    check_forks,
 ]
 
 

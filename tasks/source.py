@@ -23,7 +23,7 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from . import _components, _compose, _versions
+from . import _components, _compose, _versions, forks
 from ._components import ROOT
 from ._errors import KitError
 
@@ -310,4 +310,4 @@ def config_defaults() -> dict:
     return {entry.config_key: entry.upstream for entry in _components.all_components()}
 
 
-ns = Collection("source", tags, resolve, pin, outdated, clone)
+ns = Collection("source", tags, resolve, pin, outdated, clone, forks.forks)

@@ -56,6 +56,28 @@ def need_tools(*names: str, hint: str = "") -> None:
         need(f"needs {', '.join(missing)} on PATH" + (f" ({hint})" if hint else ""))
 
 
+def need_compose() -> None:
+    """`need` the docker CLI with its compose v2 plugin."""
+    done = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True) \
+        if shutil.which("docker") else None
+    if done is None or done.returncode != 0:
+        need("docker compose v2 is not installed")
+
+
+# Real `just` binaries, old and new, from PyPI's rust-just wheels, installed side by side
+# as <OPKIT_TEST_JUST_ROOT>/<version>/bin/just (.ci/run: `pip install --target`).
+JUST_ROOT = Path(os.environ.get("OPKIT_TEST_JUST_ROOT", "/opt/opkit-just"))
+
+
+def just_binary(version: str) -> Path:
+    """The just binary of VERSION under JUST_ROOT (`need`ed)."""
+    path = JUST_ROOT / version / "bin" / "just"
+    if not os.access(path, os.X_OK):
+        need(f"just {version} is not at {path}: `pip install --target {JUST_ROOT}/{version} "
+             f"rust-just=={version}` (as .ci/run does), or set OPKIT_TEST_JUST_ROOT")
+    return path
+
+
 # ------------------------------------------------------------------ engine
 def static_busybox() -> str:
     for candidate in ("/bin/busybox", "/usr/bin/busybox", shutil.which("busybox") or ""):
@@ -160,9 +182,11 @@ def fixture_compose(project: str, base: str, pins: dict[str, str], components=No
         lines += [f"  {entry.service}:", "    build:", f"      context: ./{entry.name}",
                   "      args:", f"        BASE_IMAGE: {base}"]
         lines += [f"        {var}: ${{{var}:-{pins[var]}}}" for var in entry.pin_vars]
-        lines += ["      labels:", f'        {TEST_LABEL}: "1"',
-                  f"    image: {project}-{entry.name}:${{{entry.version_var}:-"
-                  f"{pins[entry.version_var]}}}"]
+        image = f"{project}-{entry.name}:${{{entry.version_var}:-{pins[entry.version_var]}}}"
+        lines += ["      labels:", f'        {TEST_LABEL}: "1"', f"    image: {image}"]
+        if entry.init_service:  # compose.yml's one-shot: the same image, never built or pulled
+            lines += [f"  {entry.init_service}:", f"    image: {image}",
+                      "    pull_policy: never", '    command: ["init"]', '    restart: "no"']
     return "\n".join(lines) + "\n"
 
 
@@ -336,6 +360,46 @@ class FakeGitHub:
                 self.route(path if number == 1 else f"{path}?page={number}", page,
                            headers=headers)
 
+    # Additive helpers for fork-readiness tests: files, submodules, branches and commits
+    # served the way GitHub's contents, refs and commits endpoints answer.
+    def serve_file(self, repo: str, path: str, ref: str, content, large: bool = False) -> str:
+        """Serve `content` (str or bytes) at `path` for ?ref=`ref`; returns its blob SHA.
+
+        `large` mimics a file over 1 MB: the contents endpoint leaves `content` empty and
+        the blob endpoint (/git/blobs/{sha}) has it.
+        """
+        import base64
+        import hashlib
+
+        data = content.encode() if isinstance(content, str) else bytes(content)
+        blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        encoded = base64.b64encode(data).decode()
+        body = {"type": "file", "name": path.rsplit("/", 1)[-1], "path": path, "sha": blob,
+                "size": len(data), "encoding": "base64", "content": encoded}
+        if large:
+            body.update(encoding="none", content="")
+            self.route(f"/repos/{repo}/git/blobs/{blob}", {"sha": blob, "size": len(data),
+                                                           "encoding": "base64",
+                                                           "content": encoded})
+        self.route(f"/repos/{repo}/contents/{path}?ref={ref}", body)
+        return blob
+
+    def serve_submodule(self, repo: str, path: str, ref: str, commit: str,
+                        url: str = "https://github.com/ethereum-optimism/superchain-registry.git"
+                        ) -> None:
+        """Serve a gitlink at `path` for ?ref=`ref`, pinned to `commit`."""
+        self.route(f"/repos/{repo}/contents/{path}?ref={ref}", {
+            "type": "submodule", "name": path.rsplit("/", 1)[-1], "path": path, "sha": commit,
+            "size": 0, "submodule_git_url": url, "content": None})
+
+    def serve_branch(self, repo: str, branch: str, commit: str) -> None:
+        self.route(f"/repos/{repo}/git/ref/heads/{branch}", {
+            "ref": f"refs/heads/{branch}", "object": {"sha": commit, "type": "commit"}})
+
+    def serve_commit(self, repo: str, ref: str, commit: str) -> None:
+        """The commits endpoint for `ref` (e.g. an abbreviated SHA) answering `commit`."""
+        self.route(f"/repos/{repo}/commits/{ref}", {"sha": commit, "commit": {"message": ref}})
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -437,6 +501,15 @@ def inv(*args: str, env: dict[str, str] | None = None, namespace=None,
         os.environ.update(saved)
     sys.stdout.flush()
     return Ran(code, out.getvalue(), err.getvalue())
+
+
+def assert_one_line_error(done: Ran | subprocess.CompletedProcess) -> str:
+    """The one line `inv` printed for a failure (`error: ...`, no traceback), checked."""
+    assert done.returncode != 0, done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert "Traceback" not in done.stderr
+    return lines[0]
 
 
 def inv_process(*args: str, env: dict[str, str] | None = None,

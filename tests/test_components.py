@@ -50,6 +50,10 @@ def test_the_table_holds_each_components_facts():
     assert op_node.pins("v1.2.3", "ab" * 20, "1.26") == {
         "OP_NODE_VERSION": "v1.2.3", "OP_NODE_COMMIT": "ab" * 20, "GO_VERSION": "1.26"}
     assert execution.pins("1.39.3", "cd" * 20, None) == {"NETHERMIND_VERSION": "1.39.3"}
+    assert (op_node.init_service, execution.init_service) == (None, "base-execution-init")
+    assert _components.pin_command(op_node, "v1.21.0") == "inv source.pin --version v1.21.0"
+    assert _components.pin_command(execution, "2.2.1") == \
+        "inv source.pin --component execution --version 2.2.1"
 
 
 def test_the_namespace_and_config_defaults_come_from_the_table(sidecar):

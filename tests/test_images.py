@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, TEST_LABEL, need
+from tests.helpers import ROOT, TEST_LABEL, just_binary, need_compose
 
 DOCKERFILES = {
     "base-op-node": ROOT / "docker" / "op-node" / "Dockerfile",
     "base-execution": ROOT / "docker" / "execution" / "Dockerfile",
 }
+BUNDLE_SCRIPT = ROOT / "docker" / "op-node" / "superchain-bundle.sh"
 PINS = {  # pinned build arg -> the service it belongs to
     "OP_NODE_VERSION": "base-op-node", "OP_NODE_COMMIT": "base-op-node",
     "GO_VERSION": "base-op-node", "OP_NODE_REPO": "base-op-node",
@@ -45,13 +47,6 @@ def _hadolint() -> str:
     return found
 
 
-def _compose_available() -> None:
-    done = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True) \
-        if shutil.which("docker") else None
-    if done is None or done.returncode != 0:
-        need("docker compose v2 is not installed")
-
-
 def _env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in STACK_VARS and not k.startswith("COMPOSE_")}
@@ -67,7 +62,7 @@ def _write_env(path: Path, values: dict[str, str]) -> Path:
 def compose_config(tmp_path: Path, env_file: dict[str, str] | None = None,
                    **shell: str) -> subprocess.CompletedProcess:
     """`docker compose config --format json` of the real compose.yml with an .env file."""
-    _compose_available()
+    need_compose()
     env_path = _write_env(tmp_path / f"env-{uuid.uuid4().hex[:6]}",
                           MINIMAL_ENV if env_file is None else env_file)
     return subprocess.run(
@@ -119,9 +114,12 @@ def test_op_node_dockerfile_builds_like_upstream():
     text = DOCKERFILES["base-op-node"].read_text()
     assert re.search(r"^FROM golang:\$\{GO_VERSION\}-alpine AS builder$", text, re.MULTILINE)
     assert '--branch "op-node/${OP_NODE_VERSION}"' in text and "--depth 1" in text
-    assert '"$head" != "$OP_NODE_COMMIT"' in text
+    assert 'case "$head" in' in text and '"$OP_NODE_COMMIT"*)' in text  # prefix check
     assert "tag moved upstream or the pin is wrong" in text
-    assert "just build-superchain-go" in text
+    builder = text.split("\nFROM ")[1]
+    assert re.search(r"^ENV JUST_UNSTABLE=1$", builder, re.MULTILINE)
+    assert "COPY superchain-bundle.sh /usr/local/bin/opkit-superchain-bundle" in builder
+    assert "build-superchain-go" in BUNDLE_SCRIPT.read_text()
     assert "CGO_ENABLED=0 go build" in text
     for flag in ("-s -w", "-X main.GitCommit=", "-X main.GitDate=", "-X ${pkg}.Version=",
                  "-X ${pkg}.Meta="):
@@ -153,7 +151,8 @@ def test_scripts_are_committed_executable():
                           text=True, check=True)
     modes = {line.split()[-1]: line.split()[0] for line in done.stdout.splitlines()}
     scripts = [p for p in modes if p.endswith(".sh")]
-    assert {"docker/op-node/entrypoint.sh", "docker/execution/entrypoint.sh",
+    assert {"docker/op-node/entrypoint.sh", "docker/op-node/superchain-bundle.sh",
+            "docker/execution/entrypoint.sh",
             "docker/execution/jwt-init.sh", "docker/execution/snapshot-restore.sh"} <= set(scripts)
     assert all(modes[p] == "100755" for p in scripts), modes
 
@@ -203,7 +202,12 @@ def test_pins_carry_the_forks_scheduled_for_the_next_weeks():
 def test_config_validates_with_a_minimal_env(tmp_path):
     config = _config(tmp_path)
     services = config["services"]
-    assert set(services) == {"base-op-node", "base-execution"}
+    assert set(services) == {"base-op-node", "base-execution", "base-execution-init"}
+    # the component table knows them all: each component's service and its one-shot
+    from tasks import _components
+
+    assert set(services) == {name for entry in _components.all_components()
+                             for name in (entry.service, entry.init_service) if name}
     text = (ROOT / "compose.yml").read_text()
     pin = {n: re.search(r"\$\{" + n + r":-([^}]*)\}", text).group(1) for n in PINS}
     assert services["base-op-node"]["image"] == f"base-op-node:{pin['OP_NODE_VERSION']}"
@@ -211,14 +215,38 @@ def test_config_validates_with_a_minimal_env(tmp_path):
     assert services["base-op-node"]["build"]["tags"] == ["base-op-node:latest"]
     assert services["base-execution"]["build"]["tags"] == ["base-execution:latest"]
     for name, service in services.items():
-        assert service["restart"] == "unless-stopped", name
-        assert service["healthcheck"]["test"][0] == "CMD-SHELL", name
+        if name != "base-execution-init":  # one-shot: tested below
+            assert service["restart"] == "unless-stopped", name
+            assert service["healthcheck"]["test"][0] == "CMD-SHELL", name
         assert service["logging"]["driver"] == "json-file", name
         assert {"max-size", "max-file"} <= set(service["logging"]["options"]), name
         assert service["environment"].get("NETWORK", service["environment"].get(
             "OP_NODE_NETWORK")) == "op-sepolia", name
     assert services["base-op-node"]["depends_on"]["base-execution"]["condition"] == \
         "service_healthy"
+
+
+def test_a_one_shot_service_restores_before_the_node_starts(tmp_path):
+    """The restore runs in base-execution-init, which base-execution waits for, so hours
+    of restore never count against base-execution's health check (and op-node's
+    service_healthy dependency). Same image, environment and volumes as the node; the
+    image comes from base-execution's build, never from a registry."""
+    services = _config(tmp_path)["services"]
+    init, execution = services["base-execution-init"], services["base-execution"]
+    assert execution["depends_on"] == {"base-execution-init": {
+        "condition": "service_completed_successfully", "required": True}}
+    assert init["image"] == execution["image"]
+    assert "build" not in init and init["pull_policy"] == "never"
+    assert init["command"] == ["init"]
+    assert init["restart"] == "no"
+    assert "healthcheck" not in init and "ports" not in init
+    assert init["environment"] == execution["environment"]
+    assert init["volumes"] == execution["volumes"]
+    # the kit builds, audits and cleans the two built images only
+    from tasks import audit
+
+    assert audit.service_images({"services": services}) == {
+        "base-execution": execution["image"], "base-op-node": services["base-op-node"]["image"]}
 
 
 def test_engine_api_runs_over_the_shared_jwt_volume(tmp_path):
@@ -238,6 +266,38 @@ def test_engine_api_runs_over_the_shared_jwt_volume(tmp_path):
     data = mount(execution, "/data")
     assert data["type"] == "volume" and data["source"] == "execution-data"
     assert execution["environment"]["DATA_DIR"].startswith("/data/")
+
+
+def _p2p(service: dict) -> set[tuple[int, str, str]]:
+    return {(p["target"], str(p["published"]), p["protocol"]) for p in service["ports"]
+            if p["target"] not in (8545, 9545)}
+
+
+@pytest.mark.parametrize("ports", [{}, {"EXECUTION_P2P_PORT": "30313",
+                                        "OP_NODE_P2P_PORT": "9333"}])
+def test_p2p_ports_reach_the_clients_and_are_published_as_the_same_number(tmp_path, ports):
+    """Each client advertises the port it listens on: publishing another number on the
+    host would advertise a port nobody forwards."""
+    services = _config(tmp_path, **ports)["services"]
+    el = int(ports.get("EXECUTION_P2P_PORT", 30303))
+    cl = int(ports.get("OP_NODE_P2P_PORT", 9222))
+    execution, op_node = services["base-execution"], services["base-op-node"]
+    assert _p2p(execution) == {(el, str(el), "tcp"), (el, str(el), "udp")}
+    assert _p2p(op_node) == {(cl, str(cl), "tcp"), (cl, str(cl), "udp")}
+    assert execution["environment"]["EXECUTION_P2P_PORT"] == str(el)
+    assert op_node["environment"]["OP_NODE_P2P_LISTEN_TCP_PORT"] == str(cl)
+    assert op_node["environment"]["OP_NODE_P2P_LISTEN_UDP_PORT"] == str(cl)
+
+
+def test_extra_op_node_flags_use_a_name_op_node_does_not_read(tmp_path):
+    env = {**MINIMAL_ENV, "EXTRA_OP_NODE_FLAGS": "--p2p.nat", "OP_NODE_EXTRA_FLAGS": "--x"}
+    done = compose_config(tmp_path, env_file=env)
+    assert done.returncode == 0, done.stderr
+    environment = json.loads(done.stdout)["services"]["base-op-node"]["environment"]
+    assert environment["EXTRA_OP_NODE_FLAGS"] == "--p2p.nat"
+    assert "OP_NODE_EXTRA_FLAGS" not in environment
+    # the old name reaches the entry point under a name op-node ignores
+    assert environment["LEGACY_OP_NODE_EXTRA_FLAGS"] == "--x"
 
 
 @pytest.mark.parametrize("missing", ["NETWORK", "L1_RPC_URL", "L1_BEACON_URL"])
@@ -290,6 +350,8 @@ def _labelled_stack(tmp_path: Path) -> Path:
     config = json.loads(done.stdout)
     config.pop("name", None)
     for service in config["services"].values():
+        if "build" not in service:
+            continue
         service["build"]["labels"] = {TEST_LABEL: "1"}
         service["build"].pop("tags", None)
     path = tmp_path / "compose.json"
@@ -308,7 +370,7 @@ def test_engine_frontend_parses_the_dockerfile(engine, tmp_path, service, overri
     only at resolving the base image. The version override also shows that the
     environment reaches FROM. A base tag that exists nowhere keeps the build from
     running on hosts that can reach a registry."""
-    _compose_available()
+    need_compose()
     compose_file = _labelled_stack(tmp_path)
     project = f"opkit-test-{uuid.uuid4().hex[:10]}"
     env = _env(**MINIMAL_ENV, **override, COMPOSE_FILE=str(compose_file),
@@ -331,7 +393,7 @@ def test_engine_frontend_parses_the_dockerfile(engine, tmp_path, service, overri
 def test_engine_frontend_check_does_catch_a_parse_error(engine, tmp_path):
     """Control for the test above: a heredoc (not in 20.10's frontend) is reported as
     a parse error before any base image is resolved."""
-    _compose_available()
+    need_compose()
     context = tmp_path / "bad"
     context.mkdir()
     (context / "Dockerfile").write_text(
@@ -354,7 +416,7 @@ PLANTED = {".env": "L1_RPC_URL=https://secret.example.invalid\n", ".env.local": 
 
 
 @pytest.mark.parametrize("service,ships", [
-    ("base-op-node", {"entrypoint.sh"}),
+    ("base-op-node", {"entrypoint.sh", "superchain-bundle.sh"}),
     ("base-execution", {"entrypoint.sh", "jwt-init.sh", "snapshot-restore.sh"}),
 ])
 def test_build_context_carries_no_secrets_env_data_or_logs(engine, tmp_path, service, ships):
@@ -363,7 +425,7 @@ def test_build_context_carries_no_secrets_env_data_or_logs(engine, tmp_path, ser
     and list what arrived. FROM scratch: no base image, nothing to pull."""
     import tarfile
 
-    _compose_available()
+    need_compose()
     source = DOCKERFILES[service].parent
     context = tmp_path / "context"
     shutil.copytree(source, context)
@@ -405,10 +467,12 @@ def test_build_context_carries_no_secrets_env_data_or_logs(engine, tmp_path, ser
 
 
 # ------------------------------------------- the clone step, run on the host
-def _run_instructions(dockerfile: Path) -> list[str]:
-    """The Dockerfile's RUN commands as the shell gets them (continuations joined)."""
+def _run_instructions(dockerfile: Path | str) -> list[str]:
+    """The RUN commands of a Dockerfile (a path, or the text of some of its stages)
+    as the shell gets them (continuations joined)."""
+    text = dockerfile.read_text() if isinstance(dockerfile, Path) else dockerfile
     lines, current = [], ""
-    for raw in dockerfile.read_text().splitlines():
+    for raw in text.splitlines():
         if re.match(r"^\s*#", raw) and current:  # comment lines inside an instruction
             continue
         if raw.endswith("\\"):
@@ -420,11 +484,12 @@ def _run_instructions(dockerfile: Path) -> list[str]:
     return [line[len("RUN "):] for line in lines if line.startswith("RUN ")]
 
 
-def _clone_step(tmp_path: Path, **args: str) -> subprocess.CompletedProcess:
+def _clone_step(tmp_path: Path, workdir: Path | None = None,
+                **args: str) -> subprocess.CompletedProcess:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     step = next(r for r in _run_instructions(DOCKERFILES["base-op-node"]) if " clone " in r)
-    workdir = tmp_path / f"src-{uuid.uuid4().hex[:6]}"
+    workdir = workdir or tmp_path / f"src-{uuid.uuid4().hex[:6]}"
     workdir.mkdir()
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "OP_NODE_COMMIT": "", **args}
     return subprocess.run(["sh", "-c", step], cwd=workdir, env=env, capture_output=True,
@@ -455,6 +520,29 @@ def test_clone_step_refuses_a_moved_tag(tmp_path, git_repo):
     assert "tag moved upstream or the pin is wrong" in done.stderr
 
 
+def test_clone_step_takes_a_commit_prefix_of_seven_or_more_hex_digits(tmp_path, git_repo):
+    """op-node v1.21.0's release page shows its commit as 2ad3799: a 7-hex prefix is a pin
+    the build checks; a shorter or non-hex one is refused before it could mean anything."""
+    repo = git_repo()
+    pinned = repo.commit({"a.txt": "1"}, "release")
+    repo.tag("op-node/v1.21.0")
+    for prefix in (pinned[:7], pinned[:12], pinned):
+        done = _clone_step(tmp_path, OP_NODE_REPO=repo.url, OP_NODE_VERSION="v1.21.0",
+                           OP_NODE_COMMIT=prefix)
+        assert done.returncode == 0, (prefix, done.stderr)
+        assert f"op-node/v1.21.0 at {pinned}" in done.stdout
+    other = "0000000" if not pinned.startswith("0000000") else "1111111"
+    moved = _clone_step(tmp_path, OP_NODE_REPO=repo.url, OP_NODE_VERSION="v1.21.0",
+                        OP_NODE_COMMIT=other)
+    assert moved.returncode != 0
+    assert f"is commit {pinned}, but OP_NODE_COMMIT pins {other}" in moved.stderr
+    for bad in (pinned[:6], pinned[:7].upper() + "Z", "g" * 7, pinned + "0"):
+        done = _clone_step(tmp_path, OP_NODE_REPO=repo.url, OP_NODE_VERSION="v1.21.0",
+                           OP_NODE_COMMIT=bad)
+        assert done.returncode != 0, bad
+        assert "must be 7 to 40 lower-case hex digits" in done.stderr, (bad, done.stderr)
+
+
 def test_clone_step_wants_a_v_version_and_an_existing_tag(tmp_path, git_repo):
     repo = git_repo()
     repo.commit({"a.txt": "1"})
@@ -463,3 +551,314 @@ def test_clone_step_wants_a_v_version_and_an_existing_tag(tmp_path, git_repo):
     assert bad.returncode != 0 and "must look like v1.19.5" in bad.stderr
     absent = _clone_step(tmp_path, OP_NODE_REPO=repo.url, OP_NODE_VERSION="v9.9.9")
     assert absent.returncode != 0 and "op-node/v9.9.9" in absent.stderr
+
+
+# ------------------------------------------ the bundle step, run on the host
+# Real `just` binaries, old and new (tests.helpers.just_binary finds them).
+# The just that Alpine 3.21, 3.22 and 3.23 ship (golang:1.24-alpine ends on 3.23), all
+# older than 1.44.0, the release that made `[script]` stable ...
+OLD_JUSTS = ("1.37.0", "1.40.0", "1.43.1")
+# ... and Alpine 3.24's (golang:1.26-alpine since June 2026).
+NEW_JUST = "1.48.1"
+ALL_JUSTS = (*OLD_JUSTS, NEW_JUST)
+BUNDLE_ZIP = "op-core/superchain/superchain-configs.zip"
+
+
+def _just(version: str) -> Path:
+    """The just binary of that version, checked by asking it."""
+    path = just_binary(version)
+    done = subprocess.run([str(path), "--version"], capture_output=True, text=True)
+    assert done.stdout.split() == ["just", version], (path, done.stdout, done.stderr)
+    return path
+
+
+def _bundle_step() -> tuple[str, str, dict[str, str]]:
+    """From the builder stage: where the script is installed, the RUN command that
+    runs it, and the environment the stage's ENV lines give that command."""
+    builder = DOCKERFILES["base-op-node"].read_text().split("\nFROM ")[1]
+    copy = re.search(r"^COPY superchain-bundle\.sh (/\S+)$", builder, re.MULTILINE)
+    assert copy, "the builder does not COPY superchain-bundle.sh"
+    installed = copy.group(1)
+    name = os.path.basename(installed)
+    runs = [r for r in _run_instructions(builder) if re.search(rf"(^|\s){re.escape(name)}\b", r)]
+    assert len(runs) == 1, runs
+    env: dict[str, str] = {}
+    for line in re.findall(r"^ENV\s+(.+)$", builder, re.MULTILINE):
+        env.update(item.split("=", 1) for item in shlex.split(line))
+    return installed, runs[0], env
+
+
+def _run_bundle_step(tmp_path: Path, workdir: Path, just_version: str,
+                     unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Run the builder's bundle RUN command, as written, with `sh -c` in a cloned tree.
+    The script sits on PATH under the name the Dockerfile installs it as, next to the
+    just under test; the environment is the builder's ENV (less `unset`)."""
+    installed, command, builder_env = _bundle_step()
+    assert os.path.dirname(installed) == "/usr/local/bin"  # on the golang image's PATH
+    bindir = tmp_path / f"bin-{uuid.uuid4().hex[:6]}"
+    bindir.mkdir()
+    (bindir / os.path.basename(installed)).symlink_to(BUNDLE_SCRIPT)
+    (bindir / "just").symlink_to(_just(just_version))
+    env = {"PATH": f"{bindir}:{os.environ['PATH']}", "HOME": str(tmp_path), **builder_env}
+    for name in unset:
+        env.pop(name, None)
+    # BuildKit hands `RUN --mount=... cmd` to the shell without the flags.
+    shell_command = re.sub(r"^(--\S+\s+)+", "", command)
+    return subprocess.run(["sh", "-c", shell_command], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+# Fixture trees, one per era of the monorepo, written for these tests. They have the
+# shape of upstream's root (the justfile and what it names), not its content.
+GO_MOD = "module github.com/ethereum-optimism/optimism\n\ngo 1.24.0\n"
+MAIN_GO = "package main\n\nfunc main() {}\n"
+
+ERA_NO_JUSTFILE = {  # old tags: no root justfile, no bundle
+    "go.mod": GO_MOD,
+    "op-node/cmd/main.go": MAIN_GO,
+}
+
+ERA_SCRIPT_RECIPES = {  # v1.16.8 ... v1.17.x: [script('bash')] recipes, no bundle yet
+    "go.mod": GO_MOD,
+    "op-node/cmd/main.go": MAIN_GO,
+    "justfile": """\
+# every recipe, in one list
+default:
+  @just --list
+
+# several lines, one bash process
+[script('bash')]
+count-modules:
+  set -euo pipefail
+  n=0
+  for f in */go.mod; do n=$((n + 1)); done
+  echo "$n modules"
+
+op-node:
+  echo "the op-node recipe of this fixture"
+""",
+}
+
+ERA_SHA256_ONLY = {  # v1.18.0 ... v1.19.1-rc.1: the .sha256 is committed, no builder recipe
+    "go.mod": GO_MOD,
+    "op-node/cmd/main.go": MAIN_GO,
+    "op-core/superchain/superchain-configs.zip.sha256": "ab" * 32 + "\n",
+    "op-core/superchain/sync-superchain.sh": "#!/usr/bin/env bash\necho fixture\n",
+    "justfile": """\
+[script('bash')]
+show-tools:
+  set -euo pipefail
+  for tool in go git; do command -v "$tool" || echo "no $tool"; done
+
+# the bundle's refresh, under its name of that time (must not run in this era)
+sync-superchain:
+  touch sync-superchain-ran
+
+op-node:
+  echo "the op-node recipe of this fixture"
+""",
+}
+
+ERA_BUILDER_RECIPE = {  # v1.19.1 on: build-superchain-go, with a [script('bash')] dependency
+    "go.mod": GO_MOD,
+    "op-node/cmd/main.go": MAIN_GO,
+    "op-core/superchain/superchain-configs.zip.sha256": "cd" * 32 + "\n",
+    "justfiles/extra.just": "# an imported file: --justfile must not break imports\n"
+                            "hello-import:\n  echo imported\n",
+    "justfile": """\
+import 'justfiles/extra.just'
+
+# stands in for the submodule checkout
+[script('bash')]
+registry-checkout:
+  set -euo pipefail
+  mkdir -p registry-stand-in
+  echo "checked out" > registry-stand-in/STATE
+
+build-superchain-go: registry-checkout
+  printf 'fixture bundle\\n' > op-core/superchain/superchain-configs.zip
+
+# later tags keep a sync-superchain too, for a different job
+sync-superchain: build-superchain-go
+  echo "refresh everything"
+""",
+}
+
+ERA_BROKEN = {  # a justfile no just can read: the recipe is there, the file is not valid
+    "go.mod": GO_MOD,
+    "op-core/superchain/superchain-configs.zip.sha256": "ef" * 32 + "\n",
+    "justfile": """\
+build-superchain-go:
+  printf 'x' > op-core/superchain/superchain-configs.zip
+
+half-written recipe (:
+  echo never
+""",
+}
+
+
+def _cloned(tmp_path: Path, git_repo, files: dict[str, str], tag: str) -> Path:
+    """A repository at `tag`, cloned by the Dockerfile's own clone step."""
+    repo = git_repo()
+    commit = repo.commit(files, "release")
+    repo.tag(f"op-node/{tag}", annotated=True)
+    workdir = tmp_path / f"src-{uuid.uuid4().hex[:6]}"
+    done = _clone_step(tmp_path, workdir, OP_NODE_REPO=repo.url, OP_NODE_VERSION=tag,
+                       OP_NODE_COMMIT=commit)
+    assert done.returncode == 0, done.stderr
+    return workdir
+
+
+def _one_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_bundle_step_runs_in_the_builder_between_clone_and_build():
+    installed, command, env = _bundle_step()
+    assert env.get("JUST_UNSTABLE") == "1"
+    steps = _run_instructions(DOCKERFILES["base-op-node"])
+    clone = next(i for i, r in enumerate(steps) if " clone " in r)
+    bundle = steps.index(command)
+    build = next(i for i, r in enumerate(steps) if "go build" in r)
+    assert clone < bundle < build
+    assert "build-superchain-go" not in steps[build]  # decided in one place only
+    assert re.sub(r"^(--\S+\s+)+", "", command) == os.path.basename(installed)
+
+
+@pytest.mark.parametrize("version", OLD_JUSTS)
+def test_old_just_refuses_script_recipes_unless_just_unstable_is_set(tmp_path, version):
+    """Control for the builder's ENV JUST_UNSTABLE=1. Upstream fact: the root
+    `justfile` has `[script('bash')]` recipes from op-node/v1.16.8 on (tag
+    op-node/v1.16.8, path `justfile`, per shared/reference/upstream-checks-2026-11-30.md
+    point 2). just fact: `[script]` became stable in 1.44.0 (casey/just, CHANGELOG.md,
+    "1.44.0 - 2025-12-06"). Older just refuses such a file in --list, --show and runs,
+    but not in --summary, which is why the step checks with --list."""
+    just = str(_just(version))
+    (tmp_path / "justfile").write_text(ERA_SHA256_ONLY["justfile"])
+    plain = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    for args in (["--list"], ["--show", "sync-superchain"], ["sync-superchain"]):
+        refused = subprocess.run([just, *args], cwd=tmp_path, env=plain,
+                                 capture_output=True, text=True)
+        assert refused.returncode != 0, args
+        assert "`[script]` attribute is currently unstable" in refused.stderr, refused.stderr
+    summary = subprocess.run([just, "--summary"], cwd=tmp_path, env=plain,
+                             capture_output=True, text=True)
+    assert summary.returncode == 0 and "sync-superchain" in summary.stdout.split()
+    read = subprocess.run([just, "--list"], cwd=tmp_path, env={**plain, "JUST_UNSTABLE": "1"},
+                          capture_output=True, text=True)
+    assert read.returncode == 0, read.stderr
+    assert "sync-superchain" in read.stdout
+
+
+def test_new_just_reads_script_recipes_without_just_unstable(tmp_path):
+    (tmp_path / "justfile").write_text(ERA_SHA256_ONLY["justfile"])
+    done = subprocess.run([str(_just(NEW_JUST)), "--list"], cwd=tmp_path,
+                          env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "sync-superchain" in done.stdout
+
+
+@pytest.mark.parametrize("version", OLD_JUSTS)
+def test_bundle_step_without_just_unstable_fails_on_one_line_and_names_just(
+        tmp_path, git_repo, version):
+    """What the builder would do without its ENV line, on a v1.18-style tag: not a
+    silent "no recipe", but a one-line failure naming the just version."""
+    workdir = _cloned(tmp_path, git_repo, ERA_SHA256_ONLY, "v1.18.0")
+    done = _run_bundle_step(tmp_path, workdir, version, unset=("JUST_UNSTABLE",))
+    assert done.returncode != 0, done.stdout
+    line = _one_line(done.stderr)
+    assert line.startswith("superchain bundle: ")
+    assert f"just {version} cannot read this tag's justfile" in line
+    assert "build-superchain-go recipe is unknown" in line
+    assert "[script]" in line and "JUST_UNSTABLE=unset" in line
+    assert "nothing to build" not in done.stdout
+    assert not (workdir / "sync-superchain-ran").exists()
+
+
+@pytest.mark.parametrize("version", ALL_JUSTS)
+def test_bundle_step_skips_tags_without_a_justfile(tmp_path, git_repo, version):
+    """Old tags (before the bundle) whose root has no justfile at all."""
+    workdir = _cloned(tmp_path, git_repo, ERA_NO_JUSTFILE, "v1.9.0")
+    # a justfile above the clone must not count: just itself would search upwards
+    (tmp_path / "justfile").write_text(ERA_BUILDER_RECIPE["justfile"])
+    done = _run_bundle_step(tmp_path, workdir, version)
+    assert done.returncode == 0, done.stderr
+    assert "no root justfile at this tag" in done.stdout
+    assert not (workdir / BUNDLE_ZIP).exists()
+
+
+@pytest.mark.parametrize("version", ALL_JUSTS)
+def test_bundle_step_skips_script_era_tags_before_the_bundle(tmp_path, git_repo, version):
+    """v1.16.8 ... v1.17.x: the root `justfile` (tag op-node/v1.16.8 on, path
+    `justfile`) has `[script('bash')]` recipes and no bundle recipe; there is no
+    op-core/superchain/superchain-configs.zip.sha256 before v1.18.0
+    (shared/reference/upstream-checks-2026-11-30.md, points 1 and 2)."""
+    workdir = _cloned(tmp_path, git_repo, ERA_SCRIPT_RECIPES, "v1.16.8")
+    done = _run_bundle_step(tmp_path, workdir, version)
+    assert done.returncode == 0, done.stderr
+    assert f"has no build-superchain-go recipe (just {version} read it)" in done.stdout
+    assert not (workdir / BUNDLE_ZIP).exists()
+
+
+@pytest.mark.parametrize("version", ALL_JUSTS)
+@pytest.mark.parametrize("tag", ["v1.18.0", "v1.19.1-rc.1"])
+def test_bundle_step_skips_tags_with_the_sha256_but_no_recipe(tmp_path, git_repo, version, tag):
+    """v1.18.0 ... v1.19.1-rc.1 (tags op-node/v1.18.0, op-node/v1.19.0,
+    op-node/v1.19.1-rc.1): op-core/superchain/superchain-configs.zip.sha256 is
+    committed, the root `justfile` names the bundle recipe `sync-superchain` and has
+    no `build-superchain-go`, and op-node does not link the bundle
+    (shared/reference/upstream-checks-2026-11-30.md, point 1; the `sync-superchain`
+    name of that time is also in ethereum-optimism/optimism PR #20314 of 2026-04-24,
+    which added op-core/superchain). The old Dockerfile ran `just build-superchain-go`
+    here because the .sha256 exists."""
+    workdir = _cloned(tmp_path, git_repo, ERA_SHA256_ONLY, tag)
+    assert (workdir / (BUNDLE_ZIP + ".sha256")).exists()
+    done = _run_bundle_step(tmp_path, workdir, version)
+    assert done.returncode == 0, done.stderr
+    assert f"has no build-superchain-go recipe (just {version} read it)" in done.stdout
+    assert not (workdir / BUNDLE_ZIP).exists()
+    assert not (workdir / "sync-superchain-ran").exists()
+
+
+@pytest.mark.parametrize("version", ALL_JUSTS)
+@pytest.mark.parametrize("tag", ["v1.19.1", "v1.21.0"])
+def test_bundle_step_runs_build_superchain_go_where_the_tag_has_it(
+        tmp_path, git_repo, version, tag):
+    """v1.19.1 on (tag op-node/v1.19.1, path `justfile`): `build-superchain-go`
+    exists and writes op-core/superchain/superchain-configs.zip from the
+    superchain-registry submodule (shared/reference/upstream-checks-2026-11-30.md,
+    point 1). In a later revision of that justfile the recipe depends on a
+    `[script('bash')]` recipe that updates the submodule, as the fixture's does; old
+    just runs that dependency only because of JUST_UNSTABLE."""
+    workdir = _cloned(tmp_path, git_repo, ERA_BUILDER_RECIPE, tag)
+    done = _run_bundle_step(tmp_path, workdir, version)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"superchain bundle: just {version} runs build-superchain-go" in done.stdout
+    assert (workdir / BUNDLE_ZIP).read_text() == "fixture bundle\n"
+    assert (workdir / "registry-stand-in" / "STATE").read_text() == "checked out\n"
+
+
+@pytest.mark.parametrize("version", ALL_JUSTS)
+def test_bundle_step_fails_on_a_justfile_just_cannot_read(tmp_path, git_repo, version):
+    workdir = _cloned(tmp_path, git_repo, ERA_BROKEN, "v1.19.2")
+    done = _run_bundle_step(tmp_path, workdir, version)
+    assert done.returncode != 0, done.stdout
+    line = _one_line(done.stderr)
+    assert line.startswith(f"superchain bundle: just {version} cannot read this tag's justfile")
+    assert "build-superchain-go recipe is unknown" in line
+    assert "but found '('" in line  # just's own reason, on the same line
+    assert not (workdir / BUNDLE_ZIP).exists()
+
+
+def test_bundle_step_fails_when_the_recipe_fails(tmp_path, git_repo):
+    files = {**ERA_BUILDER_RECIPE, "justfile": ERA_BUILDER_RECIPE["justfile"].replace(
+        "printf 'fixture bundle\\n' > op-core/superchain/superchain-configs.zip",
+        "exit 7")}
+    workdir = _cloned(tmp_path, git_repo, files, "v1.19.1")
+    done = _run_bundle_step(tmp_path, workdir, NEW_JUST)
+    assert done.returncode != 0
+    assert "build-superchain-go` failed" in done.stderr
+    assert not (workdir / BUNDLE_ZIP).exists()

@@ -12,7 +12,8 @@ from tests.helpers import ROOT, inv, inv_process
 
 EXPECTED = {
     "build.all", "build.op-node", "build.execution", "source.tags", "source.resolve",
-    "source.pin", "source.outdated", "source.clone", "audit.sizes", "audit.layers",
+    "source.pin", "source.outdated", "source.clone", "source.forks", "audit.sizes",
+    "audit.layers",
     "clean.cache", "clean.images", "doctor",
 }
 
@@ -62,7 +63,8 @@ def test_listing_imports_no_docker_http_or_compose():
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    try: program.run()\n"
         "    except SystemExit: pass\n"
-        "heavy = [m for m in ('docker', 'requests', 'urllib3', 'packaging.version') "
+        "heavy = [m for m in ('docker', 'requests', 'urllib3', 'packaging.version', "
+        "'zstandard', 'tasks._readiness') "
         "if m in sys.modules]\n"
         "print(heavy)"
     )

@@ -4,20 +4,23 @@ entry points. Snapshots come from a local HTTP server that honours Range request
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import POLL_INTERVAL, ROOT, need_tools
+from tests.helpers import POLL_INTERVAL, ROOT, need, need_tools
 
 EXECUTION = ROOT / "docker" / "execution"
 OP_NODE = ROOT / "docker" / "op-node"
@@ -42,12 +45,16 @@ class RangeServer:
     """Serves bytes by path with HTTP Range support (206 + Content-Range).
 
     `drop_after(path, n, times)` makes the next `times` GETs of `path` send `n` bytes
-    of the body and then close the connection, as a flaky CDN does.
+    of the body and then close the connection, as a flaky CDN does. Paths in
+    `refuse_head` answer HEAD with 403, as presigned S3 URLs (signed for GET) do. Paths
+    in `hide_size` keep their size from a HEAD and from a first-byte probe.
     """
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.requests: list[dict] = []
+        self.refuse_head: set[str] = set()
+        self.hide_size: set[str] = set()
         self._drops: dict[str, list[int]] = {}
         self._lock = threading.Lock()
         server = self
@@ -77,15 +84,26 @@ class RangeServer:
         return [r for r in self.requests if r["path"] == path and r["method"] == "GET"]
 
     def _serve(self, handler: BaseHTTPRequestHandler, body: bool) -> None:
-        path = handler.path.split("?", 1)[0]
+        path, _, query = handler.path.partition("?")
         rng = handler.headers.get("Range")
         with self._lock:
-            self.requests.append({"path": path, "range": rng, "method": handler.command})
+            self.requests.append({"path": path, "query": query, "range": rng,
+                                  "method": handler.command})
         data = self.files.get(path)
-        if data is None:
-            handler.send_response(404)
+        refused = handler.command == "HEAD" and path in self.refuse_head
+        if data is None or refused:
+            handler.send_response(403 if refused else 404)
             handler.send_header("Content-Length", "0")
             handler.end_headers()
+            return
+        if path in self.hide_size and (handler.command == "HEAD" or rng == "bytes=0-0"):
+            handler.send_response(200 if handler.command == "HEAD" else 206)
+            if handler.command != "HEAD":
+                handler.send_header("Content-Range", "bytes 0-0/*")
+                handler.send_header("Content-Length", "1")
+            handler.end_headers()
+            if handler.command != "HEAD":
+                handler.wfile.write(data[:1])
             return
         start, end, status = 0, len(data) - 1, 200
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", rng or "")
@@ -135,25 +153,31 @@ def http_files():
     server.close()
 
 
+def pack(tree: Path, archive: Path, prefix: str = "") -> dict:
+    """tar.zst of TREE's content, each entry under PREFIX (e.g. "op-sepolia/")."""
+    tar_path = archive.with_suffix("")
+    with tarfile.open(tar_path, "w") as tar:
+        for child in sorted(tree.iterdir()):
+            tar.add(child, arcname=prefix + child.name)
+    subprocess.run(["zstd", "-q", "-f", str(tar_path), "-o", str(archive)], check=True)
+    tar_path.unlink()
+    data = archive.read_bytes()
+    return {"tree": tree, "data": data, "sha256": hashlib.sha256(data).hexdigest()}
+
+
 @pytest.fixture
 def snapshot(tmp_path_factory):
-    """A generated .tar.zst (about 3 MB, incompressible) and the tree it holds."""
+    """A generated .tar.zst (about 3 MB, incompressible) whose top level is the
+    database folders, as Nethermind keeps them, and the tree it holds."""
     need_tools("zstd", "tar", hint="apt-get install zstd")
     root = tmp_path_factory.mktemp("snapshot")
     tree = root / "tree"
-    (tree / "db" / "state").mkdir(parents=True)
-    (tree / "keystore").mkdir()
-    (tree / "db" / "state" / "000001.sst").write_bytes(os.urandom(3 * 1024 * 1024))
-    (tree / "db" / "CURRENT").write_text("MANIFEST-000001\n")
-    (tree / "keystore" / ".hidden").write_text("dotfiles come along\n")
-    tar_path = root / "snap.tar"
-    with tarfile.open(tar_path, "w") as tar:
-        for child in sorted(tree.iterdir()):
-            tar.add(child, arcname=child.name)
-    archive = root / "op-sepolia-nethermind.tar.zst"
-    subprocess.run(["zstd", "-q", "-f", str(tar_path), "-o", str(archive)], check=True)
-    data = archive.read_bytes()
-    return {"tree": tree, "data": data, "sha256": hashlib.sha256(data).hexdigest()}
+    (tree / "state" / "0").mkdir(parents=True)
+    (tree / "headers").mkdir()
+    (tree / "state" / "0" / "000001.sst").write_bytes(os.urandom(3 * 1024 * 1024))
+    (tree / "state" / "0" / "CURRENT").write_text("MANIFEST-000001\n")
+    (tree / "headers" / ".hidden").write_text("dotfiles come along\n")
+    return pack(tree, root / "op-sepolia-nethermind.tar.zst")
 
 
 def _files(tree: Path) -> dict[str, bytes]:
@@ -164,15 +188,23 @@ def _files(tree: Path) -> dict[str, bytes]:
 class Restore:
     """Runs snapshot-restore.sh against a data dir inside a stand-in volume."""
 
+    network = "op-sepolia"
+
     def __init__(self, volume: Path, server: RangeServer, snapshot: dict) -> None:
         self.volume = volume
         self.data_dir = volume / "nethermind"
+        # where Nethermind's op-sepolia config opens its database (Init.BaseDbPath)
+        self.target = self.data_dir / "nethermind_db" / self.network
         self.state_dir = volume / ".snapshot"
         self.server = server
         self.snapshot = snapshot
         self.path = "/snapshots/op-sepolia-nethermind.tar.zst"
-        server.files[self.path] = snapshot["data"]
-        server.files[self.path + ".sha256"] = (
+        self.serve(snapshot)
+
+    def serve(self, snapshot: dict) -> None:
+        self.snapshot = snapshot
+        self.server.files[self.path] = snapshot["data"]
+        self.server.files[self.path + ".sha256"] = (
             f"{snapshot['sha256']}  op-sepolia-nethermind.tar.zst\n".encode())
 
     @property
@@ -181,7 +213,7 @@ class Restore:
 
     def run(self, **env: str) -> subprocess.CompletedProcess:
         values = {"SNAPSHOT_URL": self.url, "DATA_DIR": str(self.data_dir),
-                  "SNAPSHOT_CONNECTIONS": "2", **env}
+                  "NETWORK": self.network, "SNAPSHOT_CONNECTIONS": "2", **env}
         return _run(EXECUTION / "snapshot-restore.sh", **values)
 
     def leftovers(self) -> list[str]:
@@ -189,22 +221,33 @@ class Restore:
             return []
         return sorted(p.name for p in self.state_dir.iterdir() if p.name.startswith("extract."))
 
+    def empty(self, path: Path) -> bool:
+        return not path.exists() or not any(path.iterdir())
+
 
 @pytest.fixture
 def restore(tmp_path, http_files, snapshot):
-    need_tools("aria2c", "zstd", "sha256sum", hint="apt-get install aria2 zstd")
+    need_tools("aria2c", "zstd", "sha256sum", "curl", hint="apt-get install aria2 zstd curl")
     volume = tmp_path / "volume"
     volume.mkdir()
     return Restore(volume, http_files, snapshot)
 
 
 # --------------------------------------------------------------- snapshot restore
-def test_restore_first_run_fills_the_empty_data_dir_and_marks_it_done(restore):
+def test_restore_lands_where_nethermind_opens_its_database_and_marks_it_done(restore):
+    """Nethermind opens its database at <data-dir>/<Init.BaseDbPath>; its op-* configs
+    set BaseDbPath to nethermind_db/<network>. Read in NethermindEth/nethermind,
+    src/Nethermind/Nethermind.Runner/configs/op-sepolia.json and op-mainnet.json at
+    stored commit b866897ad90b (and op-mainnet.json at 0137e9520cad, a spring-2026
+    pivot): "BaseDbPath": "nethermind_db/op-sepolia" / "nethermind_db/op-mainnet".
+    The 1.38.1 tag itself could not be resolved with the search tools."""
     done = restore.run()
     assert done.returncode == 0, done.stderr
-    assert _files(restore.data_dir) == _files(restore.snapshot["tree"])
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+    assert sorted(p.name for p in restore.data_dir.iterdir()) == ["nethermind_db"]
     marker = (restore.state_dir / "RESTORED").read_text()
     assert restore.snapshot["sha256"] in marker and restore.path in marker
+    assert str(restore.target) in marker
     # The published checksum was fetched; the archive is gone once restored.
     assert restore.server.gets(restore.path + ".sha256")
     assert not (restore.state_dir / "op-sepolia-nethermind.tar.zst").exists()
@@ -217,11 +260,195 @@ def test_restore_first_run_fills_the_empty_data_dir_and_marks_it_done(restore):
     assert len(restore.server.requests) == requests_before  # nothing downloaded again
 
 
+def test_restore_points_at_a_restore_made_into_the_data_dir_by_an_earlier_version(restore):
+    restore.state_dir.mkdir()
+    (restore.state_dir / "RESTORED").write_text(
+        f"{restore.path} sha256={restore.snapshot['sha256']} restored=2026-10-01T00:00:00Z\n")
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    assert "already restored" in done.stderr
+    assert f"extracted into {restore.data_dir}, but Nethermind opens {restore.target}" \
+        in done.stderr
+    assert restore.server.requests == []
+
+
+def test_restore_strips_the_single_top_folder_of_nethermind_snapshots(restore, tmp_path):
+    """Nethermind's own snapshots hold one top-level folder, which its Snapshot plugin
+    strips (Snapshot.StripComponents defaults to 1: SnapshotConfig.cs in
+    src/Nethermind/Nethermind.Init.Snapshot)."""
+    restore.serve(pack(restore.snapshot["tree"], tmp_path / "one.tar.zst", "op-sepolia-db/"))
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+
+
+@pytest.mark.parametrize("prefix", ["nethermind_db/op-sepolia/",
+                                    "nethermind/nethermind_db/op-sepolia/"])
+def test_restore_takes_the_database_folder_out_of_a_data_dir_archive(restore, tmp_path,
+                                                                     prefix):
+    restore.serve(pack(restore.snapshot["tree"], tmp_path / "dd.tar.zst", prefix))
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+
+
+def test_restore_refuses_a_data_dir_archive_of_another_network(restore, tmp_path):
+    restore.serve(pack(restore.snapshot["tree"], tmp_path / "dd.tar.zst",
+                       "nethermind_db/op-mainnet/"))
+    done = restore.run()
+    assert done.returncode != 0
+    assert "without nethermind_db/op-sepolia (it has: op-mainnet)" in done.stderr
+    assert "SNAPSHOT_TARGET=." in done.stderr
+    assert restore.empty(restore.target) and restore.leftovers() == []
+    # the verified download is kept: fixing a setting does not download it again
+    assert (restore.state_dir / "op-sepolia-nethermind.tar.zst").exists()
+
+
+def test_restore_of_an_archive_network_goes_to_its_archive_database(restore):
+    """The _archive configs use a hyphen: op-mainnet_archive.json sets BaseDbPath to
+    nethermind_db/op-mainnet-archive (read at stored commit 15c157d0f327)."""
+    done = restore.run(NETWORK="op-sepolia_archive")
+    assert done.returncode == 0, done.stderr
+    assert _files(restore.data_dir / "nethermind_db" / "op-sepolia-archive") == \
+        _files(restore.snapshot["tree"])
+
+
+@pytest.mark.parametrize("setting,where", [(".", ""), ("db/custom", "db/custom")])
+def test_snapshot_target_overrides_where_it_lands(restore, setting, where):
+    done = restore.run(SNAPSHOT_TARGET=setting)
+    assert done.returncode == 0, done.stderr
+    assert _files(restore.data_dir / where) == _files(restore.snapshot["tree"])
+
+
+@pytest.mark.parametrize("setting", ["../elsewhere", "a/../../b"])
+def test_snapshot_target_must_stay_inside_the_data_dir(restore, setting):
+    done = restore.run(SNAPSHOT_TARGET=setting)
+    assert done.returncode != 0 and "SNAPSHOT_TARGET must be" in done.stderr
+    assert restore.server.requests == []
+
+
+def test_restore_needs_a_network_or_a_target(restore):
+    done = restore.run(NETWORK="")
+    assert done.returncode != 0 and "set NETWORK, or SNAPSHOT_TARGET" in done.stderr
+    assert restore.server.requests == []
+
+
 def test_restore_uses_a_checksum_given_directly_and_an_archive_subdir(restore):
-    done = restore.run(SNAPSHOT_SHA256=restore.snapshot["sha256"].upper(), SNAPSHOT_SUBDIR="db")
+    done = restore.run(SNAPSHOT_SHA256=restore.snapshot["sha256"].upper(),
+                       SNAPSHOT_SUBDIR="state")
     assert done.returncode == 0, done.stderr
     assert not restore.server.gets(restore.path + ".sha256")
-    assert _files(restore.data_dir) == _files(restore.snapshot["tree"] / "db")
+    assert _files(restore.target) == _files(restore.snapshot["tree"] / "state")
+
+
+def _archive_gets(restore) -> list[str | None]:
+    return [r["range"] for r in restore.server.gets(restore.path)]
+
+
+@pytest.mark.parametrize("head", ["answered", "refused"])
+def test_restore_refuses_to_download_without_room_for_archive_and_extraction(restore,
+                                                                             head):
+    """A factor no disk can hold makes the free space too small, deterministically."""
+    if head == "refused":
+        restore.server.refuse_head.add(restore.path)
+    size = len(restore.snapshot["data"])
+    done = restore.run(SNAPSHOT_SPACE_FACTOR="1000000000")
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "not enough free space" in lines[0] and str(restore.state_dir) in lines[0]
+    assert f"({size * 10**9} bytes: 1000000000 x the {size}-byte archive, less 0" in lines[0]
+    assert "Nothing was downloaded" in lines[0]
+    # Only the size probe reached the archive: a HEAD, or (HEAD refused) its first byte.
+    assert _archive_gets(restore) == ([] if head == "answered" else ["bytes=0-0"])
+    assert not restore.server.gets(restore.path + ".sha256")
+    assert not (restore.state_dir / "op-sepolia-nethermind.tar.zst").exists()
+    assert restore.empty(restore.data_dir)
+
+
+def test_the_space_check_counts_what_a_partial_download_holds(restore):
+    size = len(restore.snapshot["data"])
+    restore.state_dir.mkdir()
+    partial = restore.state_dir / "op-sepolia-nethermind.tar.zst"
+    partial.write_bytes(restore.snapshot["data"][: size // 2])
+    (restore.state_dir / "op-sepolia-nethermind.tar.zst.aria2").write_bytes(b"control")
+    have = min(partial.stat().st_blocks * 512, size)
+    done = restore.run(SNAPSHOT_SPACE_FACTOR="1000000000")
+    assert done.returncode != 0
+    assert f"({size * 10**9 - have} bytes:" in done.stderr
+    assert f"less {have} bytes already downloaded" in done.stderr
+    assert partial.read_bytes() == restore.snapshot["data"][: size // 2]
+
+
+def test_restore_reads_the_size_of_a_url_that_refuses_head(restore):
+    restore.server.refuse_head.add(restore.path)
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    size = len(restore.snapshot["data"])
+    assert f"op-sepolia-nethermind.tar.zst is {size / 1e6:.1f} MB" in done.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+
+
+def test_restore_of_an_archive_of_unknown_size_warns_once_and_goes_on(restore):
+    restore.server.hide_size.add(restore.path)
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "did not tell the size" in warnings[0], done.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+
+
+@pytest.mark.parametrize("factor", ["abc", "2.5.1", ""])
+def test_snapshot_space_factor_must_be_a_number(restore, factor):
+    done = restore.run(SNAPSHOT_SPACE_FACTOR=factor)
+    if factor == "":  # unset: the default
+        assert done.returncode == 0, done.stderr
+        return
+    assert done.returncode != 0 and "SNAPSHOT_SPACE_FACTOR must be a number" in done.stderr
+    assert restore.server.requests == []
+
+
+PRESIGNED = "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0123abcd"
+
+
+def test_a_presigned_url_without_a_checksum_is_refused_before_any_download(restore):
+    """"$SNAPSHOT_URL.sha256" on a URL with a query string appends to the signature:
+    the request fetches the archive itself (or is refused), never the checksum."""
+    done = restore.run(SNAPSHOT_URL=restore.url + PRESIGNED)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "query string" in lines[0] and "SNAPSHOT_SHA256" in lines[0]
+    assert "SNAPSHOT_SHA256_URL" in lines[0]
+    assert restore.server.requests == []
+    assert not restore.state_dir.exists()
+
+
+def test_a_presigned_url_restores_with_the_checksum_given_directly(restore):
+    done = restore.run(SNAPSHOT_URL=restore.url + PRESIGNED,
+                       SNAPSHOT_SHA256=restore.snapshot["sha256"])
+    assert done.returncode == 0, done.stderr
+    assert not restore.server.gets(restore.path + ".sha256")
+    assert all(r["query"] == PRESIGNED[1:] for r in restore.server.gets(restore.path))
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+    assert "X-Amz-Signature" not in done.stderr  # the signature stays out of the log
+
+
+def test_a_presigned_url_restores_with_a_checksum_url(restore):
+    sum_query = "?X-Amz-Signature=feedbeef"
+    done = restore.run(SNAPSHOT_URL=restore.url + PRESIGNED,
+                       SNAPSHOT_SHA256_URL=restore.url + ".sha256" + sum_query)
+    assert done.returncode == 0, done.stderr
+    [checksum] = restore.server.gets(restore.path + ".sha256")
+    assert checksum["query"] == sum_query[1:]
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+
+
+def test_the_checksum_url_is_built_from_the_path(restore):
+    done = restore.run(SNAPSHOT_URL=restore.url + "#part")
+    assert done.returncode == 0, done.stderr
+    [checksum] = restore.server.gets(restore.path + ".sha256")
+    assert checksum["query"] == ""
 
 
 def test_restore_resumes_an_interrupted_download_on_the_next_start(restore):
@@ -232,7 +459,7 @@ def test_restore_resumes_an_interrupted_download_on_the_next_start(restore):
     first = restore.run(SNAPSHOT_MAX_TRIES="1", SNAPSHOT_CONNECTIONS="1")
     assert first.returncode != 0
     assert "next start resumes" in first.stderr
-    assert not restore.data_dir.exists() or not any(restore.data_dir.iterdir())
+    assert restore.empty(restore.target)
     partial = restore.state_dir / "op-sepolia-nethermind.tar.zst"
     assert (restore.state_dir / "op-sepolia-nethermind.tar.zst.aria2").exists()
     kept = partial.stat().st_size
@@ -240,7 +467,7 @@ def test_restore_resumes_an_interrupted_download_on_the_next_start(restore):
 
     second = restore.run(SNAPSHOT_MAX_TRIES="1", SNAPSHOT_CONNECTIONS="1")
     assert second.returncode == 0, second.stderr
-    assert _files(restore.data_dir) == _files(restore.snapshot["tree"])
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
     # The second start asked for the missing tail from where the first one stopped.
     ranges = [r["range"] for r in restore.server.gets(restore.path)]
     assert f"bytes={kept}-{size - 1}" in ranges, ranges
@@ -251,7 +478,7 @@ def test_restore_refuses_a_checksum_mismatch_and_extracts_nothing(restore):
     done = restore.run(SNAPSHOT_SHA256=wrong)
     assert done.returncode != 0
     assert "sha256 mismatch" in done.stderr and wrong in done.stderr
-    assert not restore.data_dir.exists() or not any(restore.data_dir.iterdir())
+    assert restore.empty(restore.data_dir)
     assert restore.leftovers() == []
     assert not (restore.state_dir / "RESTORED").exists()
     assert not (restore.state_dir / "op-sepolia-nethermind.tar.zst").exists()
@@ -269,20 +496,31 @@ def test_restore_of_a_broken_archive_leaves_nothing_half_extracted(restore):
     done = restore.run(SNAPSHOT_SHA256=hashlib.sha256(broken).hexdigest())
     assert done.returncode != 0
     assert "extraction failed" in done.stderr
-    assert not restore.data_dir.exists() or not any(restore.data_dir.iterdir())
+    assert restore.empty(restore.data_dir)
     assert restore.leftovers() == []
     assert not (restore.state_dir / "RESTORED").exists()
 
 
-def test_restore_never_touches_a_non_empty_data_dir(restore):
-    restore.data_dir.mkdir()
-    (restore.data_dir / "existing.db").write_text("chain data")
+def test_restore_never_touches_a_non_empty_database_folder(restore):
+    restore.target.mkdir(parents=True)
+    (restore.target / "existing.db").write_text("chain data")
     done = restore.run()
     assert done.returncode == 0, done.stderr
     assert "not empty" in done.stderr
-    assert _files(restore.data_dir) == {"existing.db": b"chain data"}
+    assert _files(restore.target) == {"existing.db": b"chain data"}
     assert restore.server.requests == []
     assert not (restore.state_dir / "RESTORED").exists()
+
+
+def test_restore_fills_an_empty_database_folder_beside_other_data(restore):
+    # Nethermind's logs or keystore in the data dir are not a database.
+    (restore.data_dir / "keystore").mkdir(parents=True)
+    (restore.data_dir / "keystore" / "node.key").write_text("key")
+    restore.target.mkdir(parents=True)
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+    assert (restore.data_dir / "keystore" / "node.key").read_text() == "key"
 
 
 def test_restore_without_a_url_does_nothing(restore):
@@ -359,6 +597,92 @@ def test_execution_entrypoint_creates_the_secret_and_runs_nethermind_for_the_net
     assert jwt.read_text() not in done.stdout + done.stderr
 
 
+def _args(done: subprocess.CompletedProcess) -> list[str]:
+    return [line[4:] for line in done.stdout.splitlines() if line.startswith("ARG ")]
+
+
+def test_execution_entrypoint_init_makes_the_secret_and_exits_at_once_without_a_snapshot(
+        tmp_path):
+    """compose.yml's one-shot base-execution-init: nothing to restore, so it is done in
+    well under a second and the node is not started."""
+    fake = _fake_binary(tmp_path / "nethermind")
+    jwt = tmp_path / "secrets" / "jwt.hex"
+    started = time.monotonic()
+    done = _run(EXECUTION / "entrypoint.sh", "init", NETWORK="op-sepolia",
+                NETHERMIND_BIN=str(fake), JWT_FILE=str(jwt), DATA_DIR=str(tmp_path / "data"))
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 5
+    assert HEX64.fullmatch(jwt.read_text())
+    assert _args(done) == []
+    assert not (tmp_path / ".snapshot").exists()
+
+
+def test_execution_entrypoint_init_restores_the_snapshot_and_not_for_base(restore, tmp_path):
+    fake = _fake_binary(tmp_path / "nethermind")
+    env = {"SNAPSHOT_URL": restore.url, "DATA_DIR": str(restore.data_dir),
+           "NETHERMIND_BIN": str(fake), "JWT_FILE": str(tmp_path / "jwt.hex"),
+           "SNAPSHOT_CONNECTIONS": "2"}
+    base = _run(EXECUTION / "entrypoint.sh", "init", NETWORK="base-mainnet", **env)
+    assert base.returncode == 64 and "Azul" in base.stderr
+    assert restore.server.requests == []
+
+    done = _run(EXECUTION / "entrypoint.sh", "init", NETWORK="op-sepolia", **env)
+    assert done.returncode == 0, done.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+    assert _args(done) == []
+
+    # the node's own start then finds the work done
+    node = _run(EXECUTION / "entrypoint.sh", NETWORK="op-sepolia", **env)
+    assert node.returncode == 0, node.stderr
+    assert "already restored" in node.stderr and "--config" in _args(node)
+
+
+def test_a_second_restore_on_the_volume_waits_for_the_first(restore):
+    """The one-shot service and the node's own start both run the restore; on one
+    volume only one works at a time, and the other then finds it done."""
+    need_tools("flock", hint="apt-get install util-linux")
+    restore.state_dir.mkdir()
+    log = restore.volume / "second.log"
+    with open(restore.state_dir / "lock", "w") as lock, open(log, "w") as err:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        second = subprocess.Popen(
+            ["sh", str(EXECUTION / "snapshot-restore.sh")], stderr=err,
+            env=_clean_env(SNAPSHOT_URL=restore.url, DATA_DIR=str(restore.data_dir),
+                           NETWORK=restore.network))
+        deadline = time.monotonic() + 30
+        while "waiting" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "another restore is running on this volume" in log.read_text()
+        # the first one finishes
+        (restore.state_dir / "RESTORED").write_text("/snapshots/x sha256=0 by the first\n")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        assert second.wait(timeout=30) == 0, log.read_text()
+    assert "already restored (/snapshots/x sha256=0 by the first)" in log.read_text()
+    assert restore.server.requests == []
+
+
+@pytest.mark.parametrize("port", ["", "30313"])
+def test_execution_entrypoint_gives_nethermind_the_p2p_port(tmp_path, port):
+    fake = _fake_binary(tmp_path / "nethermind")
+    done = _run(EXECUTION / "entrypoint.sh", NETWORK="op-sepolia", NETHERMIND_BIN=str(fake),
+                JWT_FILE=str(tmp_path / "jwt.hex"), DATA_DIR=str(tmp_path / "data"),
+                EXECUTION_P2P_PORT=port)
+    assert done.returncode == 0, done.stderr
+    expected = port or "30303"
+    assert f"--Network.P2PPort={expected}" in _args(done)
+    assert f"--Network.DiscoveryPort={expected}" in _args(done)
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "30303/udp", "abc", "9" * 30])
+def test_execution_entrypoint_refuses_a_p2p_port_that_is_no_port(tmp_path, port):
+    fake = _fake_binary(tmp_path / "nethermind")
+    done = _run(EXECUTION / "entrypoint.sh", NETWORK="op-sepolia", NETHERMIND_BIN=str(fake),
+                JWT_FILE=str(tmp_path / "jwt.hex"), DATA_DIR=str(tmp_path / "data"),
+                EXECUTION_P2P_PORT=port)
+    assert done.returncode == 64 and "EXECUTION_P2P_PORT must be a port" in done.stderr
+    assert _args(done) == []
+
+
 @pytest.mark.parametrize("network", ["base-mainnet", "base-sepolia", ""])
 def test_execution_entrypoint_refuses_base_and_a_missing_network(tmp_path, network):
     fake = _fake_binary(tmp_path / "nethermind")
@@ -379,44 +703,198 @@ def test_op_node_entrypoint_runs_op_node_once_the_secret_exists(tmp_path, shell)
     if shell == "busybox":  # the runtime image is Alpine: busybox ash runs this script
         shell = _busybox()
         if shell is None:
-            pytest.skip("busybox is not installed")
+            need("busybox is not installed (apt-get install busybox-static)")
         shell_argv = [shell, "sh"]
     else:
         shell_argv = ["sh"]
     fake = _fake_binary(tmp_path / "op-node")
     jwt = tmp_path / "jwt.hex"
     env = _clean_env(OP_NODE_BIN=str(fake), OP_NODE_L2_ENGINE_AUTH=str(jwt),
-                     OP_NODE_NETWORK="op-mainnet", JWT_WAIT_SECONDS="0")
+                     OP_NODE_NETWORK="op-mainnet", JWT_WAIT_SECONDS="0",
+                     DATA_DIR=str(tmp_path / "data"))
     argv = [*shell_argv, str(OP_NODE / "entrypoint.sh"), "--rpc.enable-admin"]
 
     missing = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
     assert missing.returncode == 1 and "no engine-API secret" in missing.stderr
 
     jwt.write_text("ab" * 32)
-    env["OP_NODE_EXTRA_FLAGS"] = "--p2p.advertise.ip=203.0.113.7"
+    env["EXTRA_OP_NODE_FLAGS"] = "--p2p.advertise.ip=203.0.113.7"
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     args = [line[4:] for line in done.stdout.splitlines() if line.startswith("ARG ")]
     assert args == ["--p2p.advertise.ip=203.0.113.7", "--rpc.enable-admin"]
 
 
+def _env_binary(path: Path) -> Path:
+    """A stand-in that prints its arguments and the OP_NODE_* part of its environment."""
+    path.write_text('#!/bin/sh\nfor a in "$@"; do echo "ARG $a"; done\n'
+                    'env | grep -E "^(LEGACY_)?OP_NODE_|^EXTRA_" | sed "s/^/ENV /"\n')
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize("old_name", ["OP_NODE_EXTRA_FLAGS", "LEGACY_OP_NODE_EXTRA_FLAGS"])
+def test_op_node_entrypoint_points_out_the_renamed_extra_flags(tmp_path, old_name):
+    """op-node warns about every OP_NODE_* variable that is not one of its flags, so the
+    extra flags moved to EXTRA_OP_NODE_FLAGS. The old name (set directly, or handed
+    over by compose.yml as LEGACY_...) still works, with one line, and op-node never
+    sees it."""
+    fake = _env_binary(tmp_path / "op-node")
+    jwt = tmp_path / "jwt.hex"
+    jwt.write_text("ab" * 32)
+    base = {"OP_NODE_BIN": str(fake), "OP_NODE_L2_ENGINE_AUTH": str(jwt),
+            "JWT_WAIT_SECONDS": "0", "DATA_DIR": str(tmp_path / "data")}
+    done = _run(OP_NODE / "entrypoint.sh", **base, **{old_name: "--p2p.nat"})
+    assert done.returncode == 0, done.stderr
+    assert _args(done) == ["--p2p.nat"]
+    assert [line for line in done.stderr.splitlines() if "EXTRA" in line] == [
+        "op-node-entrypoint: OP_NODE_EXTRA_FLAGS is now EXTRA_OP_NODE_FLAGS: using its "
+        "value; rename it in .env"]
+    assert not [line for line in done.stdout.splitlines() if "OP_NODE_EXTRA" in line]
+
+    both = _run(OP_NODE / "entrypoint.sh", **base, **{old_name: "--p2p.nat"},
+                EXTRA_OP_NODE_FLAGS="--p2p.no-discovery")
+    assert both.returncode == 0, both.stderr
+    assert _args(both) == ["--p2p.no-discovery"]
+    assert "ignoring the old one" in both.stderr
+
+
 def test_op_node_entrypoint_refuses_base(tmp_path):
     fake = _fake_binary(tmp_path / "op-node")
     done = _run(OP_NODE / "entrypoint.sh", OP_NODE_BIN=str(fake),
-                OP_NODE_NETWORK="base-mainnet", JWT_WAIT_SECONDS="0")
+                OP_NODE_NETWORK="base-mainnet", JWT_WAIT_SECONDS="0",
+                DATA_DIR=str(tmp_path / "data"))
     assert done.returncode == 64 and "Azul" in done.stderr
     assert "ARG" not in done.stdout
 
 
-@pytest.mark.parametrize("rollup_config, code", [("", 64), ("/etc/lisk/rollup.json", 0)])
-def test_op_node_entrypoint_wants_a_rollup_config_for_a_dropped_chain(tmp_path, rollup_config,
-                                                                      code):
+# ------------------------------------------------ data dirs the user cannot write
+NODE_UID = 10001  # both images run as 10001:10001
+
+
+@pytest.fixture
+def shared_dir():
+    """A folder another uid can reach (pytest's tmp_path is private to root)."""
+    if os.geteuid() != 0:
+        need("runs the scripts as uid 10001, which needs root")
+    path = Path(tempfile.mkdtemp(prefix="opkit-test-perm-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _run_as_node_user(script: Path, shell: str = "sh", **env: str):
+    argv = [shell, str(script)] if shell == "sh" else [shell, "sh", str(script)]
+    return subprocess.run(argv, env=_clean_env(**env), capture_output=True, text=True,
+                          timeout=60, user=NODE_UID, group=NODE_UID, extra_groups=[])
+
+
+def _owned_dir(path: Path, uid: int) -> Path:
+    path.mkdir(parents=True)
+    os.chown(path, uid, uid)
+    return path
+
+
+@pytest.mark.parametrize("unwritable", ["data", "secrets"])
+def test_execution_entrypoint_stops_first_on_a_folder_it_cannot_write(shared_dir,
+                                                                      unwritable):
+    """A host folder bind-mounted as root (Portainer hosts): one line, the fix, exit 1,
+    and nothing done: no secret created, no restore, no node."""
+    fake = _fake_binary(shared_dir / "nethermind")
+    dirs = {name: _owned_dir(shared_dir / name, 0 if name == unwritable else NODE_UID)
+            for name in ("data", "secrets")}
+    done = _run_as_node_user(
+        EXECUTION / "entrypoint.sh", NETWORK="op-sepolia", NETHERMIND_BIN=str(fake),
+        DATA_DIR=str(dirs["data"] / "nethermind"), JWT_FILE=str(dirs["secrets"] / "jwt.hex"),
+        SNAPSHOT_URL="http://127.0.0.1:9/none.tar.zst")
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert f"{dirs[unwritable]} is not writable by uid {NODE_UID}" in lines[0]
+    assert f"chown -R {NODE_UID}:{NODE_UID}" in lines[0]
+    assert "ARG" not in done.stdout
+    assert not (dirs["secrets"] / "jwt.hex").exists()
+    assert list(dirs["data"].iterdir()) == []
+
+
+def test_execution_entrypoint_runs_when_its_folders_belong_to_the_node_user(shared_dir):
+    fake = _fake_binary(shared_dir / "nethermind")
+    data = _owned_dir(shared_dir / "data", NODE_UID)
+    secrets = _owned_dir(shared_dir / "secrets", NODE_UID)
+    done = _run_as_node_user(EXECUTION / "entrypoint.sh", NETWORK="op-sepolia",
+                             NETHERMIND_BIN=str(fake), DATA_DIR=str(data / "nethermind"),
+                             JWT_FILE=str(secrets / "jwt.hex"))
+    assert done.returncode == 0, done.stderr
+    assert "ARG --config" in done.stdout
+    assert HEX64.fullmatch((secrets / "jwt.hex").read_text())
+
+
+@pytest.mark.parametrize("shell", ["sh", "busybox"])
+def test_op_node_entrypoint_stops_first_on_a_data_dir_it_cannot_write(shared_dir, shell):
+    if shell == "busybox":  # the runtime image is Alpine: busybox ash runs this script
+        shell = _busybox()
+        if shell is None:
+            need("busybox is not installed (apt-get install busybox-static)")
+    fake = _fake_binary(shared_dir / "op-node")
+    data = _owned_dir(shared_dir / "data", 0)
+    jwt = shared_dir / "jwt.hex"
+    jwt.write_text("ab" * 32)
+    jwt.chmod(0o644)
+    env = {"OP_NODE_BIN": str(fake), "OP_NODE_L2_ENGINE_AUTH": str(jwt),
+           "OP_NODE_NETWORK": "op-mainnet", "JWT_WAIT_SECONDS": "0", "DATA_DIR": str(data)}
+    done = _run_as_node_user(OP_NODE / "entrypoint.sh", shell=shell, **env)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert f"{data} is not writable by uid {NODE_UID}" in lines[0]
+    assert f"chown -R {NODE_UID}:{NODE_UID}" in lines[0]
+    assert "ARG" not in done.stdout
+
+    os.chown(data, NODE_UID, NODE_UID)
+    done = _run_as_node_user(OP_NODE / "entrypoint.sh", shell=shell, **env)
+    assert done.returncode == 0, done.stderr
+
+
+def test_entrypoints_refuse_a_data_dir_that_is_a_file(tmp_path):
+    data = tmp_path / "data"
+    data.write_text("not a folder")
+    fake = _fake_binary(tmp_path / "bin")
+    execution = _run(EXECUTION / "entrypoint.sh", NETWORK="op-sepolia",
+                     NETHERMIND_BIN=str(fake), DATA_DIR=str(data / "nethermind"),
+                     JWT_FILE=str(tmp_path / "jwt.hex"))
+    op_node = _run(OP_NODE / "entrypoint.sh", OP_NODE_BIN=str(fake), DATA_DIR=str(data),
+                   OP_NODE_L2_ENGINE_AUTH=str(tmp_path / "jwt.hex"), JWT_WAIT_SECONDS="0")
+    for done in (execution, op_node):
+        assert done.returncode == 1, done.stderr
+        assert f"{data} is not a directory" in done.stderr
+        assert "ARG" not in done.stdout
+    assert not (tmp_path / "jwt.hex").exists()
+
+
+@pytest.mark.parametrize("network, env, refused", [
+    ("lisk-sepolia", {"OPKIT_OP_NODE_VERSION": "v1.21.0"}, True),
+    ("xterio-eth-mainnet", {}, True),  # version unknown: taken as the pin or newer
+    ("sseed-mainnet", {"OPKIT_OP_NODE_VERSION": "v1.22.3"}, True),
+    ("lisk-sepolia", {"OPKIT_OP_NODE_VERSION": "v1.21.0",
+                      "OP_NODE_ROLLUP_CONFIG": "/data/rollup.json"}, False),
+    ("lisk-mainnet", {"OPKIT_OP_NODE_VERSION": "v1.19.5"}, False),
+    ("op-sepolia", {"OPKIT_OP_NODE_VERSION": "v1.21.0"}, False),
+])
+def test_op_node_entrypoint_refuses_chains_v1_21_no_longer_embeds(tmp_path, network, env,
+                                                                   refused):
+    """op-node v1.21.0's release notes: Automata, Lisk, Lisk Sepolia, Mint, Polynomial,
+    Redstone, Superseed and Xterio left its embedded registry. Without a rollup config it
+    would stop with op-node's own unknown-network error; the entry point says what to do."""
     fake = _fake_binary(tmp_path / "op-node")
     jwt = tmp_path / "jwt.hex"
     jwt.write_text("ab" * 32)
-    done = _run(OP_NODE / "entrypoint.sh", OP_NODE_BIN=str(fake), OP_NODE_NETWORK="lisk-sepolia",
-                OP_NODE_L2_ENGINE_AUTH=str(jwt), OP_NODE_ROLLUP_CONFIG=rollup_config,
-                JWT_WAIT_SECONDS="0")
-    assert done.returncode == code, done.stderr
-    if code:
-        assert "OP_NODE_ROLLUP_CONFIG" in done.stderr and "ARG" not in done.stdout
+    done = _run(OP_NODE / "entrypoint.sh", OP_NODE_BIN=str(fake), OP_NODE_NETWORK=network,
+                OP_NODE_L2_ENGINE_AUTH=str(jwt), JWT_WAIT_SECONDS="0",
+                DATA_DIR=str(tmp_path / "data"), **env)
+    if refused:
+        assert done.returncode == 64, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and network in lines[0] and "OP_NODE_ROLLUP_CONFIG" in lines[0]
+        assert "ARG" not in done.stdout
+    else:
+        assert done.returncode == 0, done.stderr

@@ -17,7 +17,7 @@ import pytest
 
 from tasks import source
 from tasks._errors import KitError
-from tests.helpers import ROOT, Ran, inv, inv_process
+from tests.helpers import ROOT, assert_one_line_error, inv, inv_process
 
 OPTIMISM = "ethereum-optimism/optimism"
 NETHERMIND = "NethermindEth/nethermind"
@@ -49,14 +49,6 @@ def upstream(github_api):
     github_api.add_repo(OPTIMISM, OP_TAGS, annotated=ANNOTATED, gomod=GOMODS)
     github_api.add_repo(NETHERMIND, NM_TAGS, annotated={"1.38.0"}, prefixes=("",))
     return github_api
-
-
-def assert_one_line_error(done: Ran | subprocess.CompletedProcess) -> str:
-    assert done.returncode != 0, done.stdout
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
-    assert "Traceback" not in done.stderr
-    return lines[0]
 
 
 # ----------------------------------------------------------------- resolution

@@ -1,16 +1,34 @@
 #!/bin/sh
-# snapshot-restore: fill an empty execution data dir from a .tar.zst snapshot.
+# snapshot-restore: fill an empty Nethermind database folder from a .tar.zst snapshot.
 #
 #   SNAPSHOT_URL       the .tar.zst to restore (unset: nothing to do)
-#   SNAPSHOT_SHA256    its sha256; unset: read from "$SNAPSHOT_URL.sha256"
-#   SNAPSHOT_SUBDIR    folder inside the archive that becomes the data dir (default .)
-#   DATA_DIR           the data dir (default /data/nethermind)
+#   SNAPSHOT_SHA256    its sha256; unset: read from SNAPSHOT_SHA256_URL, or else from
+#                      the URL's path plus ".sha256" (a URL with a query string, such
+#                      as a presigned one, needs one of the two)
+#   NETWORK            the Nethermind config (op-mainnet, op-sepolia, ...): names the
+#                      database folder, DATA_DIR/nethermind_db/NETWORK
+#   SNAPSHOT_TARGET    where the restored folder goes instead, relative to DATA_DIR
+#                      ("." = the data dir itself: an archive of a whole data dir)
+#   SNAPSHOT_SUBDIR    folder inside the archive to restore (default ".": automatic,
+#                      see below)
+#   DATA_DIR           Nethermind's --data-dir (default /data/nethermind)
 #   SNAPSHOT_STATE_DIR download and work area (default: .snapshot beside DATA_DIR,
 #                      on the same volume so the final move is a rename)
+#   SNAPSHOT_SPACE_FACTOR free space needed before a download, in archive sizes
+#                      (default 2.5: the archive plus its extracted content; what a
+#                      partial download already holds counts as done)
 #   SNAPSHOT_CONNECTIONS  aria2c connections (default 16)
 #   SNAPSHOT_MAX_TRIES    aria2c tries per start, 0 = unlimited (default 0)
 #
-# Rules: a non-empty data dir is never touched. The download resumes where the last
+# Where it lands: Nethermind opens its database at <data-dir>/<Init.BaseDbPath>, and
+# its op-* configs set BaseDbPath to nethermind_db/<network> (the _archive configs to
+# nethermind_db/<network>-archive). With SNAPSHOT_SUBDIR=. the archive's top level is
+# taken as the database folders, unless it holds one single folder: then that folder
+# is (Nethermind's own snapshot layout; its plugin strips it, Snapshot.StripComponents
+# = 1). From an archive of a data dir (nethermind_db/ at its top or in its one folder)
+# the database folder is taken.
+#
+# Rules: a non-empty target is never touched. The download resumes where the last
 # start left it (aria2c -c). The checksum is verified before anything is extracted;
 # on a mismatch nothing is extracted and the restore refuses to run again until the
 # FAILED note is removed. Extraction goes to a temporary folder that is renamed into
@@ -22,9 +40,12 @@ say() { echo "snapshot-restore: $*" >&2; }
 url="${SNAPSHOT_URL:-}"
 data_dir="${DATA_DIR:-/data/nethermind}"
 data_dir="${data_dir%/}"
+network="${NETWORK:-}"
 state_dir="${SNAPSHOT_STATE_DIR:-$(dirname "$data_dir")/.snapshot}"
 subdir="${SNAPSHOT_SUBDIR:-.}"
+target_setting="${SNAPSHOT_TARGET:-}"
 connections="${SNAPSHOT_CONNECTIONS:-16}"
+space_factor="${SNAPSHOT_SPACE_FACTOR:-2.5}"
 max_tries="${SNAPSHOT_MAX_TRIES:-0}"
 done_marker="$state_dir/RESTORED"
 failed_note="$state_dir/FAILED"
@@ -32,17 +53,45 @@ failed_note="$state_dir/FAILED"
 if [ -z "$url" ]; then
   exit 0
 fi
+
+# The folder Nethermind's config for $network opens as its database.
+case "$network" in
+  *_archive) db_name="${network%_archive}-archive" ;;
+  *) db_name="$network" ;;
+esac
+case "$target_setting" in
+  "")
+    if [ -z "$network" ]; then
+      say "NETWORK is not set, so the database folder (DATA_DIR/nethermind_db/NETWORK) is" \
+          "unknown: set NETWORK, or SNAPSHOT_TARGET"
+      exit 1
+    fi
+    target="$data_dir/nethermind_db/$db_name" ;;
+  /*) target="${target_setting%/}" ;;
+  ..|../*|*/..|*/../*)
+    say "SNAPSHOT_TARGET must be a folder inside DATA_DIR ($data_dir) or an absolute path"
+    exit 1 ;;
+  .|./) target="$data_dir" ;;
+  *) target="$data_dir/${target_setting%/}" ;;
+esac
+
 if [ -e "$done_marker" ]; then
   say "already restored ($(head -n 1 "$done_marker")); nothing to do"
+  if ! grep -q ' target=' "$done_marker"; then
+    # Earlier versions extracted into the data dir itself, where Nethermind never looks.
+    say "warning: that restore was made by an earlier version of this image, which" \
+        "extracted into $data_dir, but Nethermind opens $target: if that holds a new" \
+        "sync rather than your snapshot, stop the node and move the snapshot's folders there"
+  fi
   exit 0
 fi
-if [ -d "$data_dir" ] && [ -n "$(ls -A "$data_dir")" ]; then
-  say "$data_dir is not empty: leaving it untouched and skipping the restore"
-  exit 0
-fi
-if [ -e "$data_dir" ] && [ ! -d "$data_dir" ]; then
-  say "$data_dir exists and is not a directory"
+if [ -e "$target" ] && [ ! -d "$target" ]; then
+  say "$target exists and is not a directory"
   exit 1
+fi
+if [ -d "$target" ] && [ -n "$(ls -A "$target")" ]; then
+  say "$target is not empty: leaving it untouched and skipping the restore"
+  exit 0
 fi
 if [ -e "$failed_note" ]; then
   say "an earlier restore refused this snapshot: $(cat "$failed_note")"
@@ -59,9 +108,38 @@ esac
 case "$subdir" in
   /*|..|../*|*/..|*/../*) say "SNAPSHOT_SUBDIR must be a relative path inside the archive"; exit 1 ;;
 esac
+case "$space_factor" in
+  ""|.|*[!0-9.]*|*.*.*) say "SNAPSHOT_SPACE_FACTOR must be a number such as 2.5"; exit 1 ;;
+esac
+
+# Where the checksum comes from. "$SNAPSHOT_URL.sha256" only works for a plain URL: with
+# a query string (a presigned URL) it would fetch the archive itself, or be refused.
+sum_url="${SNAPSHOT_SHA256_URL:-}"
+if [ -z "${SNAPSHOT_SHA256:-}" ] && [ -z "$sum_url" ]; then
+  case "$url" in
+    *\?*)
+      say "SNAPSHOT_URL has a query string (a presigned URL?), so its checksum cannot be" \
+          "read from <url>.sha256: set SNAPSHOT_SHA256 to the archive's sha256, or" \
+          "SNAPSHOT_SHA256_URL to where it is published. Nothing was downloaded."
+      exit 1 ;;
+  esac
+  sum_url="$path.sha256"
+fi
 
 mkdir -p "$state_dir"
 archive="$state_dir/$name"
+
+# One restore at a time per volume (the one-shot service, and the node's own start,
+# both run this). The second waits, then finds the work done.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$state_dir/lock"
+  if ! flock -n 9; then
+    say "another restore is running on this volume; waiting for it"
+    flock 9
+    exec 9>&-
+    exec sh "$0"  # it is done: look again from the start
+  fi
+fi
 
 fetch() { # fetch URL FILE-NAME [extra aria2c options...]
   src="$1"; out="$2"; shift 2
@@ -72,12 +150,72 @@ fetch() { # fetch URL FILE-NAME [extra aria2c options...]
     --console-log-level=warn --summary-interval=60 --download-result=hide "$@" "$src"
 }
 
+# Room for the archive plus its extraction, before downloading anything.
+human() { # human BYTES
+  awk -v b="$1" 'BEGIN { split("bytes kB MB GB TB PB EB", u, " "); i = 1
+    while (b >= 1000 && i < 7) { b /= 1000; i++ }
+    if (i == 1) printf "%d bytes", b; else printf "%.1f %s", b, u[i] }'
+}
+header_size() { # the size an HTTP response's headers (stdin; last response wins) tell
+  tr -d '\r' | awk '
+    /^HTTP\// { status = $2; len = ""; total = "" }
+    tolower($1) == "content-length:" { len = $2 }
+    tolower($1) == "content-range:" { n = split($NF, part, "/"); total = part[n] }
+    END {
+      if (status == 206 && total ~ /^[0-9]+$/) print total
+      else if (status == 200 && len ~ /^[0-9]+$/ && len > 0) print len
+    }'
+}
+archive_size() { # the archive's size in bytes according to the server, or nothing
+  size="$(curl -fsSIL --max-time 60 "$url" 2>/dev/null | header_size)" || size=
+  if [ -z "$size" ]; then
+    # Presigned S3 URLs are signed for GET and refuse HEAD: ask for the first byte and
+    # read the total from Content-Range (--max-filesize stops a server that ignores it).
+    size="$(curl -sSL --max-time 60 --range 0-0 --max-filesize 1 -D - -o /dev/null \
+      "$url" 2>/dev/null | header_size)" || size=
+  fi
+  printf '%s' "$size"
+}
+check_space() {
+  size="$(archive_size)"
+  if [ -z "$size" ]; then
+    say "warning: the server did not tell the size of $name, so free space cannot be" \
+        "checked first; downloading anyway"
+    return 0
+  fi
+  have=0
+  if [ -e "$archive" ]; then  # a partial download from an earlier start (blocks in use)
+    have=$(( $(du -k "$archive" | cut -f 1) * 1024 ))
+    [ "$have" -le "$size" ] || have="$size"
+  fi
+  free="$(df -Pk "$state_dir" 2>/dev/null | awk 'NR == 2 { printf "%.0f", $4 * 1024 }')"
+  if [ -z "$free" ]; then
+    say "warning: cannot read the free space of $state_dir; downloading anyway"
+    return 0
+  fi
+  need="$(awk -v s="$size" -v f="$space_factor" -v h="$have" \
+    'BEGIN { n = s * f - h; if (n < 0) n = 0; printf "%.0f", n }')"
+  if [ "$need" -gt "$free" ]; then
+    say "not enough free space for $name in $state_dir: download and extraction need" \
+        "$(human "$need") ($need bytes: $space_factor x the $size-byte archive, less $have" \
+        "bytes already downloaded), but $(human "$free") ($free bytes) is free. Free" \
+        "space or move the volume to a larger disk (SNAPSHOT_SPACE_FACTOR sets the" \
+        "$space_factor). Nothing was downloaded."
+    exit 1
+  fi
+  say "$name is $(human "$size"); $(human "$need") needed, $(human "$free") free"
+}
+
+if [ ! -e "$archive" ] || [ -e "$archive.aria2" ]; then
+  check_space
+fi
+
 expected="${SNAPSHOT_SHA256:-}"
 if [ -z "$expected" ]; then
-  say "reading the published checksum from $path.sha256"
+  say "reading the published checksum from ${sum_url%%[?#]*}"
   rm -f "$state_dir/$name.sha256" "$state_dir/$name.sha256.aria2"
-  if ! fetch "$url.sha256" "$name.sha256" --continue=false --max-tries=3; then
-    say "could not download $path.sha256; set SNAPSHOT_SHA256 to give the checksum directly"
+  if ! fetch "$sum_url" "$name.sha256" --continue=false --max-tries=3; then
+    say "could not download ${sum_url%%[?#]*}; set SNAPSHOT_SHA256 to give the checksum directly"
     exit 1
   fi
   expected="$(head -n 1 "$state_dir/$name.sha256" | cut -d ' ' -f 1)"
@@ -114,28 +252,53 @@ work="$(mktemp -d "$state_dir/extract.XXXXXX")"
 say "extracting into $work"
 if ! tar --use-compress-program=unzstd -xf "$archive" -C "$work"; then
   rm -rf "$work"
-  say "extraction failed; nothing was moved into $data_dir"
-  exit 1
-fi
-if [ "$subdir" = . ]; then src="$work"; else src="$work/${subdir%/}"; fi
-if [ ! -d "$src" ]; then
-  rm -rf "$work"
-  say "the archive has no folder '$subdir' (SNAPSHOT_SUBDIR)"
+  say "extraction failed; nothing was moved into $target"
   exit 1
 fi
 
-# The data dir is absent or empty (checked above): rename the extracted tree onto it.
-# When the data dir is itself a mount point it cannot be replaced: move its content.
-if [ -d "$data_dir" ] && ! rmdir "$data_dir" 2>/dev/null; then
-  find "$src" -mindepth 1 -maxdepth 1 -exec mv -t "$data_dir" {} +
+# Pick the folder to restore (see the layouts above).
+give_up() { rm -rf "$work"; say "$*"; exit 1; }
+src=
+if [ "$subdir" != . ]; then
+  src="$work/${subdir%/}"
+  [ -d "$src" ] || give_up "the archive has no folder '$subdir' (SNAPSHOT_SUBDIR)"
+elif [ -z "$target_setting" ]; then
+  # An archive of a data dir, at the top or in one folder: take its database folder.
+  for dbs in "$work/nethermind_db" "$work"/*/nethermind_db; do
+    [ -d "$dbs" ] || continue
+    if [ ! -d "$dbs/$db_name" ]; then
+      found="$(cd "$dbs" && find . -mindepth 1 -maxdepth 1 | sed 's|^\./||' | sort | tr '\n' ' ')"
+      give_up "the archive holds a Nethermind data dir without nethermind_db/$db_name" \
+        "(it has: ${found% }); set SNAPSHOT_SUBDIR to the database folder inside the" \
+        "archive, or SNAPSHOT_TARGET=. to restore it as the whole data dir"
+    fi
+    say "the archive holds a data dir: restoring its ${dbs#"$work"/}/$db_name"
+    src="$dbs/$db_name"
+    break
+  done
+fi
+if [ -z "$src" ]; then
+  src="$work"
+  if [ "$(find "$work" -mindepth 1 -maxdepth 1 | wc -l)" -eq 1 ]; then
+    only="$(find "$work" -mindepth 1 -maxdepth 1)"
+    if [ -d "$only" ] && [ ! -L "$only" ]; then
+      src="$only"
+    fi
+  fi
+fi
+
+# The target is absent or empty (checked above): rename the extracted tree onto it.
+# When the target is itself a mount point it cannot be replaced: move its content.
+mkdir -p "$(dirname "$target")"
+if [ -d "$target" ] && ! rmdir "$target" 2>/dev/null; then
+  find "$src" -mindepth 1 -maxdepth 1 -exec sh -c 'mv "$@" "$0"' "$target" {} +
 else
-  mkdir -p "$(dirname "$data_dir")"
-  mv "$src" "$data_dir"
+  mv "$src" "$target"
 fi
 rm -rf "$work"
-printf '%s sha256=%s restored=%s\n' "$path" "$expected" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-  > "$done_marker"
+printf '%s sha256=%s target=%s restored=%s\n' "$path" "$expected" "$target" \
+  "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$done_marker"
 if [ "${SNAPSHOT_KEEP_ARCHIVE:-0}" != 1 ]; then
   rm -f "$archive" "$state_dir/$name.sha256"
 fi
-say "restored $name into $data_dir"
+say "restored $name into $target"

@@ -2,12 +2,35 @@
 # op-node entry point: wait for the engine-API secret the execution service writes
 # into the shared volume, refuse networks op-node no longer follows, then run op-node.
 # op-node reads its settings from OP_NODE_* variables (compose.yml sets them);
-# OP_NODE_EXTRA_FLAGS adds flags, and arguments are passed through.
+# EXTRA_OP_NODE_FLAGS adds flags, and arguments are passed through. (Not an OP_NODE_*
+# name: op-node warns about every OP_NODE_* variable that is not one of its flags.)
 set -eu
 
 jwt_file="${OP_NODE_L2_ENGINE_AUTH:-/secrets/jwt.hex}"
 wait_seconds="${JWT_WAIT_SECONDS:-120}"
 op_node="${OP_NODE_BIN:-/usr/local/bin/op-node}"
+data_dir="${DATA_DIR:-/data}"  # not an OP_NODE_* name: op-node warns about unknown ones
+say() { echo "op-node-entrypoint: $*" >&2; }
+
+# Before anything else: op-node keeps its p2p key, peerstore and discovery db in the
+# data dir. Host folders bind-mounted on Portainer hosts are often owned by root.
+mount_of() { # the mount point that holds $1 (the folder a bind mount brings in)
+  awk -v p="$1" '{ mp = $5; gsub(/\\040/, " ", mp); pre = (mp == "/") ? "/" : mp "/"
+    if ((p == mp || index(p, pre) == 1) && length(mp) > length(best)) best = mp }
+    END { print (best == "" ? p : best) }' /proc/self/mountinfo 2>/dev/null || echo "$1"
+}
+p="$data_dir"
+while [ ! -e "$p" ] && [ "$p" != / ]; do p="$(dirname "$p")"; done
+if [ ! -d "$p" ]; then
+  say "$p is not a directory, but $data_dir must be a folder: fix the volume or bind mount"
+  exit 1
+fi
+if [ ! -w "$p" ] || [ ! -x "$p" ]; then
+  say "$p is not writable by uid $(id -u) (gid $(id -g)). A bind mount owned by" \
+      "another user? On the host: chown -R $(id -u):$(id -g) <the folder mounted at" \
+      "$(mount_of "$p")>, then start again"
+  exit 1
+fi
 
 case "${OP_NODE_NETWORK:-}" in
   base-mainnet|base-sepolia|base)
@@ -18,20 +41,40 @@ case "${OP_NODE_NETWORK:-}" in
     exit 64 ;;
 esac
 
-# Chains op-node v1.21.0 dropped from its embedded registry: they need their own rollup
-# config from then on (tasks/doctor.py's DROPPED_NETWORKS lists the same names).
+# op-node v1.21.0 dropped these chains from its embedded registry (tasks/doctor.py's
+# DROPPED_NETWORKS lists the same): from then on they need their own rollup config.
+# OPKIT_OP_NODE_VERSION is the release the image was built from (set in the Dockerfile).
+built="${OPKIT_OP_NODE_VERSION:-}"
+built="${built#v}"
+case "$built" in
+  1.[0-9].*|1.1[0-9].*|1.20.*) embeds_dropped=yes ;;  # older releases still embed them
+  *) embeds_dropped=no ;;
+esac
 # dropped-networks-begin
 case "${OP_NODE_NETWORK:-}" in
-  automata-mainnet|lisk-mainnet|lisk-sepolia|mint-mainnet|polynomial-mainnet|\
-  redstone-mainnet|sseed-mainnet|superseed-mainnet|xterio-eth-mainnet)
-    if [ -z "${OP_NODE_ROLLUP_CONFIG:-}" ]; then
-      echo "op-node-entrypoint: op-node v1.21.0 and newer no longer embed ${OP_NODE_NETWORK}'s" \
-           "config; give it the chain's rollup config (OP_NODE_ROLLUP_CONFIG) instead of" \
-           "OP_NODE_NETWORK, or pin an older op-node." >&2
+  automata-mainnet|lisk-mainnet|lisk-sepolia|mint-mainnet|polynomial-mainnet|redstone-mainnet|sseed-mainnet|superseed-mainnet|xterio-eth-mainnet)
+# dropped-networks-end
+    if [ "$embeds_dropped" = no ] && [ -z "${OP_NODE_ROLLUP_CONFIG:-}" ]; then
+      say "${OP_NODE_NETWORK} is not built into op-node ${OPKIT_OP_NODE_VERSION:-v1.21.0+}" \
+          "(v1.21.0 dropped it from its registry): set OP_NODE_ROLLUP_CONFIG to the chain's" \
+          "rollup config (and give Nethermind its chain spec), or pin an op-node older than" \
+          "v1.21.0"
       exit 64
     fi ;;
 esac
-# dropped-networks-end
+
+# OP_NODE_EXTRA_FLAGS is the old name (compose.yml hands it over as
+# LEGACY_OP_NODE_EXTRA_FLAGS). Keep it out of op-node's environment.
+extra="${EXTRA_OP_NODE_FLAGS:-}"
+old="${OP_NODE_EXTRA_FLAGS:-${LEGACY_OP_NODE_EXTRA_FLAGS:-}}"
+unset OP_NODE_EXTRA_FLAGS LEGACY_OP_NODE_EXTRA_FLAGS
+if [ -n "$old" ] && [ -z "$extra" ]; then
+  say "OP_NODE_EXTRA_FLAGS is now EXTRA_OP_NODE_FLAGS: using its value; rename it in .env"
+  extra="$old"
+elif [ -n "$old" ]; then
+  say "OP_NODE_EXTRA_FLAGS is now EXTRA_OP_NODE_FLAGS, which is set too: ignoring the" \
+      "old one; remove it from .env"
+fi
 
 waited=0
 while [ ! -s "$jwt_file" ]; do
@@ -49,5 +92,5 @@ if [ ! -r "$jwt_file" ]; then
   exit 1
 fi
 
-# shellcheck disable=SC2086 # OP_NODE_EXTRA_FLAGS is a list of flags on purpose
-exec "$op_node" ${OP_NODE_EXTRA_FLAGS:-} "$@"
+# shellcheck disable=SC2086 # EXTRA_OP_NODE_FLAGS is a list of flags on purpose
+exec "$op_node" $extra "$@"

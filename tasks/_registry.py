@@ -1,0 +1,158 @@
+"""Fork schedules from ethereum-optimism/superchain-registry, pure parsing plus the reads.
+
+Where the schedule lives (read upstream, 2026-11-30):
+
+- `chainList.json` at the repo root lists every chain as `"identifier": "<superchain>/<chain>"`;
+  op-node and Nethermind name the network `<chain>-<superchain>` (e.g. `sepolia/op` is
+  `op-sepolia`, `mainnet/xterio-eth` is `xterio-eth-mainnet`).
+- `superchain/configs/<superchain>/<chain>.toml` holds `<fork>_time` Unix times: under a
+  `[hardforks]` table since the registry's 2.0 layout (January 2025), where inherited times
+  are written into each chain's file; inline at the top level before that, where a chain
+  with `superchain_time` inherits the times of `superchain/configs/<superchain>/superchain.toml`
+  that are at or after its `superchain_time` (0 when not after its genesis `l2_time`).
+- The registry renamed `interop_time` to `lagoon_time` (June 2026): both mean Lagoon.
+- `keep_karst_upgrade_gas` sits among the times but is a flag, not a fork; in the inline
+  layout `block_time` (seconds per block) and `superchain_time` share the top level with
+  the fork times and are not forks either.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from ._errors import KitError
+
+REGISTRY = "ethereum-optimism/superchain-registry"
+REGISTRY_BRANCH = "main"
+CONFIGS = "superchain/configs"
+ALIASES = {"interop": "lagoon"}
+NOT_FORKS = {"superchain", "block"}  # when a chain joined; its block interval
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Where a network lives in the registry."""
+
+    network: str
+    superchain: str
+    name: str
+
+    @property
+    def path(self) -> str:
+        return f"{CONFIGS}/{self.superchain}/{self.name}.toml"
+
+    @property
+    def superchain_path(self) -> str:
+        return f"{CONFIGS}/{self.superchain}/superchain.toml"
+
+
+def parse_toml(text: str, where: str) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(text)
+    except ValueError as exc:
+        raise KitError(f"{where} is not valid TOML: {str(exc).splitlines()[0]}") from None
+
+
+def fork_name(key: str) -> str:
+    name = key[: -len("_time")].lower()
+    return ALIASES.get(name, name)
+
+
+def fork_times(table: dict) -> dict[str, int]:
+    """{fork: Unix seconds} for the `<fork>_time` integers directly in `table`."""
+    times: dict[str, int] = {}
+    for key, value in (table or {}).items():
+        if not key.endswith("_time") or isinstance(value, bool) or not isinstance(value, int):
+            continue
+        name = fork_name(key)
+        if name not in NOT_FORKS and (name not in times or key.startswith(name)):
+            times[name] = value  # lagoon_time wins over its old name interop_time
+    return times
+
+
+def chain_schedule(chain: dict, superchain: dict | None = None) -> dict[str, int]:
+    """A chain's fork times from its parsed TOML (either layout), with inheritance applied
+    for the inline layout when `superchain` (the parsed superchain.toml) is given."""
+    if isinstance(chain.get("hardforks"), dict):
+        return fork_times(chain["hardforks"])  # 2.0 layout: what you see is what you get
+    own = fork_times(chain)
+    joined = chain.get("superchain_time")
+    if superchain is None or not isinstance(joined, int) or isinstance(joined, bool):
+        return own
+    genesis = ((chain.get("genesis") or {}).get("l2_time")) or 0
+    shared = {**fork_times(superchain), **fork_times(superchain.get("hardforks") or {})}
+    for fork, when in shared.items():
+        if fork not in own and when >= joined:
+            own[fork] = when if when > genesis else 0
+    return own
+
+
+def inherits(chain: dict) -> bool:
+    """Whether the chain's schedule needs superchain.toml (inline layout, opted in)."""
+    return not isinstance(chain.get("hardforks"), dict) and "superchain_time" in chain
+
+
+def network_index(chain_list) -> dict[str, Chain]:
+    """{network name: Chain} from chainList.json's identifiers."""
+    index = {}
+    for entry in chain_list if isinstance(chain_list, list) else []:
+        superchain, _, name = str((entry or {}).get("identifier", "")).partition("/")
+        if superchain and name:
+            network = f"{name}-{superchain}"
+            index[network] = Chain(network, superchain, name)
+    return index
+
+
+class Registry:
+    """The registry as GitHub serves it: the branch head, then reads pinned to commits."""
+
+    def __init__(self, github, repo: str = REGISTRY, branch: str = REGISTRY_BRANCH) -> None:
+        self.github, self.repo, self.branch = github, repo, branch
+        self._head: str | None = None
+        self._index: dict[str, Chain] | None = None
+
+    def head(self) -> str:
+        if self._head is None:
+            self._head = self.github.branch_head(self.repo, self.branch)
+        return self._head
+
+    def networks(self) -> dict[str, Chain]:
+        if self._index is None:
+            text = self.github.file_at(self.repo, "chainList.json", self.head())
+            import json
+
+            try:
+                self._index = network_index(json.loads(text))
+            except ValueError:
+                raise KitError(f"chainList.json in {self.repo} at {self.head()[:12]} is not "
+                               "JSON") from None
+        return self._index
+
+    def locate(self, network: str) -> Chain:
+        """The registry entry for NETWORK, or a one-line error naming close names."""
+        index = self.networks()
+        if network in index:
+            return index[network]
+        close = difflib.get_close_matches(network, list(index), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KitError(f"network {network!r} is not in the superchain registry ({self.repo} "
+                       f"{self.branch} @ {self.head()[:12]}, {len(index)} chains){hint} "
+                       "Names are <chain>-<superchain>, e.g. op-mainnet, op-sepolia")
+
+    def schedule_at(self, commit: str, chain: Chain) -> dict[str, int] | None:
+        """The chain's fork times at a registry commit; None when its file is absent there."""
+        text = self.github.file_at(self.repo, chain.path, commit, missing_ok=True)
+        if text is None:
+            return None
+        parsed = parse_toml(text, f"{chain.path} at {commit[:12]}")
+        superchain = None
+        if inherits(parsed):
+            shared = self.github.file_at(self.repo, chain.superchain_path, commit,
+                                         missing_ok=True)
+            superchain = parse_toml(shared, chain.superchain_path) if shared else None
+        return chain_schedule(parsed, superchain)

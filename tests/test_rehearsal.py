@@ -1,0 +1,722 @@
+"""The rehearsal: the production Dockerfiles and compose.yml, unchanged, built and run
+on the real engine, with stand-ins only for what cannot be fetched here.
+
+- Base images: golang:1.19-alpine, golang:1.19.8-alpine, alpine:3.23 and
+  nethermind/nethermind:<pin> are local stand-ins on a Debian root file system
+  (tests/rehearsal_kit.py); the production RUN steps run in them for real (apt-get,
+  git, just, go build, useradd).
+- Upstream: a fixture optimism monorepo with op-node tags of every era, served over
+  git's smart HTTP on 127.0.0.1 (the build reaches it through a test-side compose
+  override: build network host).
+- Clients: op-node is the fixture monorepo's, compiled by the production Dockerfile;
+  Nethermind is a small Go program in its stand-in image. Both answer the health
+  checks' JSON-RPC calls and record what the entry points started them with.
+
+Everything a test creates is labelled opstack-image-kit.test and removed; the cached
+stand-in images (label opstack-image-kit.rehearsal-standin) stay for the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import time
+import uuid
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+
+from tests import rehearsal_kit as kit
+from tests.helpers import ROOT, TEST_LABEL, inv, need, need_compose
+
+pytestmark = pytest.mark.rehearsal
+
+COMPOSE = ROOT / "compose.yml"
+SESSION = f"opkit-rehearsal-{uuid.uuid4().hex[:8]}"
+# on every image this session builds: rebuilds leave the images they replace untagged,
+# and the session label finds those too (and no other session's)
+BUILD_LABELS = {TEST_LABEL: "1", f"{TEST_LABEL}.session": SESSION}
+RUN_ENV = {  # the settings compose.yml requires to run at all
+    "NETWORK": "op-sepolia",
+    "L1_RPC_URL": "http://l1.example.invalid:8545",
+    "L1_BEACON_URL": "http://beacon.example.invalid:5052",
+}
+STACK_VARS = sorted(set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE.read_text())))
+
+
+def _env(**values: str) -> dict[str, str]:
+    """The caller's environment without anything compose.yml or compose reads."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in STACK_VARS and not k.startswith("COMPOSE_")}
+    env.update(DOCKER_BUILDKIT="1", COMPOSE_DOCKER_CLI_BUILD="1")
+    env.update(values)
+    return env
+
+
+def _pin(name: str) -> str:
+    done = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--format", "json"],
+                          env=_env(**RUN_ENV), capture_output=True, text=True, check=True)
+    config = json.loads(done.stdout)["services"]
+    for service in config.values():
+        if name in service["build"]["args"]:
+            return service["build"]["args"][name]
+    raise KeyError(name)
+
+
+def _remove_session_images() -> None:
+    done = subprocess.run(["docker", "image", "ls", "-a", "--filter",
+                           f"label={TEST_LABEL}.session={SESSION}", "--format", "{{.ID}}"],
+                          capture_output=True, text=True)
+    ids = sorted(set(done.stdout.split()))
+    if ids:
+        subprocess.run(["docker", "image", "rm", "-f", *ids], capture_output=True)
+
+
+# ---------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def standins(engine, tmp_path_factory):
+    """The stand-in base images, made once (then cached in the engine)."""
+    need_compose()
+    factory = kit.StandinFactory(tmp_path_factory.mktemp("standins"))
+    try:
+        made = factory.make(nethermind_version=_pin("NETHERMIND_VERSION"))
+        yield made
+    finally:
+        _remove_session_images()
+        factory.release()
+
+
+@pytest.fixture(scope="session")
+def monorepo(tmp_path_factory):
+    repo = kit.make_monorepo(tmp_path_factory.mktemp("monorepo"))
+    yield repo
+    repo.server.close()
+
+
+class Tag:
+    """A YAML-tagged value in an override, e.g. Tag("!reset", []) (compose's merge tags)."""
+
+    def __init__(self, tag: str, value: object) -> None:
+        self.tag, self.value = tag, value
+
+
+def _yaml(value: object) -> str:
+    """YAML flow style (JSON plus tags): enough for a compose override."""
+    if isinstance(value, Tag):
+        return f"{value.tag} {_yaml(value.value)}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {_yaml(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _override(path: Path, services: dict[str, dict], **top: object) -> Path:
+    """A test-only compose override; compose merges it over compose.yml."""
+    path.write_text(_yaml({"services": services, **top}) + "\n")
+    return path
+
+
+# ----------------------------------------------------------------- op-node image
+def build_op_node(tmp_path: Path, monorepo: kit.Monorepo, version: str, just: str,
+                  commit: str | None = None) -> tuple[subprocess.CompletedProcess, str]:
+    """`docker compose build base-op-node` of the real compose.yml, with the fixture
+    monorepo as OP_NODE_REPO, and an override that only labels the image, names it for
+    this session (never base-op-node:*), drops the extra :latest tag and lets the build
+    reach 127.0.0.1. The builder is the stand-in golang image of that just."""
+    image = f"{SESSION}-op-node:{version}-just{just}-{uuid.uuid4().hex[:4]}"
+    override = _override(tmp_path / f"override-{uuid.uuid4().hex[:6]}.yml", {
+        "base-op-node": {
+            "image": image,
+            "build": {"network": "host", "labels": BUILD_LABELS,
+                      "tags": Tag("!reset", [])},
+        }})
+    env = _env(**RUN_ENV, OP_NODE_REPO=monorepo.url, OP_NODE_VERSION=version,
+               OP_NODE_COMMIT=monorepo.commits.get(version, "") if commit is None else commit,
+               GO_VERSION=kit.GO_VERSION_OF_JUST[just],
+               COMPOSE_PROJECT_NAME=f"{SESSION}-build")
+    done = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "-f", str(override),
+                           "--progress", "plain", "build", "base-op-node"],
+                          env=env, capture_output=True, text=True, timeout=1200)
+    return done, image
+
+
+def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300)
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def _file_from_image(image: str, path: str) -> bytes:
+    container = _docker("create", "--label", f"{TEST_LABEL}=1", image).stdout.strip()
+    try:
+        data = subprocess.run(["docker", "cp", f"{container}:{path}", "-"], capture_output=True,
+                              check=True, timeout=120).stdout
+    finally:
+        _docker("rm", "-f", container, check=False)
+    with tarfile.open(fileobj=BytesIO(data)) as tar:
+        member = tar.getmembers()[0]
+        return tar.extractfile(member).read()
+
+
+ERAS = [  # (version, just): every era with the old just, the newest ones with both
+    ("v1.16.8", kit.OLD_JUST),
+    ("v1.18.0", kit.OLD_JUST),
+    ("v1.18.0", kit.NEW_JUST),
+    ("v1.19.1-rc.1", kit.OLD_JUST),
+    ("v1.19.1", kit.NEW_JUST),
+    ("v1.21.0", kit.OLD_JUST),
+    ("v1.21.0", kit.NEW_JUST),
+]
+
+
+@pytest.mark.parametrize("version,just", ERAS)
+def test_op_node_image_builds_every_era(tmp_path, standins, monorepo, version, just):
+    """The production op-node Dockerfile, unchanged, builds each era of the monorepo.
+
+    Upstream-checks point 1 (the bundle step): v1.18.0 and v1.19.1-rc.1 carry
+    op-core/superchain/superchain-configs.zip.sha256 but no `build-superchain-go`
+    recipe (theirs is `sync-superchain`) and op-node does not link the bundle; v1.19.1
+    on has the recipe, which inits the superchain-registry submodule itself, and op-node
+    embeds the zip (its --version checks it).
+    Point 2 (just version): every justfile from v1.16.8 on has `[script('bash')]`
+    recipes, which just < 1.44 refuses unless JUST_UNSTABLE=1; golang:1.19-alpine
+    plays an Alpine 3.23 builder (just 1.43.1), golang:1.19.8-alpine a newer one
+    (just 1.48.1).
+    On the old recipe (`just build-superchain-go` whenever the .sha256 exists, no
+    JUST_UNSTABLE) the v1.18.0 builds fail with "Justfile does not contain recipe
+    `build-superchain-go`" and the old-just v1.19.1-rc.1 and v1.21.0 builds with "The
+    `[script]` attribute is currently unstable" (checked by building it here). Without
+    the ENV line alone, every old-just build fails: the step then says just cannot read
+    the justfile."""
+    done, image = build_op_node(tmp_path, monorepo, version, just)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    commit, date = monorepo.commits[version], monorepo.dates[version]
+
+    # the builder's own smoke test ran, and the image's binary says the same
+    assert f"op-node version {version}-{commit[:8]}-{date}" in output
+    run = _docker("run", "--rm", "--label", f"{TEST_LABEL}=1",
+                  "--entrypoint", "/usr/local/bin/op-node", image, "--version")
+    assert run.stdout.strip() == f"op-node version {version}-{commit[:8]}-{date}"
+
+    # the bundle step asked the tag's justfile, with the builder's just
+    registry_fetches = [p for _, p in monorepo.server.requests if "superchain-registry" in p]
+    if kit.TAGS[version] == "build-superchain-go":
+        assert f"superchain bundle: just {just} runs build-superchain-go" in output
+        assert f"Submodule path 'superchain-registry': checked out '{monorepo.registry_commit}'" \
+            in output
+        assert registry_fetches
+    else:
+        assert f"has no build-superchain-go recipe (just {just} read it)" in output
+        assert "SYNC-SUPERCHAIN-RAN" not in output
+
+    # static, stripped, non-root
+    elf = kit.read_elf(_file_from_image(image, "/usr/local/bin/op-node"))
+    assert elf.static, "op-node links a dynamic loader or has a dynamic section"
+    assert elf.stripped, f"op-node has a symbol table: {elf.sections}"
+    config = json.loads(_docker("image", "inspect", "--format", "{{json .Config}}",
+                                image).stdout)
+    assert config["User"] == "10001:10001"
+    ids = _docker("run", "--rm", "--label", f"{TEST_LABEL}=1", "--entrypoint", "id",
+                  image).stdout
+    assert ids.startswith("uid=10001(opnode) gid=10001(opnode)"), ids
+    assert config["Labels"]["org.opencontainers.image.version"] == version
+    assert config["Labels"]["org.opencontainers.image.revision"] == commit
+    assert config["Labels"]["org.opencontainers.image.source"] == monorepo.url
+    assert config["Labels"][TEST_LABEL] == "1"
+
+
+def test_elf_reader_tells_a_dynamic_binary():
+    """Control for the ELF checks above: a dynamically linked host binary is seen as
+    such (Debian strips its binaries' .symtab too, so only `static` is checked)."""
+    elf = kit.read_elf(Path("/usr/bin/git").read_bytes())
+    assert not elf.static
+
+
+def test_op_node_image_builds_with_a_seven_hex_commit_pin(tmp_path, standins, monorepo):
+    """compose.yml pins op-node by the 7-hex prefix its release page shows."""
+    commit = monorepo.commits["v1.21.0"]
+    done, image = build_op_node(tmp_path, monorepo, "v1.21.0", kit.OLD_JUST, commit=commit[:7])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"op-node/v1.21.0 at {commit}" in done.stdout + done.stderr
+    labels = json.loads(_docker("image", "inspect", "--format", "{{json .Config.Labels}}",
+                                image).stdout)
+    assert labels["org.opencontainers.image.revision"] == commit[:7]
+
+
+def test_op_node_build_refuses_a_tag_that_moved(tmp_path, standins, monorepo):
+    """The pin is v1.19.1's commit, but the tag op-node/v1.21.0 points elsewhere: the
+    build stops at the clone step with the moved-tag message, and tags no image."""
+    pinned, actual = monorepo.commits["v1.19.1"], monorepo.commits["v1.21.0"]
+    done, image = build_op_node(tmp_path, monorepo, "v1.21.0", kit.NEW_JUST, commit=pinned)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert (f"op-node/v1.21.0 is commit {actual}, but OP_NODE_COMMIT pins {pinned}: "
+            "the tag moved upstream or the pin is wrong") in output
+    assert "op-node version" not in output  # the compile step never ran
+    assert _docker("image", "inspect", image, check=False).returncode != 0
+
+
+# --------------------------------------------------------------------- the stack
+HEALTH_SCALED = {"interval": "1s", "timeout": "5s", "retries": 3, "start_period": "2s"}
+STACK_VERSION = "v1.21.0"  # the op-node era of the pin, built by the newer builder
+STACK_JUST = kit.NEW_JUST
+
+
+def _free_port() -> int:
+    import socket
+
+    while True:
+        with socket.socket() as tcp, socket.socket(type=socket.SOCK_DGRAM) as udp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            try:
+                udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+def rpc(port: int, method: str, timeout: float = 5):
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}", method="POST",
+        data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": []}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        answer = json.loads(response.read())
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+class Stack:
+    """The real compose.yml plus a test-only override, as one compose project.
+
+    The override changes only what a test on a shared engine must: image names (this
+    session's, never base-*:*, and no extra :latest tag), the test label on images,
+    containers, volumes and the network, published ports bound to 127.0.0.1 (same
+    numbers as compose.yml maps), the build network of op-node (host: the fixture
+    monorepo is on 127.0.0.1), a test-created network (its gateway is where the
+    containers reach the test's snapshot server), and health-check timings scaled down
+    (interval 1 s, start period 2 s, 3 retries: the same check command)."""
+
+    def __init__(self, tmp_path: Path, monorepo: kit.Monorepo, **settings: str) -> None:
+        self.dir = tmp_path
+        self.project = f"{SESSION}-{uuid.uuid4().hex[:6]}"
+        self.network = f"{self.project}-net"
+        self.volume_overrides: dict[str, list] = {}
+        _docker("network", "create", "--label", f"{TEST_LABEL}=1", self.network)
+        ipam = json.loads(_docker("network", "inspect", "--format", "{{json .IPAM.Config}}",
+                                  self.network).stdout)
+        self.gateway = ipam[0]["Gateway"]
+        self.ports = {name: _free_port() for name in
+                      ("EXECUTION_RPC_PORT", "OP_NODE_RPC_PORT", "EXECUTION_P2P_PORT",
+                       "OP_NODE_P2P_PORT")}
+        self.settings = {
+            **RUN_ENV, **{k: str(v) for k, v in self.ports.items()},
+            "OP_NODE_REPO": monorepo.url, "OP_NODE_VERSION": STACK_VERSION,
+            "OP_NODE_COMMIT": monorepo.commits[STACK_VERSION],
+            "GO_VERSION": kit.GO_VERSION_OF_JUST[STACK_JUST],
+            **settings}
+        self.override = self.dir / f"{self.project}.override.yml"
+
+    # ------------------------------------------------------------------ compose
+    def env(self, with_override: bool = True) -> dict[str, str]:
+        files = [str(COMPOSE)] + ([str(self.override)] if with_override else [])
+        return _env(**self.settings, COMPOSE_PROJECT_NAME=self.project,
+                    COMPOSE_FILE=os.pathsep.join(files))
+
+    def compose(self, *args: str, check: bool = True, timeout: int = 600) \
+            -> subprocess.CompletedProcess:
+        done = subprocess.run(["docker", "compose", *args], env=self.env(), cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout)
+        if check:
+            assert done.returncode == 0, f"docker compose {' '.join(args)}:\n" \
+                                         f"{done.stdout}\n{done.stderr}"
+        return done
+
+    def write_override(self) -> dict:
+        """Write the override for the current settings; the resolved compose.yml."""
+        done = subprocess.run(["docker", "compose", "config", "--format", "json"],
+                              env=self.env(with_override=False), cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+        config = json.loads(done.stdout)
+        renamed = {}
+        for name, service in config["services"].items():
+            if service.get("build"):
+                renamed[service["image"]] = f"{SESSION}-{name}:{service['image'].split(':')[-1]}"
+        services = {}
+        for name, service in config["services"].items():
+            entry: dict = {"labels": {TEST_LABEL: "1"}}
+            if service.get("image") in renamed:
+                entry["image"] = renamed[service["image"]]
+            if service.get("build"):
+                entry["build"] = {"labels": BUILD_LABELS, "tags": Tag("!reset", [])}
+                if name == "base-op-node":
+                    entry["build"]["network"] = "host"
+            if service.get("healthcheck"):
+                entry["healthcheck"] = dict(HEALTH_SCALED)
+            if service.get("ports"):
+                entry["ports"] = Tag("!override", [
+                    f"127.0.0.1:{p['published']}:{p['target']}/{p.get('protocol', 'tcp')}"
+                    for p in service["ports"]])
+            if name in self.volume_overrides:
+                entry["volumes"] = self.volume_overrides[name]
+            services[name] = entry
+        volumes = {name: {"labels": {TEST_LABEL: "1"}} for name in config.get("volumes") or {}}
+        _override(self.override, services, volumes=volumes,
+                  networks={"default": {"name": self.network, "external": True}})
+        return config
+
+    def up(self, *services: str, check: bool = True) -> subprocess.CompletedProcess:
+        self.write_override()
+        self.compose("build", check=True, timeout=1200)
+        return self.compose("up", "-d", *services, check=check)
+
+    def wait_healthy(self, service: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.state(service).get("Health", {}).get("Status")
+            if status == "healthy":
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"{service} not healthy after {timeout}s:\n"
+                             f"{self.compose('logs', check=False).stdout[-4000:]}")
+
+    def container(self, service: str) -> str:
+        return self.compose("ps", "-a", "-q", service).stdout.strip()
+
+    def state(self, service: str) -> dict:
+        cid = self.container(service)
+        if not cid:
+            return {}
+        return json.loads(_docker("inspect", "--format", "{{json .State}}", cid).stdout)
+
+    def logs(self, service: str) -> str:
+        return self.compose("logs", "--no-log-prefix", service, check=False).stdout
+
+    def run(self, service: str, *args: str, volumes: tuple[str, ...] = ()) \
+            -> subprocess.CompletedProcess:
+        """`docker compose run --rm --no-deps SERVICE ARGS` (the service as configured)."""
+        self.write_override()
+        extra = [a for v in volumes for a in ("-v", v)]
+        return self.compose("run", "--rm", "--no-deps", "-T", *extra, service, *args,
+                            check=False)
+
+    def record(self, service: str) -> dict:
+        port = self.ports["EXECUTION_RPC_PORT" if service == "base-execution"
+                          else "OP_NODE_RPC_PORT"]
+        return rpc(port, "standin_record")
+
+    def close(self) -> None:
+        self.compose("down", "-v", "--remove-orphans", "--timeout", "5", check=False)
+        _docker("network", "rm", self.network, check=False)
+
+
+@pytest.fixture
+def stack(tmp_path, standins, monorepo):
+    """Factory: make_stack(**settings) -> Stack; every project is taken down with -v."""
+    made: list[Stack] = []
+
+    def make(**settings: str) -> Stack:
+        made.append(Stack(tmp_path, monorepo, **settings))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def _events(stack: Stack, since: float) -> list[dict]:
+    done = _docker("events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+                   "--filter", f"label=com.docker.compose.project={stack.project}",
+                   "--filter", "type=container", "--format", "{{json .}}")
+    events = []
+    for line in done.stdout.splitlines():
+        event = json.loads(line)
+        events.append({"service": event["Actor"]["Attributes"].get(
+            "com.docker.compose.service"), "status": event.get("status") or event["Action"],
+            "time": event["timeNano"]})
+    return events
+
+
+def test_stack_starts_op_node_only_once_execution_is_healthy_and_shares_one_jwt(stack):
+    """`docker compose up` of the real compose.yml: base-execution (Nethermind stand-in
+    on the production execution image) turns healthy through compose.yml's own check
+    (web3_clientVersion on 8545), and only then is base-op-node started; both read the
+    one secret base-execution created (mode 0640, UID/GID 10001), and op-node's engine
+    API call with it is accepted."""
+    s = stack()
+    since = time.time()
+    s.up()
+    s.wait_healthy("base-execution")
+    s.wait_healthy("base-op-node")
+    events = _events(s, since)
+    healthy = next(e["time"] for e in events if e["service"] == "base-execution"
+                   and e["status"] == "health_status: healthy")
+    started = next(e["time"] for e in events if e["service"] == "base-op-node"
+                   and e["status"] == "start")
+    assert healthy < started, events
+
+    assert rpc(s.ports["EXECUTION_RPC_PORT"], "web3_clientVersion").startswith("Nethermind/")
+    assert rpc(s.ports["OP_NODE_RPC_PORT"], "optimism_version").startswith(f"{STACK_VERSION}-")
+
+    mode = s.compose("exec", "-T", "base-op-node", "stat", "-c", "%a %u:%g %s",
+                     "/secrets/jwt.hex").stdout.split()
+    assert mode == ["640", "10001:10001", "64"], mode
+    execution, op_node = s.record("base-execution"), s.record("base-op-node")
+    assert execution["uid"] == op_node["uid"] == 10001
+    assert execution["jwt_sha256"] == op_node["jwt_sha256"] != ""
+    deadline = time.monotonic() + 30
+    while not op_node["engine_ok"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+        op_node = s.record("base-op-node")
+    assert op_node["engine_ok"], op_node["engine_error"]
+    assert s.record("base-execution")["engine_calls"] >= 1
+    everything = s.compose("logs", "--no-log-prefix").stdout
+    assert everything.count("jwt-init: created a new secret") == 1, everything
+
+
+def test_stack_down_and_up_keeps_data_and_the_jwt(stack):
+    """`down` (without -v) then `up`: the same secret (jwt-init keeps it), Nethermind's
+    database folder and op-node's p2p key survive in their volumes."""
+    s = stack()
+    s.up()
+    s.wait_healthy("base-op-node")
+    first = {svc: s.record(svc) for svc in ("base-execution", "base-op-node")}
+    assert first["base-op-node"]["p2p_key_new"]
+    s.compose("down", "--timeout", "5")
+    s.up()
+    s.wait_healthy("base-op-node")
+    again = {svc: s.record(svc) for svc in ("base-execution", "base-op-node")}
+    assert again["base-execution"]["jwt_sha256"] == first["base-execution"]["jwt_sha256"]
+    assert again["base-op-node"]["jwt_sha256"] == first["base-op-node"]["jwt_sha256"]
+    assert "jwt-init: keeping the existing secret" in s.logs("base-execution-init")
+    assert "STANDIN-OPENED" in again["base-execution"]["db_found"]
+    assert not again["base-op-node"]["p2p_key_new"]
+
+
+def _inv(stack: Stack, *args: str):
+    """`inv ARGS` (in process) with exactly the stack's environment."""
+    env = stack.env()
+    with pytest.MonkeyPatch.context() as patch:
+        for key in set(os.environ) - set(env):
+            patch.delenv(key)
+        return inv(*args, env=env)
+
+
+def test_doctor_and_audit_report_on_the_built_stack(stack):
+    """`inv doctor` probes the built images' binaries; `inv audit.sizes` measures them
+    against the budgets the component table sets. The stand-in bases are Debian, not Alpine, so the
+    op-node image is over its 60 MB budget here: the audit says so and exits 1."""
+    s = stack()
+    config = s.write_override()
+    s.compose("build", timeout=1200)
+    images = {svc: f"{SESSION}-{svc}:{config['services'][svc]['image'].split(':')[-1]}"
+              for svc in ("base-op-node", "base-execution")}
+
+    doctor = _inv(s, "doctor")
+    out = doctor.stdout + doctor.stderr
+    assert re.search(rf"^ok +image base-op-node +{re.escape(images['base-op-node'])}: "
+                     rf"op-node version {STACK_VERSION}-", out, re.MULTILINE), out
+    assert re.search(rf"^ok +image base-execution +{re.escape(images['base-execution'])}: "
+                     r"Version: 0\.0\.0-rehearsal", out, re.MULTILINE), out
+
+    audit = _inv(s, "audit.sizes")
+    out = audit.stdout + audit.stderr
+    assert audit.returncode == 1, out
+    for svc in images:
+        assert images[svc] in out, out
+    assert "OVER BUDGET" in out
+    roomy = _inv(s, "audit.sizes", "--budget", "base-op-node=2GB",
+                 "--budget", "base-execution=2GB")
+    assert roomy.returncode == 0, roomy.stdout + roomy.stderr
+
+
+def test_changed_p2p_ports_and_extra_flags_reach_the_clients(stack):
+    """EXECUTION_P2P_PORT and OP_NODE_P2P_PORT (random free ports here) become the
+    ports the clients listen on, and the host's published port reaches that listener.
+    Upstream-checks point 7: the old compose.yml only moved the host side (X:30303,
+    X:9222) and the entry point passed no --Network.P2PPort/--Network.DiscoveryPort,
+    so Nethermind's argv had neither flag and op-node got OP_NODE_P2P_LISTEN_TCP_PORT
+    9222: both assertions on argv fail there. Point 8: EXTRA_OP_NODE_FLAGS reaches
+    op-node's argv and op-node sees no unknown OP_NODE_* variable (the old name
+    OP_NODE_EXTRA_FLAGS was one)."""
+    import socket
+
+    s = stack(EXTRA_OP_NODE_FLAGS="--p2p.advertise.ip=203.0.113.7",
+              NETHERMIND_EXTRA_FLAGS="--Pruning.Mode=Hybrid")
+    s.up()
+    s.wait_healthy("base-op-node")
+    el_port, cl_port = s.ports["EXECUTION_P2P_PORT"], s.ports["OP_NODE_P2P_PORT"]
+    execution, op_node = s.record("base-execution"), s.record("base-op-node")
+    argv = execution["argv"]
+    assert f"--Network.P2PPort={el_port}" in argv and \
+        f"--Network.DiscoveryPort={el_port}" in argv, argv
+    assert execution["p2p_port"] == execution["discovery_port"] == str(el_port)
+    assert argv[:4] == ["--config", "op-sepolia", "--data-dir", "/data/nethermind"], argv
+    assert "--JsonRpc.JwtSecretFile=/secrets/jwt.hex" in argv
+    assert "--JsonRpc.EngineHost=0.0.0.0" in argv and "--JsonRpc.EnginePort=8551" in argv
+    assert argv[-1] == "--Pruning.Mode=Hybrid"
+    settings = op_node["settings"]
+    assert settings["p2p.listen.tcp"] == settings["p2p.listen.udp"] == str(cl_port)
+    assert settings["network"] == "op-sepolia"
+    assert settings["l2"] == "http://base-execution:8551"
+    assert settings["l2.jwt-secret"] == "/secrets/jwt.hex"
+    assert op_node["argv"] == ["--p2p.advertise.ip=203.0.113.7"]
+    assert op_node["unknown_env"] == []
+    for port, who in ((el_port, "nethermind"), (cl_port, "op-node")):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            banner = conn.recv(100).decode()
+        assert banner == f"{who}-stand-in p2p {port}\n", banner
+
+
+SNAPSHOT_RATE = 64 * 1024  # bytes per second: the 1 MiB snapshot takes about 16 s
+
+
+@pytest.fixture
+def snapshot(tmp_path):
+    if not shutil.which("zstd"):
+        need("zstd makes the test snapshot: apt-get install zstd")
+    return kit.make_snapshot(tmp_path, "op-sepolia")
+
+
+def test_a_slow_restore_lands_in_the_database_and_op_node_still_starts(stack, snapshot):
+    """SNAPSHOT_URL on a local server that honours Range requests and sends slowly on
+    purpose: the restore takes longer than the (scaled) health check allows base-execution
+    to start (2 s start period + 3 x 1 s), and:
+    - upstream-checks point 6: the one-shot base-execution-init restores before
+      base-execution starts, so `up` goes through and op-node starts. On the old code
+      the restore ran inside base-execution with its RPC closed: the health check
+      marked it unhealthy and `up` failed on op-node's service_healthy dependency.
+    - point 5: the archive (one top folder, Nethermind's own layout) lands in
+      /data/nethermind/nethermind_db/op-sepolia, the database the Nethermind stand-in
+      opens for --config op-sepolia (Init.BaseDbPath). On the old code it landed in the
+      data dir root and the client found an empty database.
+    A second `up` after `down` restores nothing again and downloads nothing."""
+    s = stack()
+    server = kit.snapshot_server(s.gateway, rate=SNAPSHOT_RATE)
+    try:
+        path = f"/snapshots/{snapshot['name']}"
+        server.files[path] = snapshot["data"]
+        server.files[path + ".sha256"] = f"{snapshot['sha256']}  {snapshot['name']}\n".encode()
+        s.settings["SNAPSHOT_URL"] = server.url + path
+        server.drop_after(path, 256 * 1024)  # a CDN that hangs up once: aria2c resumes
+        s.up()
+        s.wait_healthy("base-op-node")
+
+        init = s.state("base-execution-init")
+        assert init["ExitCode"] == 0 and init["Status"] == "exited"
+        took = (_parse_time(init["FinishedAt"]) - _parse_time(init["StartedAt"]))
+        assert took > 2 + 3 * 1 + 3, f"the restore took only {took:.1f}s: not slow enough"
+        log = s.logs("base-execution-init")
+        assert "restored op-sepolia-nethermind.tar.zst into " \
+               "/data/nethermind/nethermind_db/op-sepolia" in log, log
+        ranges = [r["range"] for r in server.gets(path)]
+        assert f"bytes={256 * 1024}-{len(snapshot['data']) - 1}" in ranges, ranges
+        execution = s.record("base-execution")
+        assert execution["db_path"] == "/data/nethermind/nethermind_db/op-sepolia"
+        assert execution["db_found"] == snapshot["files"], execution["db_found"]
+        assert rpc(s.ports["OP_NODE_RPC_PORT"], "optimism_version").startswith(STACK_VERSION)
+
+        gets = len(server.requests)
+        s.compose("down", "--timeout", "5")
+        s.up()
+        s.wait_healthy("base-op-node")
+        assert len(server.requests) == gets, server.requests[gets:]
+        assert "already restored" in s.logs("base-execution-init")
+        found = s.record("base-execution")["db_found"]
+        assert found == sorted(snapshot["files"] + ["STANDIN-OPENED"]), found
+    finally:
+        server.close()
+
+
+def _parse_time(stamp: str) -> float:
+    from datetime import datetime
+
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(head + "+00:00").timestamp() + float(f"0.{frac or 0}")
+
+
+def test_restore_checksum_and_space_checks_in_the_container(stack, snapshot):
+    """The one-shot init service as compose.yml configures it, run on its own.
+    Upstream-checks point 9: with a presigned-style SNAPSHOT_URL (a query string), the
+    checksum is never read from "$SNAPSHOT_URL.sha256" (the old code did, which fetched
+    the archive itself as its "checksum" and failed on it): without SNAPSHOT_SHA256 or
+    SNAPSHOT_SHA256_URL it refuses before downloading anything, and with
+    SNAPSHOT_SHA256_URL it verifies against that. The space check refuses a snapshot
+    the volume cannot hold, before downloading it. (On the old compose.yml there is no
+    init service and the restore's query-string refusal does not exist: this fails.)"""
+    s = stack()
+    server = kit.snapshot_server(s.gateway)
+    try:
+        path = f"/snapshots/{snapshot['name']}"
+        server.files[path] = snapshot["data"]
+        server.files[path + ".sha256"] = f"{snapshot['sha256']}  {snapshot['name']}\n".encode()
+        s.settings["SNAPSHOT_URL"] = f"{server.url}{path}?X-Amz-Signature=abc&X-Amz-Expires=60"
+
+        refused = s.run("base-execution-init")
+        assert refused.returncode != 0
+        assert "SNAPSHOT_URL has a query string" in refused.stderr, refused.stderr
+        assert "Nothing was downloaded" in refused.stderr
+        assert server.gets(path) == [] and server.gets(path + ".sha256") == []
+
+        s.settings.update(SNAPSHOT_SHA256_URL=f"{server.url}{path}.sha256?X-Amz-Signature=def",
+                          SNAPSHOT_SPACE_FACTOR="100000000000")
+        full = s.run("base-execution-init")
+        assert full.returncode != 0
+        assert "not enough free space" in full.stderr, full.stderr
+        assert server.gets(path) == []  # at most the size was asked (HEAD)
+
+        s.settings["SNAPSHOT_SPACE_FACTOR"] = "2.5"
+        done = s.run("base-execution-init")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "reading the published checksum from " \
+               f"{server.url}{path}.sha256" in done.stderr, done.stderr
+        assert len(server.gets(path + ".sha256")) == 1
+        assert "into /data/nethermind/nethermind_db/op-sepolia" in done.stderr
+    finally:
+        server.close()
+
+
+def _one_line(text: str, prefix: str) -> str:
+    lines = [line for line in text.splitlines() if line.startswith(prefix)]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_a_bind_mounted_data_dir_uid_10001_cannot_write_fails_with_one_line(stack, tmp_path):
+    """Upstream-checks point 10: a host folder bind-mounted as /data (Portainer hosts),
+    owned by root, is not writable by UID 10001. Both entry points stop first, on one
+    line naming the mount and the chown. On the old code the execution side failed
+    inside its scripts (mkdir: Permission denied) and op-node started and failed
+    writing its p2p key: neither message is there."""
+    host_dir = tmp_path / "root-owned-data"
+    host_dir.mkdir(mode=0o755)
+    os.chown(host_dir, 0, 0)
+    s = stack()
+    s.volume_overrides = {svc: [f"{host_dir}:/data", "jwt:/secrets"]
+                          for svc in ("base-execution", "base-execution-init")}
+    up = s.up(check=False)
+    assert up.returncode != 0
+    log = s.compose("logs", "--no-log-prefix").stdout  # init's, and nothing from the node
+    line = _one_line(log, "execution-entrypoint:")
+    assert "/data/nethermind is not writable by uid 10001" in line or \
+        "/data is not writable by uid 10001" in line, line
+    assert "chown -R 10001:10001 <the folder mounted at /data>" in line, line
+    assert s.state("base-execution").get("Status") in (None, "created")
+    assert list(host_dir.iterdir()) == []
+
+    op_node = s.run("base-op-node", volumes=(f"{host_dir}:/data",))
+    assert op_node.returncode != 0
+    line = _one_line(op_node.stderr, "op-node-entrypoint:")
+    assert "/data is not writable by uid 10001" in line, line
+    assert "chown -R 10001:10001 <the folder mounted at /data>" in line, line
