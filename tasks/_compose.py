@@ -28,6 +28,16 @@ NO_COMPOSE_V2 = ("docker compose v2 is missing; install the compose plugin (Debi
                  "in ~/.docker/cli-plugins/)")
 REQUIRED_SETTING = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?\?")
 UNSET_PLACEHOLDER = "unset-at-build-time"
+# How compose.yml puts IMAGE_REGISTRY in front of an image name: nothing at all when it
+# is empty or unset (no leading slash), `REGISTRY/` otherwise.
+REGISTRY_PREFIX = "${IMAGE_REGISTRY:-}${IMAGE_REGISTRY:+/}"
+
+
+def registry_cache_from(name: str) -> str:
+    """compose.yml's `cache_from` entry for image NAME: `REGISTRY/NAME:latest`, or an
+    empty entry (which compose and BuildKit skip) when IMAGE_REGISTRY is empty, so a
+    build without a registry never asks Docker Hub for `library/NAME`."""
+    return f"${{IMAGE_REGISTRY:-}}${{IMAGE_REGISTRY:+/{name}:latest}}"
 
 
 # ------------------------------------------------------------------ files in force

@@ -79,7 +79,7 @@ def _new_project(folder, base: str, dockerfiles=None, **pins: str) -> FixturePro
 
 def _remove_projects(engine, projects) -> None:
     for project in projects:
-        remove_images(engine, lambda tags, p=project: any(t.startswith(p.name) for t in tags))
+        remove_images(engine, lambda tags, p=project: any(p.name in t for t in tags))
 
 
 @pytest.fixture
