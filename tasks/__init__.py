@@ -8,7 +8,7 @@ The build tasks, budgets and upstream repositories come from the component table
 
 from invoke import Collection
 
-from . import _engine, audit, build, clean, doctor, source
+from . import _engine, audit, build, clean, doctor, release, source
 
 
 def make_namespace() -> Collection:
@@ -25,6 +25,7 @@ def make_namespace() -> Collection:
     for module in (source, audit, clean):
         ns.add_collection(Collection.from_module(module))
     ns.add_task(doctor.doctor)
+    ns.add_task(release.release)
     ns.configure({"audit": audit.config_defaults(), "build": build.config_defaults(),
                   "source": source.config_defaults(),
                   "engine": {"connect_timeout": _engine.DEFAULT_CONNECT_TIMEOUT}})

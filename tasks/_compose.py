@@ -130,7 +130,9 @@ def run_cli(c, argv: list[str], env: dict[str, str] | None = None, hide=None):
             require_compose(c)
         detail = (result.stderr or "").strip().splitlines()
         reason = detail[-1] if detail else f"exit code {result.exited}"
-        raise ComposeFailed(f"`{_display(argv)}` failed: {reason}", result.exited)
+        failed = ComposeFailed(f"`{_display(argv)}` failed: {reason}", result.exited)
+        failed.output = f"{result.stdout or ''}\n{result.stderr or ''}"
+        raise failed
     return result
 
 

@@ -519,7 +519,8 @@ def list_images(client) -> list[dict]:
 
 def inspect_images(client, refs) -> list[dict]:
     """The images REFS name that the engine has, in the listing's shape (Id, RepoTags,
-    Size): one `GET /images/{ref}/json` each, cheaper than listing every image."""
+    RepoDigests, Size, Created): one `GET /images/{ref}/json` each, cheaper than listing
+    every image."""
 
     def inspect(ref):
         try:  # a SocketClient answers None for an image it does not have
@@ -537,7 +538,8 @@ def inspect_images(client, refs) -> list[dict]:
     for ref in refs:
         image = _engine_call(f"inspecting {ref}", inspect, ref)
         if image:
-            found.append({key: image.get(key) for key in ("Id", "RepoTags", "Size", "Created")})
+            found.append({key: image.get(key)
+                          for key in ("Id", "RepoTags", "RepoDigests", "Size", "Created")})
     return found
 
 

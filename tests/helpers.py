@@ -176,7 +176,6 @@ def fixture_dockerfile(entry, project: str) -> str:
 def fixture_compose(project: str, base: str, pins: dict[str, str], components=None) -> str:
     """compose.yml of a fixture project: a service per component, like the real one."""
     from tasks import _components
-
     from tasks._compose import REGISTRY_PREFIX, registry_cache_from
 
     lines = ["services:"]
