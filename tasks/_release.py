@@ -126,6 +126,32 @@ def require_registry(refs) -> None:
                        "`docker login` to that registry")
 
 
+def stored_login(registry: str) -> str | None:
+    """How docker's own store (DOCKER_CONFIG or ~/.docker/config.json) holds a login for
+    REGISTRY: `auths`, `credHelper NAME` or `credsStore NAME`; None when it has none.
+    Only the presence is read, never the credentials."""
+    import json
+    import os
+
+    folder = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"),
+                                                             ".docker")
+    try:
+        with open(os.path.join(folder, "config.json"), encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    names = {registry, f"https://{registry}", f"http://{registry}"}
+    if registry == DEFAULT_REGISTRY:
+        names.add("https://index.docker.io/v1/")
+    helper = (config.get("credHelpers") or {}).get(registry)
+    if helper:
+        return f"credHelper {helper}"
+    if names & set(config.get("auths") or {}):
+        return (f"credsStore {config['credsStore']}" if config.get("credsStore")
+                else "auths")
+    return None
+
+
 # ------------------------------------------------------------------ the release file
 def release_path(compose_file: str | Path) -> Path:
     """The release file beside the compose file in force."""
