@@ -4,13 +4,15 @@ that must not hang the kit, and docker contexts."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 
 import pytest
+from invoke import Context
 
-from tasks import _engine, _errors
-from tests.helpers import inv, inv_process
+from tasks import _components, _engine, _errors
+from tests.helpers import TEST_LABEL, inv, inv_process
 
 
 # ------------------------------------------------------------------ pure: addresses
@@ -213,3 +215,84 @@ def test_audit_sizes_runs_over_ssh(engine, module_project, ssh_server, monkeypat
     for service in rows:
         assert rows[service]["image"] == project.image(service)
         assert rows[service]["size_bytes"] > 0
+
+
+def test_a_fixture_stack_builds_over_ssh(engine, fixture_project, ssh_server):
+    """`inv build` with DOCKER_HOST=ssh://...: the kit pings through ssh, compose builds
+    through the docker CLI's own ssh helper, and the images are on the engine there."""
+    project = fixture_project()
+    ran = inv("build", "--progress", "quiet", env=ssh_server.env())
+    assert ran.returncode == 0, ran.stderr
+    assert "built:" in ran.stdout
+    for entry in _components.all_components():
+        assert engine.images.get(project.image(entry.service)).labels.get(TEST_LABEL) == "1"
+        assert project.image(entry.service) in ran.stdout
+
+
+def test_doctor_over_ssh_says_how_it_reaches_the_engine(engine, module_project, ssh_server):
+    project = module_project().build()
+    with pytest.MonkeyPatch.context() as patch:
+        project.enter(patch)
+        ran = inv("doctor", env=ssh_server.env(f"ssh://{ssh_server.ALIAS}"))
+    lines = {line.split()[1]: line for line in ran.stdout.splitlines()
+             if line[:4] in ("ok  ", "warn", "fail", "skip")}
+    assert lines["engine"].startswith("ok")
+    assert lines["engine"].endswith(f"at ssh://{ssh_server.ALIAS} (ssh via the system ssh "
+                                    "client; DOCKER_HOST)")
+    # the images were found and their binaries run, over ssh
+    assert all(line.startswith("ok") for name, line in lines.items()
+               if name == "image"), ran.stdout
+    assert "disk" in lines and "remote engine" in lines["disk"]
+
+
+# ------------------------------------------------------------------ doctor's registry, cache
+def _probe_config(registry: str = "", inline: bool = True) -> dict:
+    prefix = f"{registry}/" if registry else ""
+    services = {}
+    for entry in _components.all_components():
+        build = {"context": ".", "args": {"BUILDKIT_INLINE_CACHE": "1"} if inline else {},
+                 "cache_from": [f"{prefix}{entry.service}:latest" if prefix else ""]}
+        services[entry.service] = {"build": build, "image": f"{prefix}{entry.service}:v1"}
+    return {"name": "demo", "services": services}
+
+
+def test_doctor_says_where_images_go_and_whether_docker_has_a_login(monkeypatch, tmp_path):
+    from tasks.doctor import EngineProbe, check_registry
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    monkeypatch.setenv("COMPOSE_FILE", str(tmp_path / "compose.yml"))
+    c = Context()
+    empty = check_registry(EngineProbe(config=_probe_config()), c)
+    assert empty.status == "ok" and "IMAGE_REGISTRY is empty" in empty.detail
+    nologin = check_registry(EngineProbe(config=_probe_config("r.example.com/ops")), c)
+    assert nologin.status == "warn"
+    assert nologin.fix.startswith("`docker login r.example.com`")
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"auths": {"r.example.com": {"auth": "c2VjcmV0OnNlY3JldA=="}}}))
+    (tmp_path / "compose.release.yml").write_text(
+        "services:\n  base-op-node:\n    image: r.example.com/ops/base-op-node@sha256:"
+        + "a" * 64 + "\n")
+    login = check_registry(EngineProbe(config=_probe_config("r.example.com/ops")), c)
+    assert login.status == "ok"
+    assert login.detail == ("IMAGE_REGISTRY=r.example.com/ops: login for r.example.com in "
+                            "docker's store (auths); compose.release.yml pins 1 image digest(s)")
+    assert "c2VjcmV0" not in login.detail + login.fix
+
+
+def test_doctor_says_which_cache_mode_this_host_has(monkeypatch):
+    from invoke import MockContext, Result
+
+    from tasks.doctor import EngineProbe, check_cache
+
+    c = MockContext(run={"docker buildx version": Result(exited=1)}, repeat=True)
+    local = check_cache(EngineProbe(config=_probe_config()), c)
+    assert local.status == "ok" and local.detail.startswith("local only")
+    assert "no buildx here" in local.detail
+    shared = check_cache(EngineProbe(config=_probe_config("r.example.com/ops")), c)
+    assert shared.status == "ok" and shared.detail.startswith("inline: ")
+    assert "r.example.com/ops/base-op-node:latest" in shared.detail
+    missing = check_cache(EngineProbe(config=_probe_config("r.io", inline=False)), c)
+    assert missing.status == "warn" and "BUILDKIT_INLINE_CACHE" in missing.fix
+    c = MockContext(run={"docker buildx version": Result("github.com/docker/buildx v0.19.3\n")},
+                    repeat=True)
+    assert "type=registry" in check_cache(EngineProbe(config=_probe_config("r.io")), c).detail
