@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from typing import Any
@@ -195,10 +196,11 @@ class SshTarget:
                 + f":{self.effective_port()}")
 
 
-def ssh_first_contact(target: SshTarget, timeout: float) -> None:
-    """Ping the engine through `ssh HOST docker system dial-stdio`, as the docker CLI
-    reaches it, within TIMEOUT seconds: `EngineUnavailable` with ssh's own one-line
-    reason (host key, permission, name) or the silence, never a hang."""
+def ssh_first_contact(target: SshTarget, timeout: float) -> dict:
+    """The engine's `GET /version`, asked through `ssh HOST docker system dial-stdio` (how
+    the docker CLI reaches it) within TIMEOUT seconds: `EngineUnavailable` with ssh's own
+    one-line reason (host key, permission, name) or the silence, never a hang. The answer
+    spares the SDK its own version negotiation, another ssh connection."""
     import select
     import subprocess
     import time
@@ -214,18 +216,23 @@ def ssh_first_contact(target: SshTarget, timeout: float) -> None:
     answer = b""
     deadline = time.monotonic() + timeout
     try:
-        proc.stdin.write(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+        # HTTP/1.0: the engine answers with a length and closes, so EOF ends the answer
+        proc.stdin.write(b"GET /version HTTP/1.0\r\nHost: docker\r\n\r\n")
         proc.stdin.flush()
-        while b"\r\n" not in answer:
+        while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _silent(timeout)
             ready, _, _ = select.select([proc.stdout], [], [], left)
             if ready:
-                chunk = os.read(proc.stdout.fileno(), 4096)
+                chunk = os.read(proc.stdout.fileno(), 65536)
                 if not chunk:
                     break
                 answer += chunk
+                head, sep, body = answer.partition(b"\r\n\r\n")
+                length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                if sep and length and len(body) >= int(length.group(1)):
+                    break
     except BrokenPipeError:
         pass
     finally:
@@ -234,12 +241,25 @@ def ssh_first_contact(target: SshTarget, timeout: float) -> None:
             _, err = proc.communicate(timeout=5)
         except subprocess.TimeoutExpired:
             err = b""
-    status = answer.split(b"\r\n", 1)[0].decode(errors="replace")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].decode(errors="replace")
     if status.startswith("HTTP/") and " 200" in status:
-        return
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise _unreachable(f"the engine's answer over ssh is not JSON ({status})") \
+                from None
     said = [line.strip() for line in err.decode(errors="replace").splitlines() if line.strip()]
     reason = said[-1] if said else (status or f"ssh exited {proc.returncode}")
     raise _unreachable(reason if reason.startswith("ssh: ") else f"ssh: {reason}")
+
+
+def _api_version(engine: str | None, sdk: str) -> str:
+    """The API version to speak: the engine's, capped at the SDK's (as `auto` picks)."""
+    def key(text):
+        return tuple(int(p) for p in str(text).split(".")[:2] if p.isdigit())
+
+    return sdk if not engine or key(engine) > key(sdk) else str(engine)
 
 
 def _timed_out(exc: BaseException) -> bool:
@@ -273,16 +293,19 @@ def engine_client(timeout: int = 120, connect: float = DEFAULT_CONNECT_TIMEOUT):
     try:
         if point.scheme == "ssh":
             target = SshTarget.parse(point.host)
-            ssh_first_contact(target, connect)
+            version = ssh_first_contact(target, connect)
+            api = _api_version(version.get("ApiVersion"),
+                               docker.constants.DEFAULT_DOCKER_API_VERSION)
             client = docker.DockerClient(base_url=target.sdk_url(), use_ssh_client=True,
-                                         timeout=timeout)
+                                         timeout=timeout, version=api)
         elif point.from_env:
             client = docker.from_env(timeout=connect)
         elif point.context:
             client = docker.DockerClient(base_url=point.host, tls=point.tls, timeout=connect)
         else:
             client = docker.from_env(timeout=connect)
-        client.ping()
+        if point.scheme != "ssh":  # over ssh, the first contact was the ping
+            client.ping()
     except (DockerException, requests.RequestException, OSError) as exc:
         if _timed_out(exc):
             raise _silent(connect) from None

@@ -23,6 +23,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -129,6 +130,18 @@ class LocalRegistry:
         self._log_handle.close()
 
 
+def forget_project(client, name: str) -> None:
+    """What a second host lacks of project NAME: its images (every tag with NAME in it)
+    and the build-cache records its builds made (NAME in their description: its steps
+    and cache mounts), nothing else. The registry keeps what was pushed."""
+    from tests.helpers import remove_images
+
+    remove_images(client, lambda tags: any(name in t for t in tags))
+    for record in client.df().get("BuildCache") or []:
+        if name in (record.get("Description") or ""):
+            client.api.prune_builds(filters={"id": [record["ID"]]}, all=True)
+
+
 # ------------------------------------------------------------------ ssh
 class SshServer:
     """sshd on 127.0.0.1:PORT that lets the test's client key in as root, and the
@@ -137,8 +150,11 @@ class SshServer:
 
     ALIAS = "opkit-test-alias"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, multiplex: bool = False) -> None:
+        """MULTIPLEX: the client config shares one connection per host (ControlMaster),
+        as an operator's ~/.ssh/config may; stop() closes the master."""
         need_tools("sshd", "ssh", "ssh-keygen", hint=DEBIAN_HINT)
+        self.multiplex = multiplex
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -155,12 +171,16 @@ class SshServer:
             "PasswordAuthentication no", "KbdInteractiveAuthentication no",
             "PermitRootLogin prohibit-password", "UsePAM no", "StrictModes no",
             f"PidFile {folder / 'sshd.pid'}", "LogLevel ERROR", ""]))
+        # a unix socket path has ~100 bytes: the masters' sockets live in a short folder
+        self._control = tempfile.mkdtemp(prefix="okcm", dir="/tmp") if multiplex else ""
         self.config = folder / "ssh_config"
         self.config.write_text("\n".join([
             f"Host {self.ALIAS}", "  HostName 127.0.0.1", f"  Port {self.port}", "  User root",
             "Host *", f"  IdentityFile {folder / 'client_key'}", "  IdentitiesOnly yes",
             f"  UserKnownHostsFile {folder / 'known_hosts'}", "  StrictHostKeyChecking yes",
-            "  BatchMode yes", "  LogLevel ERROR", ""]))
+            "  BatchMode yes", "  LogLevel ERROR",
+            *(["  ControlMaster auto", f"  ControlPath {self._control}/%C",
+               "  ControlPersist 30"] if multiplex else []), ""]))
         self.bin = folder / "bin"
         self.bin.mkdir()
         real = shutil.which("ssh")
@@ -194,6 +214,11 @@ class SshServer:
                 "DOCKER_HOST": docker_host or self.url}
 
     def stop(self) -> None:
+        if self.multiplex:  # the shared connections' masters, one per address used
+            for target in (["-p", str(self.port), "root@127.0.0.1"], [self.ALIAS]):
+                subprocess.run([str(self.bin / "ssh"), "-O", "exit", *target],
+                               capture_output=True, timeout=10)
+            shutil.rmtree(self._control, ignore_errors=True)
         _stop(self.proc)
         self._log_handle.close()
 

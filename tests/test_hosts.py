@@ -296,3 +296,11 @@ def test_doctor_says_which_cache_mode_this_host_has(monkeypatch):
     c = MockContext(run={"docker buildx version": Result("github.com/docker/buildx v0.19.3\n")},
                     repeat=True)
     assert "type=registry" in check_cache(EngineProbe(config=_probe_config("r.io")), c).detail
+
+
+@pytest.mark.parametrize("engine_api, sdk, spoken", [
+    ("1.41", "1.45", "1.41"), ("1.47", "1.45", "1.45"), (None, "1.45", "1.45"),
+    ("1.9", "1.45", "1.9"),
+])
+def test_over_ssh_the_sdk_speaks_the_engines_api_capped_at_its_own(engine_api, sdk, spoken):
+    assert _engine._api_version(engine_api, sdk) == spoken

@@ -19,6 +19,7 @@ from tasks._errors import (
     RegistryUnreachable,
 )
 from tests.helpers import TEST_LABEL, inv
+from tests.hosts import forget_project
 
 OP_NODE = _components.get("op-node")
 # An op-node stand-in whose first step leaves a random stamp: the same stamp after a
@@ -43,14 +44,7 @@ def _manifest_digest(registry, repository: str, tag: str) -> str:
 
 
 def _forget(engine, project) -> None:
-    """What a second host lacks: the project's images and the build-cache records its
-    builds made (only those: matched by the project's name in their description)."""
-    from tests.helpers import remove_images
-
-    remove_images(engine, lambda tags: any(project.name in t for t in tags))
-    for record in engine.df().get("BuildCache") or []:
-        if project.name in (record.get("Description") or ""):
-            engine.api.prune_builds(filters={"id": [record["ID"]]}, all=True)
+    forget_project(engine, project.name)
 
 
 def _kit_error(ran) -> str:
