@@ -81,6 +81,12 @@ def explain(output: str, ref: str, doing: str) -> RegistryError | None:
     return None
 
 
+def push_failure(exc: KitError, ref: str) -> KitError:
+    """What to raise when pushing REF failed with EXC (a ComposeFailed keeps what compose
+    printed): the registry's refusal in one line, or EXC itself."""
+    return explain(getattr(exc, "output", ""), ref, f"the push of {ref}") or exc
+
+
 def _auth(registry: str, setting: str, doing: str, said: str) -> RegistryError:
     return RegistryAuthFailed(
         f"registry {registry} refused {doing}: {said} (not logged in, or not allowed); "
@@ -114,6 +120,14 @@ def pushed_digest(image: dict | None, ref: str) -> str | None:
         if normalize_ref(name + ":x").rpartition(":")[0] == repo and digest:
             return f"{repo}@{digest}"
     return None
+
+
+def print_pushed(digests: dict[str, str | None]) -> None:
+    """What a push left in the registry: each image (version tag and :latest) and its
+    digest, {image: REPO@digest}."""
+    print("\npushed:")
+    for ref, digest in digests.items():
+        print(f"  {ref} and :latest -> {digest or 'no digest recorded by the engine'}")
 
 
 def require_registry(refs) -> None:

@@ -263,8 +263,7 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
                 _known(reading.result(), service)  # compose's "no such service", in our words
                 if flags.push:  # a registry's refusal, in one line naming it and the fix
                     image = audit.service_images(reading.result(), [service])[service]
-                    raise (_release.explain(getattr(exc, "output", ""), image,
-                                            f"the push of {image}") or exc) from None
+                    raise _release.push_failure(exc, image) from None
                 raise
             seconds = time.monotonic() - started
             config = reading.result()
@@ -300,21 +299,13 @@ def print_summary(built: list[Built]) -> None:
         print(f"  {b.image:<{width}}  {size:>10}  {b.seconds:6.1f}s  {cache}")
 
 
-def print_pushed(built: list[Built]) -> None:
-    """What a push left in the registry: each image's tags and its digest."""
-    print("\npushed:")
-    for b in built:
-        repo, tag = _engine.split_ref(b.image)
-        print(f"  {repo}:{tag} and :latest -> {b.digest or 'no digest recorded by the engine'}")
-
-
 def build_and_audit(c, services: list[str], flags: BuildFlags, env=None) -> Builds:
     """The chain: build, summarise, audit what was built (exit 1 when over budget); with
     --push, the digests the registry now holds."""
     built = run_builds(c, services, flags, env)
     print_summary(built)
     if flags.push:
-        print_pushed(built)
+        _release.print_pushed({b.image: b.digest for b in built})
     code = audit.check_sizes(c, services=services, env=env, config=built.config,
                              images=built.images)
     if code:  # the audit printed its own one-line error

@@ -30,8 +30,7 @@ def release_images(c, flags, output: str | None = None) -> dict[str, str]:
         try:                                 # each other's blobs can fail ("blob unknown")
             _compose.run_compose(c, "push", service)
         except KitError as exc:
-            raise (_release.explain(getattr(exc, "output", ""), image, f"the push of {image}")
-                   or exc) from None
+            raise _release.push_failure(exc, image) from None
     client = _engine.build_client(connect=_engine.connect_timeout(c))
     by_ref = {_engine.normalize_ref(tag): image
               for image in _engine.inspect_images(client, images.values())
@@ -46,9 +45,7 @@ def release_images(c, flags, output: str | None = None) -> dict[str, str]:
     path = (Path(output).resolve() if output
             else _release.release_path(_compose.compose_files()[0]))
     _release.write_release(path, _release.release_text(config, digests))
-    print("\npushed:")
-    for ref, digest in digests.items():
-        print(f"  {ref} and :latest -> {digest}")
+    _release.print_pushed(digests)
     print(f"\nwrote {path}: commit it; a node host runs these images with\n"
           f"  docker compose -f compose.yml -f {path.name} pull\n"
           f"  docker compose -f compose.yml -f {path.name} up -d --no-build")
