@@ -126,8 +126,10 @@ class LocalRegistry:
         return re.findall(r'"GET (/v2/\S+/blobs/sha256:[0-9a-f]{64}) HTTP', text)
 
     def stop(self) -> None:
+        """Stop the registry and drop what was pushed to it (its storage)."""
         _stop(self.proc)
         self._log_handle.close()
+        shutil.rmtree(self.folder / "data", ignore_errors=True)
 
 
 def forget_project(client, name: str) -> None:
@@ -221,6 +223,8 @@ class SshServer:
             shutil.rmtree(self._control, ignore_errors=True)
         _stop(self.proc)
         self._log_handle.close()
+        for key in ("host_key", "client_key"):  # no key that opens a door stays behind
+            (self.folder / key).unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------ a silent engine

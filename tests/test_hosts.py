@@ -304,3 +304,17 @@ def test_doctor_says_which_cache_mode_this_host_has(monkeypatch):
 ])
 def test_over_ssh_the_sdk_speaks_the_engines_api_capped_at_its_own(engine_api, sdk, spoken):
     assert _engine._api_version(engine_api, sdk) == spoken
+
+
+def test_an_ssh_server_that_never_answers_fails_within_the_connect_timeout(
+        silent_server, ssh_server, monkeypatch):
+    """ssh to a port that accepts and says nothing (no ssh banner): the first contact
+    gives up after engine.connect_timeout, with one line."""
+    url = f"ssh://root@127.0.0.1:{silent_server.port}"
+    _enter(monkeypatch, ssh_server.env(url))
+    started = time.monotonic()
+    with pytest.raises(_errors.EngineUnavailable) as info:
+        _engine.engine_client(connect=2)
+    assert time.monotonic() - started < 6
+    assert info.value.message.startswith("error: ")
+    assert f"DOCKER_HOST={url}" in info.value.message and "\n" not in info.value.message
