@@ -43,14 +43,16 @@ from tests.helpers import (  # noqa: E402
 OP_NODE = _components.get("op-node")  # the component whose recipe the bench imitates
 # A stand-in for op-node's recipe: dependencies fetched into a cache mount (slow once),
 # then a compile step that depends on the version build arg (a bump reruns only it).
+# `: CACHE_ID` names the stack in each step's build-cache record, so bench/hosts.py can
+# forget exactly this stack's records (a second host's empty cache).
 OP_NODE_BENCH_DOCKERFILE = """\
 ARG BASE_IMAGE
 FROM ${{BASE_IMAGE}}
 """ + "".join(f"ARG {var}\n" for var in OP_NODE.pin_vars) + f"""\
 RUN --mount=type=cache,target=/go,id={{cache_id}} \\
-    if [ ! -f /go/deps ]; then sleep 4; touch /go/deps; fi
+    : {{cache_id}}; if [ ! -f /go/deps ]; then sleep 4; touch /go/deps; fi
 RUN --mount=type=cache,target=/go,id={{cache_id}} \\
-    sleep 1; mkdir -p /usr/local/bin; \\
+    : {{cache_id}}; sleep 1; mkdir -p /usr/local/bin; \\
     printf '#!/bin/sh\\necho op-node %s\\n' "${OP_NODE.version_var}" > {OP_NODE.probe.binary}; \\
     chmod 755 {OP_NODE.probe.binary}
 LABEL org.opencontainers.image.version=${OP_NODE.version_var}

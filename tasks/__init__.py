@@ -8,7 +8,7 @@ The build tasks, budgets and upstream repositories come from the component table
 
 from invoke import Collection
 
-from . import audit, build, clean, doctor, source
+from . import _engine, audit, build, clean, doctor, release, source
 
 
 def make_namespace() -> Collection:
@@ -16,16 +16,19 @@ def make_namespace() -> Collection:
 
     Config defaults sit at the root, so every task sees all of them: the build's audit
     reads `audit.budgets`, a build resolves through `source.<name>_repo` and takes its
-    `build.*` flag defaults (Invoke lets INVOKE_* variables override only keys that exist
-    where the task runs).
+    `build.*` flag defaults, and every task's first contact with the engine waits
+    `engine.connect_timeout` seconds (Invoke lets INVOKE_* variables override only keys
+    that exist where the task runs).
     """
     ns = Collection()
     ns.add_collection(build.collection())
     for module in (source, audit, clean):
         ns.add_collection(Collection.from_module(module))
     ns.add_task(doctor.doctor)
+    ns.add_task(release.release)
     ns.configure({"audit": audit.config_defaults(), "build": build.config_defaults(),
-                  "source": source.config_defaults()})
+                  "source": source.config_defaults(),
+                  "engine": {"connect_timeout": _engine.DEFAULT_CONNECT_TIMEOUT}})
     return ns
 
 

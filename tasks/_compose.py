@@ -28,6 +28,16 @@ NO_COMPOSE_V2 = ("docker compose v2 is missing; install the compose plugin (Debi
                  "in ~/.docker/cli-plugins/)")
 REQUIRED_SETTING = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?\?")
 UNSET_PLACEHOLDER = "unset-at-build-time"
+# How compose.yml puts IMAGE_REGISTRY in front of an image name: nothing at all when it
+# is empty or unset (no leading slash), `REGISTRY/` otherwise.
+REGISTRY_PREFIX = "${IMAGE_REGISTRY:-}${IMAGE_REGISTRY:+/}"
+
+
+def registry_cache_from(name: str) -> str:
+    """compose.yml's `cache_from` entry for image NAME: `REGISTRY/NAME:latest`, or an
+    empty entry (which compose and BuildKit skip) when IMAGE_REGISTRY is empty, so a
+    build without a registry never asks Docker Hub for `library/NAME`."""
+    return f"${{IMAGE_REGISTRY:-}}${{IMAGE_REGISTRY:+/{name}:latest}}"
 
 
 # ------------------------------------------------------------------ files in force
@@ -120,7 +130,9 @@ def run_cli(c, argv: list[str], env: dict[str, str] | None = None, hide=None):
             require_compose(c)
         detail = (result.stderr or "").strip().splitlines()
         reason = detail[-1] if detail else f"exit code {result.exited}"
-        raise ComposeFailed(f"`{_display(argv)}` failed: {reason}", result.exited)
+        failed = ComposeFailed(f"`{_display(argv)}` failed: {reason}", result.exited)
+        failed.output = f"{result.stdout or ''}\n{result.stderr or ''}"
+        raise failed
     return result
 
 

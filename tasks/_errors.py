@@ -47,4 +47,24 @@ class ComposeUnavailable(KitError):
 
 
 class ComposeFailed(KitError):
-    """A `docker compose` (or `docker buildx`) command exited non-zero; the exit code is kept."""
+    """A `docker compose` (or `docker buildx`) command exited non-zero; the exit code is
+    kept, and `output` holds what it printed (for callers that explain it further)."""
+
+    output: str = ""
+
+
+# ------------------------------------------------------------------ registries
+class RegistryError(KitError):
+    """A registry refused or could not be reached (a push, a pull, a cache import)."""
+
+
+class RegistryAuthFailed(RegistryError):
+    """The registry answered 401/403: not logged in, or not allowed to push there."""
+
+
+class RegistryNotFound(RegistryError):
+    """The registry answered 404: no such repository (or project) under that name."""
+
+
+class RegistryUnreachable(RegistryError):
+    """Nothing answered at the registry's address (or not over the expected protocol)."""

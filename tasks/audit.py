@@ -97,7 +97,7 @@ def size_report(c, budgets=None, services=None, env=None, client=None, config=No
                        f"has {', '.join(config.get('services') or {})}")
     resolved = resolve_budgets(c, list((budgets or {}).items()))
     if images is None:
-        images = _engine.list_images(client or _engine.engine_client())
+        images = _engine.list_images(client or _engine.client_for(c))
     return measure(images, wanted, resolved)
 
 
@@ -221,7 +221,7 @@ def layers(c, service=None, top=10):
     if top < 1:
         raise KitError(f"--top {top} must be at least 1")
     wanted = service_images(_compose.compose_config(c), [service] if service else None)
-    client = _engine.engine_client()
+    client = _engine.client_for(c)
     index = _engine.index_by_tag(_engine.list_images(client))
     shown = 0
     for name, ref in wanted.items():

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, make_dataclass
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from . import _components, _compose, _engine, audit, forks, source
+from . import _components, _compose, _engine, _release, audit, forks, source
 from ._errors import KitError
 
 PROGRESS_MODES = ("auto", "plain", "quiet", "tty")
@@ -192,6 +192,7 @@ class Built:
     size: int | None
     seconds: float
     cached: bool
+    digest: str | None = None  # REPO@sha256:... when it was pushed
 
 
 class Builds(list):
@@ -217,10 +218,11 @@ def resolve(c, component: str, version: str | None, pre: bool) -> dict[str, str]
     return resolution.build_env()
 
 
-def _connect():
+def _connect(c):
     """An engine client, once the engine is known to run BuildKit builds (on the local
-    socket, without importing the SDK: a no-op build is mostly start-up time)."""
-    client = _engine.build_client()
+    socket, without importing the SDK: a no-op build is mostly start-up time). Its first
+    contact waits `engine.connect_timeout`; the build itself has no such limit."""
+    client = _engine.build_client(connect=_engine.connect_timeout(c))
     _engine.require_buildkit(client)
     return client
 
@@ -236,7 +238,7 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
     """
     flags.validate()
     env = {**(env or {}), **flags.env()}
-    client = _connect()  # an unreachable engine is the first thing to fix: said first
+    client = _connect(c)  # an unreachable engine is the first thing to fix: said first
     if flags.needs_buildx and not _compose.has_buildx(c):
         need = "--builder" if flags.builder else f"several platforms ({flags.platform})"
         raise KitError(
@@ -247,6 +249,9 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
         reading = pool.submit(_compose.compose_config, c, env)
         before = _engine.index_by_tag(_engine.list_images(client))
         built, found = [], []
+        if flags.push:  # a name no registry takes is refused before anything is built
+            _release.require_registry(audit.service_images(reading.result(),
+                                                           services).values())
         for service in services:
             started = time.monotonic()
             try:
@@ -254,8 +259,11 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
                     _compose.run_cli(c, flags.bake_argv(service), env=env)
                 else:
                     _compose.run_compose(c, *flags.compose_args(service), env=env)
-            except KitError:
+            except KitError as exc:
                 _known(reading.result(), service)  # compose's "no such service", in our words
+                if flags.push:  # a registry's refusal, in one line naming it and the fix
+                    image = audit.service_images(reading.result(), [service])[service]
+                    raise _release.push_failure(exc, image) from None
                 raise
             seconds = time.monotonic() - started
             config = reading.result()
@@ -265,7 +273,9 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
             old = before.get(image)
             found += [after] if after else []
             built.append(Built(service, image, after and after["Size"], seconds,
-                               cached=bool(after and old and after["Id"] == old["Id"])))
+                               cached=bool(after and old and after["Id"] == old["Id"]),
+                               digest=_release.pushed_digest(after, image) if flags.push
+                               else None))
     return Builds(built, config, found)
 
 
@@ -289,14 +299,18 @@ def print_summary(built: list[Built]) -> None:
         print(f"  {b.image:<{width}}  {size:>10}  {b.seconds:6.1f}s  {cache}")
 
 
-def build_and_audit(c, services: list[str], flags: BuildFlags, env=None) -> None:
-    """The chain: build, summarise, audit what was built (exit 1 when over budget)."""
+def build_and_audit(c, services: list[str], flags: BuildFlags, env=None) -> Builds:
+    """The chain: build, summarise, audit what was built (exit 1 when over budget); with
+    --push, the digests the registry now holds."""
     built = run_builds(c, services, flags, env)
     print_summary(built)
+    if flags.push:
+        _release.print_pushed({b.image: b.digest for b in built})
     code = audit.check_sizes(c, services=services, env=env, config=built.config,
                              images=built.images)
     if code:  # the audit printed its own one-line error
         raise Exit(code=code)
+    return built
 
 
 def warn_forks(c, components, env: dict[str, str] | None = None) -> None:

@@ -3,7 +3,8 @@
 `clean.cache` prunes through the engine API (`POST /build/prune`), which only ever
 deletes build-cache records: volumes, images and containers are out of its reach.
 `clean.images` removes older version tags of this project's own images, keeping the
-newest ones, the pinned one, and any image a container uses.
+newest ones, the pinned one, any image a container uses, and any image whose digest
+compose.release.yml (written by `inv release`) pins.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime, timezone
 
 from invoke import Collection, task
 
-from . import _compose, _engine, _errors
+from . import _compose, _engine, _errors, _release
 from ._errors import KitError
 from ._units import format_bytes, format_duration, parse_duration, parse_size
 
@@ -94,7 +95,7 @@ def prune_cache(c, keep_storage=None, older_than=None, all=False, dry_run=False,
     """Prune (or with DRY_RUN, plan to prune) the build cache; prints and returns bytes."""
     keep = parse_size(keep_storage, what="--keep-storage") if keep_storage else None
     unused = parse_duration(older_than, what="--older-than") if older_than else None
-    client = client or _engine.engine_client()
+    client = client or _engine.client_for(c)
     records = _engine.build_cache_records(client)
     scope = ", ".join(filter(None, [
         "all records" if all else "unused, unshared records",
@@ -139,12 +140,14 @@ def _version_key(tag: str):
 
 
 def plan_image_removal(images: list[dict], repos: set[str], keep: int,
-                       in_use: set[str], pinned: set[str]) -> tuple[list[str], list[tuple]]:
+                       in_use: set[str], pinned: set[str],
+                       released: set[str] = frozenset()) -> tuple[list[str], list[tuple]]:
     """(tags to remove, [(tag, reason) kept]) for the project's REPOS (pure: no engine).
 
     Per repository, version tags (anything but `latest`) ordered newest first by the
     image's creation time (then version); the KEEP newest stay, as do PINNED tags (what
-    compose.yml runs now) and tags of images in IN_USE (container image IDs).
+    compose.yml runs now), tags of images in IN_USE (container image IDs) and of images
+    whose digest is in RELEASED (`sha256:...`, what compose.release.yml pins).
     """
     per_repo: dict[str, list[tuple[str, dict]]] = {}
     for image in images:
@@ -166,6 +169,8 @@ def plan_image_removal(images: list[dict], repos: set[str], keep: int,
                 kept.append((tag, "pinned in the compose config"))
             elif image.get("Id") in in_use:
                 kept.append((tag, "used by a container"))
+            elif released & {d.partition("@")[2] for d in image.get("RepoDigests") or []}:
+                kept.append((tag, f"pinned by digest in {_release.RELEASE_FILE}"))
             else:
                 remove.append(tag)
     return remove, kept
@@ -180,10 +185,11 @@ def clean_images(c, keep=2, dry_run=False, client=None) -> list[str]:
     config = _compose.compose_config(c)
     refs = {_compose.service_image(config, name) for name in _compose.built_services(config)}
     repos = {_engine.split_ref(r)[0] for r in refs}
-    client = client or _engine.engine_client()
+    client = client or _engine.client_for(c)
     images = _engine.list_images(client)
     in_use = _engine.images_in_use(client)
-    planned, kept = plan_image_removal(images, repos, keep, in_use, refs)
+    released = _release.pinned_digests(_release.release_path(_compose.compose_files()[0]))
+    planned, kept = plan_image_removal(images, repos, keep, in_use, refs, released)
     for tag, reason in kept:
         print(f"keep    {tag}  ({reason})")
     sizes = {_engine.normalize_ref(t): i.get("Size") or 0 for i in images

@@ -23,7 +23,7 @@ from typing import Any, Literal, get_args
 from invoke import task
 from invoke.exceptions import Exit
 
-from . import _components, _compose, _engine, _versions
+from . import _components, _compose, _engine, _release, _versions
 from ._errors import KitError
 from ._ignore import SENSITIVE_PATTERNS, is_ignored, leaks, read_ignore
 from ._units import format_bytes
@@ -86,7 +86,8 @@ class EngineProbe:
         client = version = info = config = None
         errors: dict[str, str] = {}
         try:
-            client = _engine.engine_client(timeout=timeout)
+            client = _engine.engine_client(timeout=timeout,
+                                           connect=_engine.connect_timeout(c))
             version = _engine.engine_version(client)
             info = _engine.engine_info(client)
         except KitError as exc:
@@ -185,7 +186,7 @@ def check_engine(probe: EngineProbe, c) -> Check:
                      "start the daemon (systemctl start docker) or point DOCKER_HOST / "
                      "DOCKER_CONTEXT at a running engine")
     return Check("engine", "ok", f"Docker Engine {version.get('Version')} "
-                 f"(API {version.get('ApiVersion')}) at {_engine.engine_target()}")
+                 f"(API {version.get('ApiVersion')}) at {_engine.endpoint().describe()}")
 
 
 def check_compose(probe: EngineProbe, c) -> Check:
@@ -219,6 +220,65 @@ def check_buildx(probe: EngineProbe, c) -> Check:
                  "BuildKit client (fine for these images, but deprecated since compose v2.40), "
                  "and multi-platform builds, --builder and bake are unavailable",
                  "install docker-buildx-plugin (or the buildx binary in ~/.docker/cli-plugins)")
+
+
+def _built_images(config: dict | None) -> dict[str, str]:
+    """service -> image of the services compose builds."""
+    return {name: _compose.service_image(config, name)
+            for name in _compose.built_services(config)} if config else {}
+
+
+def check_registry(probe: EngineProbe, c) -> Check:
+    """Where the images go (IMAGE_REGISTRY), whether docker's store has a login for it
+    (never what the login is), and what the release file pins."""
+    images = _built_images(probe.config)
+    if not images:
+        return Check("registry", "skip", "needs the compose config")
+    pinned = _release.pinned_digests(_release.release_path(_compose.compose_files()[0]))
+    release = (f"; {_release.RELEASE_FILE} pins {len(pinned)} image digest(s)" if pinned
+               else "")
+    first = next(iter(images.values()))
+    if not _release.has_registry(first):
+        return Check("registry", "ok", "IMAGE_REGISTRY is empty: images stay on the host "
+                     f"that builds them (set it to push and pull by digest){release}")
+    registry, path = _release.registry_of(first), _release.registry_path(first)
+    login = _release.stored_login(registry)
+    if login is None:
+        return Check("registry", "warn", f"IMAGE_REGISTRY={path}: docker's store has no "
+                     f"login for {registry}{release}",
+                     f"`docker login {registry}` on every host that pushes or pulls (not "
+                     "needed when the registry takes anonymous pushes and pulls)")
+    return Check("registry", "ok", f"IMAGE_REGISTRY={path}: login for {registry} in "
+                 f"docker's store ({login}){release}")
+
+
+def check_cache(probe: EngineProbe, c) -> Check:
+    """How this host shares its build cache with others (and can reuse theirs)."""
+    images = _built_images(probe.config)
+    if not images:
+        return Check("cache", "skip", "needs the compose config")
+    services = (probe.config or {}).get("services") or {}
+    inline = [n for n in images
+              if str(((services[n].get("build") or {}).get("args") or {}).get(
+                  "BUILDKIT_INLINE_CACHE", "")) == "1"]
+    missing = sorted(set(images) - set(inline))
+    if missing:
+        return Check("cache", "warn", f"{', '.join(missing)} write(s) no cache metadata into "
+                     "the image: another host cannot reuse its layers",
+                     'add BUILDKIT_INLINE_CACHE: "1" to the build args and '
+                     "REGISTRY/NAME:latest to cache_from, as compose.yml does")
+    buildx = _compose.buildx_version(c)
+    also = (f"; {buildx.split()[0]} is present: a `type=registry` cache (all stages) is "
+            "possible with a buildx builder" if buildx else
+            "; no buildx here, so no registry cache (type=registry) mode")
+    first = next(iter(images.values()))
+    if not _release.has_registry(first):
+        return Check("cache", "ok", "local only: BuildKit cache on this engine (IMAGE_REGISTRY "
+                     "is empty, so no other host shares it)" + also)
+    sources = sorted({src for n in images for src in
+                      (services[n].get("build") or {}).get("cache_from") or [] if src})
+    return Check("cache", "ok", "inline: pushed images carry their cache metadata "
+                 f"(BUILDKIT_INLINE_CACHE), and builds import {', '.join(sources)}" + also)
 
 
 def check_dockerignore(probe: EngineProbe, c) -> Check:
@@ -439,6 +499,8 @@ CHECKS: list[CheckFn] = [
     check_compose,
     check_buildkit,
     check_buildx,
+    check_registry,
+    check_cache,
     check_dockerignore,
     check_pins,
     check_images,

@@ -79,7 +79,7 @@ def _new_project(folder, base: str, dockerfiles=None, **pins: str) -> FixturePro
 
 def _remove_projects(engine, projects) -> None:
     for project in projects:
-        remove_images(engine, lambda tags, p=project: any(t.startswith(p.name) for t in tags))
+        remove_images(engine, lambda tags, p=project: any(p.name in t for t in tags))
 
 
 @pytest.fixture
@@ -140,3 +140,46 @@ def git_repo(tmp_path):
         return GitRepo(tmp_path / f"{name}-{next(counter)}")
 
     return make
+
+
+# ------------------------------------------------------------- several hosts (real parts)
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """A real registry (Debian's docker-registry) on a free loopback port, no auth."""
+    from tests.hosts import LocalRegistry
+
+    server = LocalRegistry(tmp_path_factory.mktemp("registry"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory):
+    """A real registry behind htpasswd auth that nobody here is logged in to."""
+    from tests.hosts import LocalRegistry
+
+    server = LocalRegistry(tmp_path_factory.mktemp("auth-registry"), user="opkit",
+                           password=uuid.uuid4().hex)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ssh_server(tmp_path_factory):
+    """sshd on a free loopback port, a client key, known_hosts and a test-local ssh
+    config (with the alias `opkit-test-alias`); the real ~/.ssh is never touched."""
+    from tests.hosts import SshServer
+
+    server = SshServer(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP port that accepts connections and never answers."""
+    from tests.hosts import SilentServer
+
+    server = SilentServer()
+    yield server
+    server.stop()

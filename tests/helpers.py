@@ -176,14 +176,20 @@ def fixture_dockerfile(entry, project: str) -> str:
 def fixture_compose(project: str, base: str, pins: dict[str, str], components=None) -> str:
     """compose.yml of a fixture project: a service per component, like the real one."""
     from tasks import _components
+    from tasks._compose import REGISTRY_PREFIX, registry_cache_from
 
     lines = ["services:"]
     for entry in components or _components.all_components():
+        name = f"{project}-{entry.name}"
         lines += [f"  {entry.service}:", "    build:", f"      context: ./{entry.name}",
                   "      args:", f"        BASE_IMAGE: {base}"]
         lines += [f"        {var}: ${{{var}:-{pins[var]}}}" for var in entry.pin_vars]
-        image = f"{project}-{entry.name}:${{{entry.version_var}:-{pins[entry.version_var]}}}"
-        lines += ["      labels:", f'        {TEST_LABEL}: "1"', f"    image: {image}"]
+        # named, tagged and cached like compose.yml's: IMAGE_REGISTRY in front, :latest too
+        image = f"{REGISTRY_PREFIX}{name}:${{{entry.version_var}:-{pins[entry.version_var]}}}"
+        lines += ['        BUILDKIT_INLINE_CACHE: "1"',
+                  "      cache_from:", f"        - {registry_cache_from(name)}",
+                  "      tags:", f"        - {REGISTRY_PREFIX}{name}:latest",
+                  "      labels:", f'        {TEST_LABEL}: "1"', f"    image: {image}"]
         if entry.init_service:  # compose.yml's one-shot: the same image, never built or pulled
             lines += [f"  {entry.init_service}:", f"    image: {image}",
                       "    pull_policy: never", '    command: ["init"]', '    restart: "no"']

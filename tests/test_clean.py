@@ -96,6 +96,16 @@ def test_plan_image_removal_keeps_newest_pinned_and_in_use():
                           "demo-op-node:v1.0.0": "pinned in the compose config"}
 
 
+def test_plan_image_removal_keeps_what_the_release_file_pins_by_digest():
+    released = [{**image, "RepoDigests": [f"r.io/demo-op-node@sha256:{image['Id'] * 32}"]}
+                for image in IMAGES if image["Id"] in ("i1", "i2")]
+    images = released + [image for image in IMAGES if image["Id"] not in ("i1", "i2")]
+    remove, kept = clean.plan_image_removal(images, {"demo-op-node"}, keep=2, in_use=set(),
+                                            pinned=set(), released={"sha256:" + "i1" * 32})
+    assert remove == ["demo-op-node:v1.0.2", "demo-op-node:v1.0.0"]
+    assert dict(kept)["demo-op-node:v1.0.1"] == "pinned by digest in compose.release.yml"
+
+
 def test_bad_values_are_one_line_errors():
     done = inv_process("clean.cache", "--older-than", "3 days")
     assert done.returncode == 1 and "Traceback" not in done.stderr
@@ -195,12 +205,14 @@ def test_clean_images_keeps_newest_and_in_use(wipe_allowed, engine, fixture_proj
         dry = inv("clean.images", "--keep", "2", "--dry-run")
         assert dry.returncode == 0, dry.stderr
         assert f"would remove {project.image('base-op-node', 'v1.0.2')}" in dry.stdout
-        tags = {t for i in engine.images.list(name=project.repo("base-op-node")) for t in i.tags}
+        tags = {t for i in engine.images.list(name=project.repo("base-op-node")) for t in i.tags
+                if not t.endswith(":latest")}  # the build's :latest tag is never removed
         assert tags == {project.image("base-op-node", v) for v in versions}
 
         done = inv("clean.images", "--keep", "2")
         assert done.returncode == 0, done.stderr
-        tags = {t for i in engine.images.list(name=project.repo("base-op-node")) for t in i.tags}
+        tags = {t for i in engine.images.list(name=project.repo("base-op-node")) for t in i.tags
+                if not t.endswith(":latest")}  # the build's :latest tag is never removed
         assert tags == {project.image("base-op-node", v) for v in ("v1.0.1", "v1.0.3", "v1.0.4")}
         assert "used by a container" in done.stdout
     finally:
@@ -271,3 +283,23 @@ def test_clean_images_keeps_what_a_container_holds_even_unplanned(wipe_allowed, 
         assert engine.images.get(old).id == stopped.image.id
     finally:
         stopped.remove(force=True)
+
+
+def test_clean_images_keeps_the_image_the_release_file_pins(wipe_allowed, engine, registry,
+                                                           fixture_project, monkeypatch):
+    """An old version pushed and pinned by digest in compose.release.yml (beside the
+    compose file) survives `clean.images --keep 1`; an old one not pinned goes."""
+    project = fixture_project()
+    monkeypatch.setenv("IMAGE_REGISTRY", registry.address)
+    for version in ("v1.0.1", "v1.0.2", "v1.0.3"):
+        _compose.run_compose(Context(), "build", *(["--push"] if version == "v1.0.1" else []),
+                             "base-op-node", env={"OP_NODE_VERSION": version}, hide=True)
+    old = f"{registry.address}/{project.image('base-op-node', 'v1.0.1')}"
+    digest = next(d for d in engine.images.get(old).attrs["RepoDigests"])
+    (project.path / "compose.release.yml").write_text(
+        f"services:\n  base-op-node:\n    image: {digest}\n")
+    done = inv("clean.images", "--keep", "1")
+    assert done.returncode == 0, done.stderr
+    assert f"keep    {old}  (pinned by digest in compose.release.yml)" in done.stdout
+    assert f"removed {registry.address}/{project.image('base-op-node', 'v1.0.2')}" in done.stdout
+    assert engine.images.get(old).attrs["RepoDigests"] == [digest]

@@ -312,7 +312,10 @@ def test_required_settings_fail_with_a_clear_message(tmp_path, missing):
 @pytest.mark.parametrize("service", sorted(DOCKERFILES))
 def test_build_args_match_the_args_the_dockerfile_declares(tmp_path, service):
     build = _config(tmp_path)["services"][service]["build"]
-    assert set(build["args"]) == dockerfile_args(DOCKERFILES[service])
+    # BUILDKIT_INLINE_CACHE is BuildKit's own build arg: no Dockerfile declares it
+    declared = {arg for arg in build["args"] if not arg.startswith("BUILDKIT_")}
+    assert declared == dockerfile_args(DOCKERFILES[service])
+    assert build["args"]["BUILDKIT_INLINE_CACHE"] == "1"
     assert {k for k, s in PINS.items() if s == service} <= set(build["args"])
     assert Path(build["context"]) == DOCKERFILES[service].parent
 
@@ -862,3 +865,28 @@ def test_bundle_step_fails_when_the_recipe_fails(tmp_path, git_repo):
     assert done.returncode != 0
     assert "build-superchain-go` failed" in done.stderr
     assert not (workdir / BUNDLE_ZIP).exists()
+
+
+@pytest.mark.parametrize("registry, prefix", [
+    (None, ""), ("", ""), ("registry.example.com/ops", "registry.example.com/ops/"),
+    ("127.0.0.1:5000", "127.0.0.1:5000/"),
+])
+def test_image_registry_prefixes_every_image_and_empty_gives_todays_names(
+        tmp_path, registry, prefix):
+    """IMAGE_REGISTRY names the image, the :latest tag and the cache source of both
+    services, and the init service's image (the execution image); empty or unset gives
+    exactly the bare names, no leading slash, no cache source and no warning. The same
+    value in .env (Portainer's env editor) does the same."""
+    shell = {"OP_NODE_VERSION": "v1.2.3", "NETHERMIND_VERSION": "4.5.6",
+             **({} if registry is None else {"IMAGE_REGISTRY": registry})}
+    for done in (compose_config(tmp_path, **shell),
+                 compose_config(tmp_path, env_file={**MINIMAL_ENV, **shell})):
+        assert done.returncode == 0, done.stderr
+        assert "IMAGE_REGISTRY" not in done.stderr  # no "variable is not set" warning
+        services = json.loads(done.stdout)["services"]
+        for service, version in (("base-op-node", "v1.2.3"), ("base-execution", "4.5.6")):
+            build = services[service]["build"]
+            assert services[service]["image"] == f"{prefix}{service}:{version}"
+            assert build["tags"] == [f"{prefix}{service}:latest"]
+            assert build["cache_from"] == [f"{prefix}{service}:latest" if prefix else ""]
+        assert services["base-execution-init"]["image"] == services["base-execution"]["image"]

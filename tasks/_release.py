@@ -1,0 +1,207 @@
+"""Registries: which one an image name points at, what its refusals mean, the digests a
+push produced, and the release file that pins them.
+
+Nothing here talks to a registry itself: the engine pushes and pulls (with the
+credentials of docker's own store, `docker login`), compose drives it, and this module
+reads what they say. IMAGE_REGISTRY (compose.yml) puts the registry into the image
+names; the kit reads it back from the names in the compose config.
+
+The release file (compose.release.yml beside compose.yml) is a compose override that
+`inv release` writes: every service's `image:` by digest, so a node host runs exactly
+what was built, audited and pushed, without building:
+
+    docker compose -f compose.yml -f compose.release.yml pull
+    docker compose -f compose.yml -f compose.release.yml up -d --no-build
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from ._engine import normalize_ref, split_ref
+from ._errors import (
+    KitError,
+    RegistryAuthFailed,
+    RegistryError,
+    RegistryNotFound,
+    RegistryUnreachable,
+)
+
+RELEASE_FILE = "compose.release.yml"
+DIGEST = re.compile(r"@(sha256:[0-9a-f]{64})\b")
+DEFAULT_REGISTRY = "docker.io"
+# What the engine, compose and registries say, by kind (distribution 2.8, Docker Hub,
+# Harbor, GitLab, GHCR). Checked in this order: a 401 also mentions the repository.
+_AUTH = ("no basic auth credentials", "unauthorized", "authentication required",
+         "requested access to the resource is denied", "denied:", "insufficient_scope",
+         "401 unauthorized", "403 forbidden")
+_MISSING = ("name unknown", "manifest unknown", "repository name not known",
+            "repository does not exist", "404 not found", "project not found")
+_OFFLINE = ("connection refused", "no such host", "i/o timeout", "network is unreachable",
+            "server gave http response to https client", "x509:", "no route to host",
+            "connection reset by peer", "tls: ")
+_NOISE = re.compile(r"^(#\d+\s+)?(error:?\s*)?(failed to solve:\s*)?", re.I)
+
+
+def registry_of(ref: str) -> str:
+    """The registry host an image reference points at, as docker reads it: the first
+    path component when it has a dot or a port or is `localhost`, else Docker Hub."""
+    first, sep, _ = ref.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return DEFAULT_REGISTRY
+
+
+def registry_path(ref: str) -> str:
+    """What IMAGE_REGISTRY must have been for REF: everything before the image's own
+    name (`registry.example.com/ops` of `registry.example.com/ops/base-op-node:v1`)."""
+    repo, _ = split_ref(ref)
+    return repo.rpartition("/")[0]
+
+
+def has_registry(ref: str) -> bool:
+    """Whether REF names a registry of its own (IMAGE_REGISTRY was set)."""
+    return registry_of(ref) != DEFAULT_REGISTRY
+
+
+def explain(output: str, ref: str, doing: str) -> RegistryError | None:
+    """The one-line error for a registry's refusal in a command's OUTPUT while DOING
+    (e.g. `pushing base-op-node:v1`) with image REF, or None when the output shows no
+    registry trouble (then the command's own error stands)."""
+    registry = registry_of(ref)
+    setting = registry_path(ref) or "(empty)"
+    lines = [_NOISE.sub("", line.strip()) for line in (output or "").splitlines()]
+    for kinds, build in ((_AUTH, _auth), (_MISSING, _missing), (_OFFLINE, _offline)):
+        said = next((line for line in lines if any(k in line.lower() for k in kinds)), None)
+        if said:
+            said = said if len(said) <= 160 else said[:157] + "..."
+            return build(registry, setting, doing, said)
+    return None
+
+
+def push_failure(exc: KitError, ref: str) -> KitError:
+    """What to raise when pushing REF failed with EXC (a ComposeFailed keeps what compose
+    printed): the registry's refusal in one line, or EXC itself."""
+    return explain(getattr(exc, "output", ""), ref, f"the push of {ref}") or exc
+
+
+def _auth(registry: str, setting: str, doing: str, said: str) -> RegistryError:
+    return RegistryAuthFailed(
+        f"registry {registry} refused {doing}: {said} (not logged in, or not allowed); "
+        f"run `docker login {registry}` on the host that pushes (docker keeps the "
+        f"credentials), or check IMAGE_REGISTRY={setting}")
+
+
+def _missing(registry: str, setting: str, doing: str, said: str) -> RegistryError:
+    return RegistryNotFound(
+        f"registry {registry} has no such repository for {doing}: {said}; check "
+        f"IMAGE_REGISTRY={setting} (the registry and the path under it), or create the "
+        "repository (project) there")
+
+
+def _offline(registry: str, setting: str, doing: str, said: str) -> RegistryError:
+    return RegistryUnreachable(
+        f"cannot reach registry {registry} for {doing}: {said}; check IMAGE_REGISTRY="
+        f"{setting} and that the registry runs (plain HTTP only on 127.0.0.0/8 or with "
+        "the engine's insecure-registries)")
+
+
+# ------------------------------------------------------------------ digests
+def pushed_digest(image: dict | None, ref: str) -> str | None:
+    """`REPO@sha256:...` of REF's repository among the engine's RepoDigests of IMAGE (an
+    inspect answer): what a push of REF recorded. None when it was never pushed there."""
+    if not image:
+        return None
+    repo, _ = split_ref(ref)
+    for entry in image.get("RepoDigests") or []:
+        name, _, digest = entry.partition("@")
+        if normalize_ref(name + ":x").rpartition(":")[0] == repo and digest:
+            return f"{repo}@{digest}"
+    return None
+
+
+def print_pushed(digests: dict[str, str | None]) -> None:
+    """What a push left in the registry: each image (version tag and :latest) and its
+    digest, {image: REPO@digest}."""
+    print("\npushed:")
+    for ref, digest in digests.items():
+        print(f"  {ref} and :latest -> {digest or 'no digest recorded by the engine'}")
+
+
+def require_registry(refs) -> None:
+    """A push needs image names a registry accepts: `base-op-node:v1` alone would go to
+    Docker Hub's official-image namespace. One line naming IMAGE_REGISTRY if so."""
+    bare = sorted({ref for ref in refs if "/" not in split_ref(ref)[0]})
+    if bare:
+        raise KitError(f"{', '.join(bare)} names no registry to push to: set IMAGE_REGISTRY "
+                       "(e.g. registry.example.com/ops, in .env or the environment) and "
+                       "`docker login` to that registry")
+
+
+def stored_login(registry: str) -> str | None:
+    """How docker's own store (DOCKER_CONFIG or ~/.docker/config.json) holds a login for
+    REGISTRY: `auths`, `credHelper NAME` or `credsStore NAME`; None when it has none.
+    Only the presence is read, never the credentials."""
+    import json
+    import os
+
+    folder = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"),
+                                                             ".docker")
+    try:
+        with open(os.path.join(folder, "config.json"), encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    names = {registry, f"https://{registry}", f"http://{registry}"}
+    if registry == DEFAULT_REGISTRY:
+        names.add("https://index.docker.io/v1/")
+    helper = (config.get("credHelpers") or {}).get(registry)
+    if helper:
+        return f"credHelper {helper}"
+    if names & set(config.get("auths") or {}):
+        return (f"credsStore {config['credsStore']}" if config.get("credsStore")
+                else "auths")
+    return None
+
+
+# ------------------------------------------------------------------ the release file
+def release_path(compose_file: str | Path) -> Path:
+    """The release file beside the compose file in force."""
+    return Path(compose_file).resolve().parent / RELEASE_FILE
+
+
+def release_text(config: dict, digests: dict[str, str], when: float | None = None) -> str:
+    """compose.release.yml: every service of CONFIG whose image is one of DIGESTS' refs
+    (the init service shares the execution image) gets that image by digest."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when))
+    lines = [
+        f"# Written by `inv release` on {stamp}: the images it built, audited and pushed,",
+        "# by digest. A node host runs exactly these, without building:",
+        "#   docker compose -f compose.yml -f compose.release.yml pull",
+        "#   docker compose -f compose.yml -f compose.release.yml up -d --no-build",
+        "# Portainer: add compose.release.yml to the stack's additional paths. Commit this",
+        "# file with the compose.yml it was made from; `inv clean.images` keeps its images.",
+        "services:",
+    ]
+    for name, service in sorted((config.get("services") or {}).items()):
+        ref = normalize_ref(service["image"]) if service.get("image") else None
+        if ref in digests:
+            lines += [f"  {name}:", f"    image: {digests[ref]}  # {ref}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_release(path: Path, text: str) -> None:
+    """Replace PATH with TEXT atomically (a failure leaves the old file)."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def pinned_digests(path: Path) -> set[str]:
+    """The digests (`sha256:...`) the release file at PATH pins; none without one."""
+    try:
+        return set(DIGEST.findall(path.read_text()))
+    except OSError:
+        return set()

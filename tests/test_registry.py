@@ -1,0 +1,248 @@
+"""Build once, run many, against a real registry on 127.0.0.1 (Debian's docker-registry,
+started by a fixture): push, digests, the release file and a pull by digest, a second
+host's build from the registry's layers, a registry that wants a login (401), one that
+is not there, and one without the repository (404)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+
+import pytest
+
+from tasks import _components, _release
+from tasks._errors import (
+    KitError,
+    RegistryAuthFailed,
+    RegistryNotFound,
+    RegistryUnreachable,
+)
+from tests.helpers import TEST_LABEL, inv
+from tests.hosts import forget_project
+
+OP_NODE = _components.get("op-node")
+# An op-node stand-in whose first step leaves a random stamp: the same stamp after a
+# rebuild means the step did not run again (its layer came from a cache).
+STAMPED = """\
+ARG BASE_IMAGE
+FROM ${{BASE_IMAGE}}
+""" + "".join(f"ARG {var}\n" for var in OP_NODE.pin_vars) + f"""\
+RUN echo {{name}} > /marker && cat /proc/sys/kernel/random/uuid > /stamp
+RUN mkdir -p /usr/local/bin && \\
+    printf '#!/bin/sh\\necho "op-node version %s"\\n' "${OP_NODE.version_var}" \\
+      > {OP_NODE.probe.binary} && chmod 755 {OP_NODE.probe.binary}
+"""
+
+
+def _manifest_digest(registry, repository: str, tag: str) -> str:
+    request = urllib.request.Request(
+        f"http://{registry.address}/v2/{repository}/manifests/{tag}", method="HEAD",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return answer.headers["Docker-Content-Digest"]
+
+
+def _forget(engine, project) -> None:
+    forget_project(engine, project.name)
+
+
+def _kit_error(ran) -> str:
+    """The kit's one-line error: the last line on stderr (compose's own build output, shown
+    as it runs, comes before it), no traceback."""
+    assert ran.returncode == 1, ran.stdout
+    assert "Traceback" not in ran.stderr
+    last = ran.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ")
+    return last
+
+
+def _stamp(engine, image: str) -> str:
+    return engine.containers.run(image, ["cat", "/stamp"], remove=True,
+                                 labels={TEST_LABEL: "1"}).decode().strip()
+
+
+# ------------------------------------------------------------------ pure
+@pytest.mark.parametrize("ref, registry, path", [
+    ("base-op-node:v1", "docker.io", ""),
+    ("ops/base-op-node:v1", "docker.io", "ops"),
+    ("registry.example.com/ops/base-op-node:v1", "registry.example.com",
+     "registry.example.com/ops"),
+    ("127.0.0.1:5000/base-op-node", "127.0.0.1:5000", "127.0.0.1:5000"),
+    ("localhost/base-op-node:v1", "localhost", "localhost"),
+])
+def test_the_registry_an_image_name_points_at(ref, registry, path):
+    assert _release.registry_of(ref) == registry
+    assert _release.registry_path(ref) == path
+
+
+@pytest.mark.parametrize("said, kind", [
+    ("no basic auth credentials", RegistryAuthFailed),
+    ("unauthorized: authentication required", RegistryAuthFailed),
+    ("denied: requested access to the resource is denied", RegistryAuthFailed),
+    ("#9 ERROR: name unknown: repository name not known to registry", RegistryNotFound),
+    ('Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused',
+     RegistryUnreachable),
+])
+def test_a_registry_refusal_is_one_line_naming_the_registry_and_the_fix(said, kind):
+    error = _release.explain(f"#8 pushing\n{said}\n------\n", "reg.example.com/ops/x:v1",
+                             "the push of reg.example.com/ops/x:v1")
+    assert isinstance(error, kind)
+    assert "\n" not in error.message
+    assert "registry reg.example.com" in error.message
+    if kind is RegistryAuthFailed:
+        assert "run `docker login reg.example.com`" in error.message
+    assert "IMAGE_REGISTRY=reg.example.com/ops" in error.message
+
+
+def test_a_failure_that_is_not_the_registrys_stays_as_it_is():
+    assert _release.explain("RUN make: exit code 2\n/bin/sh: go: not found", "r.io/x:v1",
+                            "the push") is None
+
+
+def test_the_release_file_pins_every_service_that_runs_a_pushed_image():
+    config = {"services": {
+        "base-execution": {"image": "r.io/ops/base-execution:1.0.0", "build": {}},
+        "base-execution-init": {"image": "r.io/ops/base-execution:1.0.0"},
+        "base-op-node": {"image": "r.io/ops/base-op-node:v1.0.0", "build": {}},
+        "other": {"image": "busybox"}}}
+    digests = {"r.io/ops/base-execution:1.0.0": "r.io/ops/base-execution@sha256:" + "a" * 64,
+               "r.io/ops/base-op-node:v1.0.0": "r.io/ops/base-op-node@sha256:" + "b" * 64}
+    text = _release.release_text(config, digests, when=0)
+    assert "image: r.io/ops/base-execution@sha256:" + "a" * 64 in text
+    assert text.count("@sha256:" + "a" * 64) == 2  # the init service shares the image
+    assert "other" not in text
+    assert "1970-01-01 00:00:00 UTC" in text
+
+
+# ------------------------------------------------------------------ a real registry
+def test_build_push_pushes_both_tags_and_prints_the_digest(engine, registry, fixture_project,
+                                                          monkeypatch):
+    project = fixture_project()
+    monkeypatch.setenv("IMAGE_REGISTRY", registry.address)
+    ran = inv("build.op-node", "--push", "--progress", "quiet")
+    assert ran.returncode == 0, ran.stderr
+    repository = f"{project.name}-op-node"
+    version = project.pins[OP_NODE.version_var]
+    assert registry.tags(repository) == sorted(["latest", version])
+    digest = _manifest_digest(registry, repository, version)
+    assert digest == _manifest_digest(registry, repository, "latest")
+    assert (f"{registry.address}/{repository}:{version} and :latest -> "
+            f"{registry.address}/{repository}@{digest}") in ran.stdout
+    image = engine.images.get(f"{registry.address}/{project.image('base-op-node')}")
+    assert f"{registry.address}/{repository}@{digest}" in image.attrs["RepoDigests"]
+
+
+def test_release_pins_the_digests_and_a_node_host_runs_them_without_building(
+        engine, registry, fixture_project, monkeypatch, tmp_path):
+    project = fixture_project()
+    monkeypatch.setenv("IMAGE_REGISTRY", registry.address)
+    pinned = tmp_path / "compose.release.yml"
+    ran = inv("release", "--output", str(pinned), "--progress", "quiet")
+    assert ran.returncode == 0, ran.stderr
+    text = pinned.read_text()
+    digests = {}
+    for entry in _components.all_components():
+        repository = f"{project.name}-{entry.name}"
+        digest = _manifest_digest(registry, repository, project.pins[entry.version_var])
+        digests[entry.service] = f"{registry.address}/{repository}@{digest}"
+        assert f"image: {digests[entry.service]}" in text
+        assert registry.tags(repository) == sorted(["latest", project.pins[entry.version_var]])
+        if entry.init_service:
+            assert text.count(digests[entry.service]) == 2
+    assert f"wrote {pinned}" in ran.stdout
+    # a node host: nothing built, nothing cached; pull by digest, run the exact image
+    _forget(engine, project)
+    files = ["-f", str(project.compose_file), "-f", str(pinned)]
+    env = {**project.env, "PATH": __import__("os").environ["PATH"]}
+    del env["COMPOSE_FILE"]
+    pull = subprocess.run(["docker", "compose", *files, "pull", "--quiet"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert pull.returncode == 0, pull.stderr
+    config = json.loads(subprocess.run(["docker", "compose", *files, "config", "--format",
+                                        "json"], env=env, capture_output=True, text=True,
+                                       check=True).stdout)
+    assert config["services"]["base-op-node"]["image"] == digests["base-op-node"]
+    out = engine.containers.run(digests["base-op-node"], ["op-node", "--version"],
+                                remove=True, labels={TEST_LABEL: "1"}).decode()
+    assert out.startswith(f"op-node version {project.pins[OP_NODE.version_var]}")
+    for ref in digests.values():
+        engine.api.remove_image(ref, force=True)
+
+
+def test_a_second_host_builds_from_the_registrys_layers(engine, registry, fixture_project,
+                                                       monkeypatch):
+    """Host one builds and pushes (inline cache metadata in the image); host two has
+    neither the images nor the build cache, and builds the same pins: the steps come
+    from the registry (the stamp is the same, the registry served the layers)."""
+    project = fixture_project(dockerfiles={"op-node": STAMPED})
+    monkeypatch.setenv("IMAGE_REGISTRY", registry.address)
+    ran = inv("build.op-node", "--push", "--progress", "quiet")
+    assert ran.returncode == 0, ran.stderr
+    image = f"{registry.address}/{project.image('base-op-node')}"
+    first = _stamp(engine, image)
+    _forget(engine, project)
+    served = len(registry.blob_gets())
+    ran = inv("build.op-node", "--progress", "plain")
+    assert ran.returncode == 0, ran.stderr
+    assert _stamp(engine, image) == first, "the step ran again: no cache came from the registry"
+    assert len(registry.blob_gets()) > served
+    assert f"importing cache manifest from {registry.address}/{project.name}-op-node:latest" \
+        in ran.stdout
+
+
+def test_a_push_to_a_registry_that_wants_a_login_is_one_line(engine, auth_registry,
+                                                            fixture_project, monkeypatch):
+    project = fixture_project()
+    monkeypatch.setenv("IMAGE_REGISTRY", auth_registry.address)
+    message = _kit_error(inv("build.op-node", "--push", "--progress", "quiet"))
+    image = f"{auth_registry.address}/{project.image('base-op-node')}"
+    assert message.startswith(f"error: registry {auth_registry.address} refused the push of "
+                              f"{image}: no basic auth credentials")
+    assert f"run `docker login {auth_registry.address}`" in message
+    assert auth_registry.tags(f"{project.name}-op-node") == []
+
+
+def test_a_push_to_a_registry_that_is_not_there_is_one_line(engine, fixture_project,
+                                                           monkeypatch):
+    from tests.hosts import closed_port
+
+    fixture_project()
+    address = f"127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("IMAGE_REGISTRY", address)
+    message = _kit_error(inv("build.op-node", "--push", "--progress", "quiet"))
+    assert message.startswith(f"error: cannot reach registry {address} for the push of ")
+    assert "connection refused" in message and f"IMAGE_REGISTRY={address}" in message
+
+
+def test_a_missing_repository_is_a_404_naming_image_registry(engine, registry):
+    """The registry's own words for a name it does not have, read by the classifier."""
+    ref = f"{registry.address}/opkit-test-missing/nothing:1"
+    done = subprocess.run(["docker", "pull", ref], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    error = _release.explain(done.stderr, ref, f"the pull of {ref}")
+    assert isinstance(error, RegistryNotFound), done.stderr
+    assert error.message.startswith(f"error: registry {registry.address} has no such "
+                                    f"repository for the pull of {ref}: ")
+    assert f"IMAGE_REGISTRY={registry.address}/opkit-test-missing" in error.message
+
+
+@pytest.mark.parametrize("task", [("build.op-node", "--push"), ("release",)])
+def test_pushing_without_image_registry_is_refused_before_building(engine, fixture_project,
+                                                                  monkeypatch, task):
+    project = fixture_project()
+    monkeypatch.delenv("IMAGE_REGISTRY", raising=False)
+    ran = inv(*task, "--progress", "quiet")
+    assert ran.returncode == 1
+    assert ran.stderr.startswith("error: ") and ran.stderr.count("\n") == 1
+    assert "names no registry to push to: set IMAGE_REGISTRY" in ran.stderr
+    from docker.errors import ImageNotFound
+
+    with pytest.raises(ImageNotFound):  # nothing was built
+        engine.images.get(project.image("base-op-node"))
+
+
+def test_require_registry_accepts_a_docker_hub_namespace():
+    _release.require_registry(["ops/base-op-node:v1", "r.io/base-op-node:v1"])
+    with pytest.raises(KitError, match="base-op-node:v1 names no registry"):
+        _release.require_registry(["base-op-node:v1"])
