@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     args = parser.parse_args(argv)
 
-    from tasks._engine import engine_client
+    from tasks._connect import engine_client
 
     client = engine_client()
     with tempfile.TemporaryDirectory(prefix="opkit-bench-hosts-") as tmp:

@@ -163,7 +163,7 @@ def main(argv=None) -> int:
                         help="extra image tags present during the audit benchmark")
     args = parser.parse_args(argv)
 
-    from tasks._engine import engine_client
+    from tasks._connect import engine_client
 
     client = engine_client()
     with tempfile.TemporaryDirectory(prefix="opkit-bench-") as tmp:

@@ -8,7 +8,7 @@ The build tasks, budgets and upstream repositories come from the component table
 
 from invoke import Collection
 
-from . import _engine, audit, build, clean, doctor, release, source
+from . import _connect, audit, build, clean, doctor, release, source
 
 
 def make_namespace() -> Collection:
@@ -28,7 +28,7 @@ def make_namespace() -> Collection:
     ns.add_task(release.release)
     ns.configure({"audit": audit.config_defaults(), "build": build.config_defaults(),
                   "source": source.config_defaults(),
-                  "engine": {"connect_timeout": _engine.DEFAULT_CONNECT_TIMEOUT}})
+                  "engine": {"connect_timeout": _connect.DEFAULT_CONNECT_TIMEOUT}})
     return ns
 
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from . import _components, _compose, _engine
+from . import _components, _compose, _connect, _engine
 from ._errors import KitError
 from ._units import format_bytes, parse_size
 
@@ -97,7 +97,7 @@ def size_report(c, budgets=None, services=None, env=None, client=None, config=No
                        f"has {', '.join(config.get('services') or {})}")
     resolved = resolve_budgets(c, list((budgets or {}).items()))
     if images is None:
-        images = _engine.list_images(client or _engine.client_for(c))
+        images = _engine.list_images(client or _connect.client_for(c))
     return measure(images, wanted, resolved)
 
 
@@ -221,7 +221,7 @@ def layers(c, service=None, top=10):
     if top < 1:
         raise KitError(f"--top {top} must be at least 1")
     wanted = service_images(_compose.compose_config(c), [service] if service else None)
-    client = _engine.client_for(c)
+    client = _connect.client_for(c)
     index = _engine.index_by_tag(_engine.list_images(client))
     shown = 0
     for name, ref in wanted.items():

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, make_dataclass
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from . import _components, _compose, _engine, _release, audit, forks, source
+from . import _components, _compose, _connect, _engine, _release, audit, forks, source
 from ._errors import KitError
 
 PROGRESS_MODES = ("auto", "plain", "quiet", "tty")
@@ -218,11 +218,11 @@ def resolve(c, component: str, version: str | None, pre: bool) -> dict[str, str]
     return resolution.build_env()
 
 
-def _connect(c):
+def _builder_engine(c):
     """An engine client, once the engine is known to run BuildKit builds (on the local
     socket, without importing the SDK: a no-op build is mostly start-up time). Its first
     contact waits `engine.connect_timeout`; the build itself has no such limit."""
-    client = _engine.build_client(connect=_engine.connect_timeout(c))
+    client = _connect.build_client(connect=_connect.connect_timeout(c))
     _engine.require_buildkit(client)
     return client
 
@@ -238,7 +238,7 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
     """
     flags.validate()
     env = {**(env or {}), **flags.env()}
-    client = _connect(c)  # an unreachable engine is the first thing to fix: said first
+    client = _builder_engine(c)  # an unreachable engine is the first thing to fix: said first
     if flags.needs_buildx and not _compose.has_buildx(c):
         need = "--builder" if flags.builder else f"several platforms ({flags.platform})"
         raise KitError(

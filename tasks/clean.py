@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from invoke import Collection, task
 
-from . import _compose, _engine, _errors, _release
+from . import _compose, _connect, _engine, _errors, _release
 from ._errors import KitError
 from ._units import format_bytes, format_duration, parse_duration, parse_size
 
@@ -95,7 +95,7 @@ def prune_cache(c, keep_storage=None, older_than=None, all=False, dry_run=False,
     """Prune (or with DRY_RUN, plan to prune) the build cache; prints and returns bytes."""
     keep = parse_size(keep_storage, what="--keep-storage") if keep_storage else None
     unused = parse_duration(older_than, what="--older-than") if older_than else None
-    client = client or _engine.client_for(c)
+    client = client or _connect.client_for(c)
     records = _engine.build_cache_records(client)
     scope = ", ".join(filter(None, [
         "all records" if all else "unused, unshared records",
@@ -185,7 +185,7 @@ def clean_images(c, keep=2, dry_run=False, client=None) -> list[str]:
     config = _compose.compose_config(c)
     refs = {_compose.service_image(config, name) for name in _compose.built_services(config)}
     repos = {_engine.split_ref(r)[0] for r in refs}
-    client = client or _engine.client_for(c)
+    client = client or _connect.client_for(c)
     images = _engine.list_images(client)
     in_use = _engine.images_in_use(client)
     released = _release.pinned_digests(_release.release_path(_compose.compose_files()[0]))

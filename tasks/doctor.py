@@ -23,7 +23,7 @@ from typing import Any, Literal, get_args
 from invoke import task
 from invoke.exceptions import Exit
 
-from . import _components, _compose, _engine, _release, _versions
+from . import _components, _compose, _connect, _engine, _release, _versions
 from ._errors import KitError
 from ._ignore import SENSITIVE_PATTERNS, is_ignored, leaks, read_ignore
 from ._units import format_bytes
@@ -86,8 +86,8 @@ class EngineProbe:
         client = version = info = config = None
         errors: dict[str, str] = {}
         try:
-            client = _engine.engine_client(timeout=timeout,
-                                           connect=_engine.connect_timeout(c))
+            client = _connect.engine_client(timeout=timeout,
+                                           connect=_connect.connect_timeout(c))
             version = _engine.engine_version(client)
             info = _engine.engine_info(client)
         except KitError as exc:
@@ -186,7 +186,7 @@ def check_engine(probe: EngineProbe, c) -> Check:
                      "start the daemon (systemctl start docker) or point DOCKER_HOST / "
                      "DOCKER_CONTEXT at a running engine")
     return Check("engine", "ok", f"Docker Engine {version.get('Version')} "
-                 f"(API {version.get('ApiVersion')}) at {_engine.endpoint().describe()}")
+                 f"(API {version.get('ApiVersion')}) at {_connect.endpoint().describe()}")
 
 
 def check_compose(probe: EngineProbe, c) -> Check:
@@ -391,7 +391,7 @@ def check_images(probe: EngineProbe, c) -> list[Check]:
 
 def check_disk(probe: EngineProbe, c) -> Check:
     root = (probe.info or {}).get("DockerRootDir") or "/var/lib/docker"
-    local = _engine.engine_target().startswith(("unix://", "DOCKER_HOST=unix://"))
+    local = _connect.engine_target().startswith(("unix://", "DOCKER_HOST=unix://"))
     if not local or not os.path.isdir(root):
         return Check("disk", "warn", f"cannot measure free space of {root} from here "
                      "(remote engine?)", "check `df -h` on the engine host: builds need "

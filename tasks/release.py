@@ -14,7 +14,7 @@ from pathlib import Path
 
 from invoke import task
 
-from . import _components, _compose, _engine, _release, audit, build
+from . import _components, _compose, _connect, _engine, _release, audit, build
 from ._errors import KitError
 
 
@@ -31,7 +31,7 @@ def release_images(c, flags, output: str | None = None) -> dict[str, str]:
             _compose.run_compose(c, "push", service)
         except KitError as exc:
             raise _release.push_failure(exc, image) from None
-    client = _engine.build_client(connect=_engine.connect_timeout(c))
+    client = _connect.build_client(connect=_connect.connect_timeout(c))
     by_ref = {_engine.normalize_ref(tag): image
               for image in _engine.inspect_images(client, images.values())
               for tag in image.get("RepoTags") or []}

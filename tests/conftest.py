@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def engine():
     """A pinged Docker SDK client, made by the project's own engine module."""
-    from tasks._engine import engine_client
+    from tasks._connect import engine_client
     from tasks._errors import KitError
 
     try:

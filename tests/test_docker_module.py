@@ -9,7 +9,7 @@ import sys
 import pytest
 from invoke import Context, MockContext, Result
 
-from tasks import _compose, _engine, _errors
+from tasks import _compose, _connect, _engine, _errors
 from tasks._errors import KitError
 from tests.helpers import ROOT, TEST_LABEL, inv_process, tiny_image_tar
 
@@ -73,7 +73,7 @@ def test_missing_compose_names_the_fix():
 def test_dead_daemon_is_one_line_error(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/missing.sock")
     with pytest.raises(_errors.EngineUnavailable) as info:
-        _engine.engine_client(timeout=5)
+        _connect.engine_client(timeout=5)
     assert "missing.sock" in info.value.message
     assert "\n" not in info.value.message
 
@@ -83,7 +83,7 @@ def test_unknown_context_is_named(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_CONTEXT", "no-such-context")
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     with pytest.raises(KitError, match="no-such-context"):
-        _engine.engine_client(timeout=5)
+        _connect.engine_client(timeout=5)
 
 
 def test_dead_daemon_through_inv_has_no_traceback(tmp_path):
@@ -264,21 +264,21 @@ def test_the_local_socket_is_used_only_where_the_engine_is(monkeypatch, tmp_path
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
-    assert _engine.local_socket() == "/var/run/docker.sock"
+    assert _connect.local_socket() == "/var/run/docker.sock"
     (tmp_path / "config.json").write_text('{"currentContext": "remote"}')
-    assert _engine.local_socket() is None  # a context: the SDK's client
+    assert _connect.local_socket() is None  # a context: the SDK's client
     (tmp_path / "config.json").write_text("{broken")
-    assert _engine.local_socket() == "/var/run/docker.sock"
+    assert _connect.local_socket() == "/var/run/docker.sock"
     monkeypatch.setenv("DOCKER_CONTEXT", "default")
-    assert _engine.local_socket() == "/var/run/docker.sock"
+    assert _connect.local_socket() == "/var/run/docker.sock"
     monkeypatch.setenv("DOCKER_HOST", "unix:///run/user/1000/docker.sock")
-    assert _engine.local_socket() == "/run/user/1000/docker.sock"
+    assert _connect.local_socket() == "/run/user/1000/docker.sock"
     monkeypatch.setenv("DOCKER_HOST", "ssh://node@example.invalid")
-    assert _engine.local_socket() is None
+    assert _connect.local_socket() is None
 
 
 def test_socket_client_answers_as_the_sdk_does(engine, base_image):
-    socket_client = _engine.SocketClient(_engine.local_socket() or "/var/run/docker.sock")
+    socket_client = _connect.SocketClient(_connect.local_socket() or "/var/run/docker.sock")
     version = _engine.engine_version(socket_client)
     assert version["ApiVersion"] == engine.version()["ApiVersion"]
     found = _engine.inspect_images(socket_client, [base_image, "opkit-test/absent:none"])
@@ -290,8 +290,8 @@ def test_socket_client_answers_as_the_sdk_does(engine, base_image):
 
 def test_socket_client_on_a_dead_socket_is_one_line(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/missing.sock")
-    client = _engine.build_client()
-    assert isinstance(client, _engine.SocketClient)
+    client = _connect.build_client()
+    assert isinstance(client, _connect.SocketClient)
     with pytest.raises(_errors.EngineUnavailable) as info:
         _engine.require_buildkit(client)
     assert info.value.message.startswith(

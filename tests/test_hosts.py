@@ -11,7 +11,7 @@ import time
 import pytest
 from invoke import Context
 
-from tasks import _components, _engine, _errors
+from tasks import _components, _connect, _engine, _errors
 from tests.helpers import TEST_LABEL, inv, inv_process
 
 
@@ -23,7 +23,7 @@ from tests.helpers import TEST_LABEL, inv, inv_process
      ["ssh", "-l", "ops", "-p", "2222", "--", "10.0.0.7"]),
 ])
 def test_an_ssh_address_passes_only_what_it_gives(url, user, host, port, argv):
-    target = _engine.SshTarget.parse(url)
+    target = _connect.SshTarget.parse(url)
     assert (target.user, target.host, target.port) == (user, host, port)
     assert target.argv() == argv
     assert target.url == url
@@ -32,7 +32,7 @@ def test_an_ssh_address_passes_only_what_it_gives(url, user, host, port, argv):
 @pytest.mark.parametrize("url", ["ssh://", "ssh://host/path", "ssh://host:notaport"])
 def test_a_malformed_ssh_address_is_one_line(url):
     with pytest.raises(_errors.KitError, match="ssh"):
-        _engine.SshTarget.parse(url)
+        _connect.SshTarget.parse(url)
 
 
 @pytest.mark.parametrize("env, transport, source", [
@@ -50,7 +50,7 @@ def test_the_endpoint_says_how_the_engine_is_reached(monkeypatch, tmp_path, env,
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    point = _engine.endpoint()
+    point = _connect.endpoint()
     assert point.transport == transport
     assert point.describe().endswith(f"({transport}; {source})")
 
@@ -72,7 +72,7 @@ def test_a_tls_context_keeps_its_tls(monkeypatch, tmp_path):
                     f"key={certs}/key.pem"], check=True, capture_output=True,
                    env={"DOCKER_CONFIG": str(tmp_path), "PATH": "/usr/local/bin:/usr/bin:/bin"})
     monkeypatch.setenv("DOCKER_CONTEXT", "opkit-tls")
-    point = _engine.endpoint()
+    point = _connect.endpoint()
     assert point.host == "tcp://203.0.113.9:2376"
     assert point.transport == "tcp+TLS"
     assert point.tls.cert[0].startswith(str(tmp_path / "contexts" / "tls"))
@@ -84,12 +84,12 @@ def test_the_connect_timeout_comes_from_the_invoke_config():
     from tests.helpers import kit_context
 
     c = kit_context()
-    assert _engine.connect_timeout(c) == _engine.DEFAULT_CONNECT_TIMEOUT == 10
+    assert _connect.connect_timeout(c) == _connect.DEFAULT_CONNECT_TIMEOUT == 10
     c.config.engine.connect_timeout = "2.5"
-    assert _engine.connect_timeout(c) == 2.5
+    assert _connect.connect_timeout(c) == 2.5
     c.config.engine.connect_timeout = "soon"
     with pytest.raises(_errors.KitError, match="engine.connect_timeout"):
-        _engine.connect_timeout(c)
+        _connect.connect_timeout(c)
 
 
 # ------------------------------------------------------------------ a silent engine
@@ -97,7 +97,7 @@ def test_a_silent_tcp_engine_fails_within_the_connect_timeout(monkeypatch, silen
     monkeypatch.setenv("DOCKER_HOST", silent_server.url)
     started = time.monotonic()
     with pytest.raises(_errors.EngineUnavailable) as info:
-        _engine.engine_client(connect=1)
+        _connect.engine_client(connect=1)
     assert time.monotonic() - started < 5
     assert info.value.message.startswith(
         f"error: the Docker engine at DOCKER_HOST={silent_server.url} accepted the "
@@ -130,8 +130,8 @@ def test_a_silent_unix_socket_fails_within_the_connect_timeout(monkeypatch, tmp_
     server.listen(4)
     monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
     try:
-        client = _engine.build_client(connect=1)
-        assert isinstance(client, _engine.SocketClient)
+        client = _connect.build_client(connect=1)
+        assert isinstance(client, _connect.SocketClient)
         started = time.monotonic()
         with pytest.raises(_errors.EngineUnavailable, match="did not answer within 1 s"):
             _engine.require_buildkit(client)
@@ -149,10 +149,10 @@ def _enter(monkeypatch, env: dict[str, str]) -> None:
 
 def test_an_ssh_engine_is_reached_through_the_system_client(engine, ssh_server, monkeypatch):
     _enter(monkeypatch, ssh_server.env())
-    client = _engine.engine_client(connect=10)
+    client = _connect.engine_client(connect=10)
     try:
         assert client.version()["ApiVersion"] == engine.version()["ApiVersion"]
-        assert _engine.endpoint().describe() == (
+        assert _connect.endpoint().describe() == (
             f"{ssh_server.url} (ssh via the system ssh client; DOCKER_HOST)")
     finally:
         client.close()
@@ -161,10 +161,10 @@ def test_an_ssh_engine_is_reached_through_the_system_client(engine, ssh_server, 
 def test_an_ssh_alias_keeps_the_port_its_config_gives(engine, ssh_server, monkeypatch):
     """`ssh://ALIAS`: the SDK would add :22; the kit asks ssh which port the alias has."""
     _enter(monkeypatch, ssh_server.env(f"ssh://{ssh_server.ALIAS}"))
-    target = _engine.SshTarget.parse(f"ssh://{ssh_server.ALIAS}")
+    target = _connect.SshTarget.parse(f"ssh://{ssh_server.ALIAS}")
     assert target.argv() == ["ssh", "--", ssh_server.ALIAS]
     assert target.effective_port() == ssh_server.port != 22
-    client = _engine.engine_client(connect=10)
+    client = _connect.engine_client(connect=10)
     try:
         assert client.ping()
     finally:
@@ -181,7 +181,7 @@ def test_an_ssh_engine_that_refuses_is_one_line(ssh_server, monkeypatch, address
     url = address.format(port=ssh_server.port, closed=closed_port())
     _enter(monkeypatch, ssh_server.env(url))
     with pytest.raises(_errors.EngineUnavailable) as info:
-        _engine.engine_client(connect=5)
+        _connect.engine_client(connect=5)
     assert info.value.message.startswith(f"error: cannot reach the Docker engine at "
                                          f"DOCKER_HOST={url} (ssh: ")
     assert reason in info.value.message and "\n" not in info.value.message
@@ -194,11 +194,11 @@ def test_an_ssh_context_is_reached_too(engine, ssh_server, monkeypatch, tmp_path
     subprocess.run(["docker", "context", "create", "opkit-ssh", "--docker",
                     f"host=ssh://{ssh_server.ALIAS}"], check=True, capture_output=True)
     monkeypatch.setenv("DOCKER_CONTEXT", "opkit-ssh")
-    assert _engine.local_socket() is None
-    client = _engine.engine_client(connect=10)
+    assert _connect.local_socket() is None
+    client = _connect.engine_client(connect=10)
     try:
         assert client.ping()
-        assert _engine.endpoint().describe() == (
+        assert _connect.endpoint().describe() == (
             f"ssh://{ssh_server.ALIAS} (ssh via the system ssh client; context opkit-ssh)")
     finally:
         client.close()
@@ -303,7 +303,7 @@ def test_doctor_says_which_cache_mode_this_host_has(monkeypatch):
     ("1.9", "1.45", "1.9"),
 ])
 def test_over_ssh_the_sdk_speaks_the_engines_api_capped_at_its_own(engine_api, sdk, spoken):
-    assert _engine._api_version(engine_api, sdk) == spoken
+    assert _connect._api_version(engine_api, sdk) == spoken
 
 
 def test_an_ssh_server_that_never_answers_fails_within_the_connect_timeout(
@@ -314,7 +314,7 @@ def test_an_ssh_server_that_never_answers_fails_within_the_connect_timeout(
     _enter(monkeypatch, ssh_server.env(url))
     started = time.monotonic()
     with pytest.raises(_errors.EngineUnavailable) as info:
-        _engine.engine_client(connect=2)
+        _connect.engine_client(connect=2)
     assert time.monotonic() - started < 6
     assert info.value.message.startswith("error: ")
     assert f"DOCKER_HOST={url}" in info.value.message and "\n" not in info.value.message
