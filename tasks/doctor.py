@@ -427,8 +427,8 @@ def check_network(probe: EngineProbe, c) -> Check:
                      "to check)")
     op_node = _components.get("op-node")  # the dropped chains are op-node's registry's
     pinned = _build_args(config, op_node.service).get(op_node.version_var)
-    dropped = {k: (v, dropped_network(v, pinned)) for k, v in settings.items()
-               if dropped_network(v, pinned)}
+    verdicts = {k: (v, dropped_network(v, pinned)) for k, v in settings.items()}
+    dropped = {k: found for k, found in verdicts.items() if found[1]}
     if dropped:
         where = ", ".join(f"{k}={v}" for k, (v, _) in dropped.items())
         since = next(iter(dropped.values()))[1]
