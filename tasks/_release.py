@@ -81,6 +81,19 @@ def explain(output: str, ref: str, doing: str) -> RegistryError | None:
     return None
 
 
+# A registry's own trouble, not a refusal: a push is idempotent (layers already there are
+# skipped), so one more try is cheap. Seen here: distribution 2.8 answering 500 while a
+# second repository mounts blobs the first push just wrote.
+_SERVER_SIDE = ("500 internal server error", "502 bad gateway", "503 service unavailable",
+                "504 gateway", "blob unknown")
+
+
+def transient(exc: KitError) -> bool:
+    """Whether a failed push looks like the registry's passing trouble (worth one retry)."""
+    output = (getattr(exc, "output", "") or str(exc)).lower()
+    return any(sign in output for sign in _SERVER_SIDE)
+
+
 def push_failure(exc: KitError, ref: str) -> KitError:
     """What to raise when pushing REF failed with EXC (a ComposeFailed keeps what compose
     printed): the registry's refusal in one line, or EXC itself."""

@@ -10,12 +10,28 @@ pulls and runs exactly those images without building (see tasks/_release.py).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from invoke import task
 
 from . import _components, _compose, _connect, _engine, _release, audit, build
 from ._errors import KitError
+
+
+def push(c, service: str, image: str, tries: int = 2) -> None:
+    """`docker compose push SERVICE`; a registry's passing 5xx gets one more try, and a
+    refusal becomes one line naming the registry and the fix."""
+    for attempt in range(1, tries + 1):
+        try:
+            _compose.run_compose(c, "push", service)
+            return
+        except KitError as exc:
+            if attempt < tries and _release.transient(exc):
+                print(f"note: the registry failed the push of {image} ({exc.reason}); "
+                      "pushing again", file=sys.stderr)
+                continue
+            raise _release.push_failure(exc, image) from None
 
 
 def release_images(c, flags, output: str | None = None) -> dict[str, str]:
@@ -27,10 +43,7 @@ def release_images(c, flags, output: str | None = None) -> dict[str, str]:
     build.warn_forks(c, [entry.name for entry in _components.all_components()])
     build.build_and_audit(c, services, flags)  # exits 1 when an image is over budget
     for service, image in images.items():  # one at a time: concurrent pushes that mount
-        try:                                 # each other's blobs can fail ("blob unknown")
-            _compose.run_compose(c, "push", service)
-        except KitError as exc:
-            raise _release.push_failure(exc, image) from None
+        push(c, service, image)              # each other's blobs can fail ("blob unknown")
     client = _connect.build_client(connect=_connect.connect_timeout(c))
     by_ref = {_engine.normalize_ref(tag): image
               for image in _engine.inspect_images(client, images.values())

@@ -246,3 +246,32 @@ def test_require_registry_accepts_a_docker_hub_namespace():
     _release.require_registry(["ops/base-op-node:v1", "r.io/base-op-node:v1"])
     with pytest.raises(KitError, match="base-op-node:v1 names no registry"):
         _release.require_registry(["base-op-node:v1"])
+
+
+def test_a_registry_5xx_gets_one_more_push_and_a_refusal_none(monkeypatch, capsys):
+    """The command lines `release` composes: a registry's passing 500 (seen from
+    distribution 2.8 while a second repository mounts blobs the first push wrote) gets
+    one more `docker compose push`; a 401 gets none and becomes the one-line refusal."""
+    from invoke import MockContext, Result
+
+    from tasks import release
+
+    monkeypatch.setenv("COMPOSE_FILE", "/srv/node/compose.yml")
+    push = "docker compose push base-op-node"
+    server_error = Result(exited=1, stderr="received unexpected HTTP status: 500 Internal "
+                          "Server Error\n")
+    version = Result(stdout="2.40.3\n")
+    c = MockContext(run={push: [server_error, Result(exited=0)],
+                         "docker compose version --short": version}, repeat=True)
+    release.push(c, "base-op-node", "127.0.0.1:5000/ops/base-op-node:v1")
+    pushes = [call.args[0] for call in c.run.call_args_list if call.args[0] == push]
+    assert len(pushes) == 2
+    assert "pushing again" in capsys.readouterr().err
+
+    refused = Result(exited=1, stderr="unauthorized: authentication required\n")
+    c = MockContext(run={push: [refused, Result(exited=0)],
+                         "docker compose version --short": version}, repeat=True)
+    with pytest.raises(RegistryAuthFailed) as caught:
+        release.push(c, "base-op-node", "127.0.0.1:5000/ops/base-op-node:v1")
+    assert "docker login 127.0.0.1:5000" in str(caught.value)
+    assert [call.args[0] for call in c.run.call_args_list].count(push) == 1
