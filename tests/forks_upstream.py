@@ -13,18 +13,31 @@ It reproduces the *structure* of the real sources (read 2026-11-30), not their f
   `github.com/ethereum-optimism/superchain-registry/superchain` at a pseudo-version (older).
 - ethereum-optimism/op-geth: `superchain-registry-commit.txt` at the repo root.
 - NethermindEth/nethermind: `src/Nethermind/Chains/op-sepolia.json.zst`, zstd with the
-  dictionary `src/Nethermind/Chains/dictionary`; OP times as hex strings under
-  `engine.Optimism.params.<fork>Timestamp` and `params.op<Fork>TransitionTimestamp`.
+  dictionary `src/Nethermind/Chains/dictionary` (one streamed frame, so no content size
+  in its header), laid out as the generator `scripts/superchain.py` @898d9a27 writes it:
+  `name`, `dataDir`, `engine.Optimism.params` with `regolithTimestamp` "0x0",
+  `bedrockBlockNumber` and one `<fork>Timestamp` hex string per fork the chain's own
+  registry file sets, canyon through isthmus, `deltaTimestamp` included, next to
+  non-time keys (`canyonBaseFeeChangeDenominator`, `l1FeeRecipient`, ...);
+  `engine.OptimismCL`; top-level `params` repeating the times as EIP transitions
+  (`eip4844TransitionTimestamp`, `rip7212TransitionTimestamp`, ...) and
+  `op{Granite,Holocene,Isthmus}TransitionTimestamp`; `genesis`, `nodes`, `accounts`.
+  `jovianTimestamp` and `karstTimestamp` follow the same rule (the properties
+  JovianTimestamp and KarstTimestamp of OptimismChainSpecEngineParameters, @01dd031e).
+  No Nethermind source names a Lagoon key; the fixture's one Nethermind release that
+  carries Lagoon (the invented 2.2.1) spells it `interopTimestamp`, the name
+  NethermindEth/core-scripts gen2spec.jq gives geth's `interopTime` (the registry's old
+  name for lagoon_time), so the reader must map it to lagoon.
 
 The activation times are the public ones: OP Sepolia's as the registry lists them through
 Karst, and Lagoon at 1796918401 (2026-12-10 16:00:01 UTC) as op-node v1.21.0's release
-notes announce it. Which key a Nethermind release will use for Lagoon was not found
-upstream; the fixture uses `lagoonTimestamp`.
+notes announce it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 
 OPTIMISM = "ethereum-optimism/optimism"
@@ -154,16 +167,59 @@ def serve_op_node(fake) -> None:
 
 
 # ------------------------------------------------------------------ Nethermind tags
-def chainspec(times: dict[str, int]) -> dict:
+# Registry fork -> the engine.Optimism.params key superchain.py writes for it (none for
+# pectra_blob_schedule: a rollup-node setting); lagoon's key is the assumed one above.
+ENGINE_KEYS = {"canyon": "canyonTimestamp", "delta": "deltaTimestamp",
+               "ecotone": "ecotoneTimestamp", "fjord": "fjordTimestamp",
+               "granite": "graniteTimestamp", "holocene": "holoceneTimestamp",
+               "isthmus": "isthmusTimestamp", "jovian": "jovianTimestamp",
+               "karst": "karstTimestamp", "lagoon": "interopTimestamp"}
+# The EIP transitions superchain.py sets from a fork's time, in params.
+PARAM_KEYS = {
+    "canyon": ["eip4895TransitionTimestamp", "eip3651TransitionTimestamp",
+               "eip3855TransitionTimestamp", "eip3860TransitionTimestamp"],
+    "ecotone": ["eip1153TransitionTimestamp", "eip4788TransitionTimestamp",
+                "eip4844TransitionTimestamp", "eip5656TransitionTimestamp",
+                "eip6780TransitionTimestamp"],
+    "fjord": ["rip7212TransitionTimestamp"],
+    "granite": ["opGraniteTransitionTimestamp"],
+    "holocene": ["opHoloceneTransitionTimestamp"],
+    "isthmus": ["opIsthmusTransitionTimestamp", "eip7702TransitionTimestamp",
+                "eip2537TransitionTimestamp", "eip2935TransitionTimestamp",
+                "eip7623TransitionTimestamp", "eip6110TransitionTimestamp",
+                "eip7685TransitionTimestamp"],
+}
+
+
+def chainspec(times: dict[str, int], name: str = "OP Sepolia Testnet",
+              data_dir: str = "op-sepolia", chain_id: int = 11155420) -> dict:
+    """A chain spec laid out as superchain.py writes one (see the module docstring)."""
     engine = {"regolithTimestamp": "0x0", "bedrockBlockNumber": "0x0"}
-    engine.update({f"{fork}Timestamp": hex(when) for fork, when in times.items()
-                   if fork not in ("delta", "pectra_blob_schedule")})
-    params = {"chainId": hex(11155420), "eip1559ElasticityMultiplier": "0x6"}
-    for fork in ("granite", "holocene", "isthmus"):
+    engine.update({ENGINE_KEYS[fork]: hex(when) for fork, when in times.items()
+                   if fork in ENGINE_KEYS})
+    engine.update({"canyonBaseFeeChangeDenominator": "250",
+                   "l1FeeRecipient": "0x420000000000000000000000000000000000001A",
+                   "l1BlockAddress": "0x4200000000000000000000000000000000000015",
+                   "create2DeployerAddress": "0x13b0D85CcB8bf860b6b79AF3029fCA081AE9beF2",
+                   "create2DeployerCode": "6080"})
+    params = {"chainId": hex(chain_id), "gasLimitBoundDivisor": "0x400", "maxCodeSize": "0x6000",
+              "maxCodeSizeTransition": "0x0", "eip150Transition": "0x0",
+              "eip1559Transition": "0x0", "eip1559ElasticityMultiplier": "0x6",
+              "eip1559BaseFeeMaxChangeDenominator": "0x32"}
+    for fork, keys in PARAM_KEYS.items():
         if fork in times:
-            params[f"op{fork.capitalize()}TransitionTimestamp"] = hex(times[fork])
-    return {"name": "OP Sepolia Testnet", "engine": {"Optimism": {"params": engine}},
-            "params": params, "genesis": {"timestamp": "0x64d6dbac"}}
+            params.update({key: hex(times[fork]) for key in keys})
+    params.update({"depositContractAddress": "0x7f02c3e3c98b133055b8b348b2ac625669ed295d",
+                   "terminalTotalDifficulty": "0x0"})
+    return {"name": name, "dataDir": data_dir,
+            "engine": {"Optimism": {"params": engine},
+                       "OptimismCL": {"L1ChainId": 11155111, "L2BlockTime": 2,
+                                      "GenesisSystemConfig": {"GasLimit": 30000000}}},
+            "params": params,
+            "genesis": {"seal": {"ethereum": {"nonce": "0x0000000000000000"}},
+                        "number": "0x0", "timestamp": "0x64d6dbac", "gasLimit": "0x1c9c380"},
+            "nodes": ["enode://" + "ab" * 64 + "@192.0.2.1:30303"],
+            "accounts": {"0x4200000000000000000000000000000000000015": {"balance": "0x0"}}}
 
 
 def zstd_dictionary() -> bytes:
@@ -175,10 +231,15 @@ def zstd_dictionary() -> bytes:
 
 
 def compress(spec: dict, dictionary: bytes) -> bytes:
+    """As superchain.py compresses: `copy_stream` with the dictionary, one frame that does
+    not state its size (a reader that needs the size in the header fails on it)."""
     import zstandard
 
     dict_data = zstandard.ZstdCompressionDict(dictionary)
-    return zstandard.ZstdCompressor(dict_data=dict_data).compress(json.dumps(spec).encode())
+    out = io.BytesIO()
+    zstandard.ZstdCompressor(dict_data=dict_data).copy_stream(
+        io.BytesIO(json.dumps(spec).encode()), out)
+    return out.getvalue()
 
 
 def serve_nethermind(fake) -> None:

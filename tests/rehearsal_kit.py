@@ -2,24 +2,33 @@
 use, a fixture optimism monorepo served over git's smart HTTP on 127.0.0.1, and an
 ELF reader for the binary the build produces.
 
+The rehearsal is opt-in: it runs only with OPKIT_TEST_REHEARSAL=1 (`.ci/run` sets it),
+because it puts stand-ins under real image names on the engine it runs on.
+
 Stand-in base images are made without a registry: mmdebstrap writes a Debian bookworm
 root file system, `docker import` turns it into an image, and small Dockerfiles
 (tests/rehearsal/standins/) put Go, `apk`, `just`, busybox-style user tools and a
-stand-in Nethermind on top. Each is tagged opkit-rehearsal/<name>:<hash of its
-recipe> and kept in the engine between runs (label STANDIN_LABEL, never the test
-label): a second run rebuilds nothing. The names the Dockerfiles use
-(golang:1.19-alpine, alpine:3.23, nethermind/nethermind:<version>) are tags on those
-images for the session only (a real build on the host must never find them); a name
-held by an image that is no stand-in is never taken over. Two rehearsal sessions on one
-engine share these names: one's teardown can untag them under the other's builds.
+stand-in Nethermind on top, declaring what the real bases declare (REAL_BASES). Each is
+tagged opkit-rehearsal/<name>:<hash of its recipe> and kept in the engine between runs
+(label STANDIN_LABEL, never the test label): a second run rebuilds nothing. The names the
+Dockerfiles use (golang:1.19-alpine, alpine:3.23, nethermind/nethermind:<version>) point
+at those images only while a rehearsal build runs (`real_names`, under a lock file, so
+two sessions on one engine take turns), and are untagged in a `finally` (on Ctrl-C, and
+on SIGTERM/SIGHUP, which are turned into KeyboardInterrupt meanwhile): a real build on
+the host must never find them. A name held by an image that is no stand-in is never
+taken over. What a SIGKILL leaves behind (stand-ins under real names, still labelled
+STANDIN_LABEL) the next rehearsal untags first.
 """
-
 from __future__ import annotations
 
+import atexit
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -44,6 +53,52 @@ ROOTFS_COMMAND = ("mmdebstrap", "--quiet", "--variant=minbase", "bookworm")
 OLD_JUST, NEW_JUST = "1.43.1", "1.48.1"
 GO_VERSION_OF_JUST = {OLD_JUST: "1.19", NEW_JUST: "1.19.8"}
 ALPINE = "alpine:3.23"
+
+# The opt-in: the rehearsal retags real image names on the engine it runs on.
+OPT_IN = "OPKIT_TEST_REHEARSAL"
+OPT_IN_REASON = (f"the rehearsal puts stand-ins under real image names (alpine:3.23, "
+                 f"golang:*-alpine, nethermind/nethermind:<pin>) on this engine while it "
+                 f"builds: it runs only with {OPT_IN}=1 (as .ci/run sets it)")
+# Held while real names point at stand-ins: sessions on one engine take turns.
+NAMES_LOCK = Path(tempfile.gettempdir()) / "opkit-rehearsal-names.lock"
+
+# What the real base images declare, which their stand-ins must declare too (tests check
+# both the stand-in Dockerfiles and the images built from them).
+# - nethermind/nethermind: NethermindEth/nethermind Dockerfile (the stored versions on
+#   mcr.microsoft.com/dotnet/aspnet 8.0-noble @015b4368 and 10.0.1-noble, and the later
+#   10.0.10/10.0.12-resolute ones; the 1.39.3 tag, commit 28cbe2a0, is not stored): WORKDIR
+#   /nethermind, VOLUME /nethermind/keystore, /nethermind/logs and /nethermind/nethermind_db,
+#   EXPOSE 8545 8551 30303, no USER (root). ENTRYPOINT ["./nethermind"] through the
+#   10.0.1-noble one; the resolute ones start ./entrypoint.sh, which ends `exec ./nethermind
+#   "$@"` (which one 1.39.3 has is unverified; the production image sets its own entry
+#   point either way). The aspnet base (dotnet/dotnet-docker src/runtime-deps/10.0/noble)
+#   adds the user `app`, UID/GID 1654, with a home, and ENV APP_UID=1654.
+# - golang:<v>-alpine: docker-library/golang 1.26/alpine3.23/Dockerfile @0a8424b3: ENV
+#   GOTOOLCHAIN=local, GOPATH=/go, PATH with /go/bin and /usr/local/go/bin, WORKDIR /go,
+#   no USER, VOLUME or ENTRYPOINT; CMD ["/bin/sh"] from alpine.
+# - alpine:3.23: alpinelinux/docker-alpine x86_64/Dockerfile @00d34073 (3.23.6): FROM
+#   scratch, the minirootfs, CMD ["/bin/sh"]; no WORKDIR, USER, VOLUME or ENTRYPOINT.
+REAL_BASES = {
+    "nethermind": {"Volumes": ["/nethermind/keystore", "/nethermind/logs",
+                               "/nethermind/nethermind_db"],
+                   "WorkingDir": "/nethermind", "User": "", "Entrypoint": ["./nethermind"],
+                   "ExposedPorts": ["30303/tcp", "8545/tcp", "8551/tcp"],
+                   "Env": {"APP_UID": "1654"}},
+    "golang": {"Volumes": [], "WorkingDir": "/go", "User": "", "Entrypoint": None,
+               "Cmd": ["/bin/sh"], "Env": {"GOPATH": "/go", "GOTOOLCHAIN": "local"}},
+    "alpine": {"Volumes": [], "WorkingDir": "", "User": "", "Entrypoint": None,
+               "Cmd": ["/bin/sh"]},
+}
+
+
+def opted_in() -> bool:
+    return os.environ.get(OPT_IN) == "1"
+
+
+def require_opt_in() -> None:
+    """Skip (fail under CI) unless the rehearsal was asked for."""
+    if not opted_in():
+        need(OPT_IN_REASON)
 
 
 def _digest(*parts: bytes | str) -> str:
@@ -79,8 +134,14 @@ class Standins:
     alpine: str = ALPINE
     nethermind: str = ""
     built: list[str] = field(default_factory=list)  # cached images this session had to make
-    aliases: list[str] = field(default_factory=list)  # the names the Dockerfiles use
+    # the names the Dockerfiles use -> the cached stand-in each stands for (tagged only
+    # inside `real_names`)
+    names: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+
+    def real_names(self):
+        """Context: the names the Dockerfiles use point at the stand-ins meanwhile."""
+        return real_names(self.names)
 
 
 class StandinFactory:
@@ -155,23 +216,14 @@ class StandinFactory:
         if stale:
             _docker("image", "rm", *stale, check=False)
 
-    def alias(self, source: str, name: str) -> str:
-        """Tag `source` as `name`, unless `name` is an image that is not a stand-in."""
-        labels = image_labels(name)
-        if labels is not None and STANDIN_LABEL not in labels:
-            need(f"{name} is an image on this engine that is no rehearsal stand-in; the "
-                 "rehearsal needs that name for its stand-in and leaves yours alone")
-        _docker("tag", source, name)
-        self.result.aliases.append(name)
+    def claim(self, source: str, name: str) -> str:
+        """Note that `name` stands for `source` (tagged only inside `real_names`); a
+        stand-in a killed session left under `name` is untagged now."""
+        _check_name_free(name)
+        with _names_lock():  # never under another session's build
+            _untag_standin(name)
+        self.result.names[name] = source
         return name
-
-    def release(self) -> None:
-        """Untag the names the Dockerfiles use (the opkit-rehearsal/* images stay): left
-        behind, a real build on this host would take the stand-ins for its bases."""
-        for name in self.result.aliases:
-            labels = image_labels(name)
-            if labels is not None and STANDIN_LABEL in labels:
-                _docker("image", "rm", name, check=False)
 
     # ------------------------------------------------------------------------ all
     def make(self, nethermind_version: str) -> Standins:
@@ -183,18 +235,85 @@ class StandinFactory:
         for version, go_version in GO_VERSION_OF_JUST.items():
             tag = self.image(f"golang-just-{version}", "standins/Dockerfile.golang-just",
                              {"just": just_binary(version)}, {"GOLANG": golang})
-            self.result.golang[version] = self.alias(tag, f"golang:{go_version}-alpine")
+            self.result.golang[version] = self.claim(tag, f"golang:{go_version}-alpine")
         alpine = self.image("alpine", "standins/Dockerfile.alpine",
                             {n: standins / n for n in ("apk", "addgroup", "adduser")},
                             {"ROOTFS": rootfs})
-        self.alias(alpine, ALPINE)
+        self.claim(alpine, ALPINE)
         nethermind = self.image("nethermind", "standins/Dockerfile.nethermind",
                                 {n: ASSETS / "nethermind" / n
                                  for n in ("main.go", "go.mod", "configs")},
                                 {"ROOTFS": rootfs, "GOLANG": golang})
-        self.result.nethermind = self.alias(nethermind,
+        self.result.nethermind = self.claim(nethermind,
                                             f"nethermind/nethermind:{nethermind_version}")
         return self.result
+
+
+# ------------------------------------------------------------- real names, briefly
+_HELD: set[str] = set()  # real names this process has pointed at stand-ins right now
+
+
+def _check_name_free(name: str) -> None:
+    labels = image_labels(name)
+    if labels is not None and STANDIN_LABEL not in labels:
+        need(f"{name} is an image on this engine that is no rehearsal stand-in; the "
+             "rehearsal needs that name for its stand-in and leaves yours alone")
+
+
+def _untag_standin(name: str) -> None:
+    """Untag `name` if it is a stand-in (never an image of anyone else)."""
+    labels = image_labels(name)
+    if labels is not None and STANDIN_LABEL in labels:
+        _docker("image", "rm", name, check=False)
+    _HELD.discard(name)
+
+
+def _release_held() -> None:
+    for name in sorted(_HELD):
+        _untag_standin(name)
+
+
+atexit.register(_release_held)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def _names_lock():
+    with open(NAMES_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def real_names(names: dict[str, str]):
+    """Tag each stand-in (value) as its real name (key) for the duration of the block,
+    under NAMES_LOCK, and untag them afterwards whatever happens: an exception, Ctrl-C,
+    SIGTERM or SIGHUP (turned into KeyboardInterrupt meanwhile), or the interpreter
+    exiting (atexit). Only SIGKILL leaves them; the next `claim` untags them."""
+    with _names_lock():
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            previous = {sig: signal.signal(sig, _interrupt)
+                        for sig in (signal.SIGTERM, signal.SIGHUP)}
+        try:
+            for name, source in names.items():
+                _check_name_free(name)
+                _HELD.add(name)
+                _docker("tag", source, name)
+            yield names
+        finally:
+            try:
+                for name in names:
+                    _untag_standin(name)
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
 
 
 def _tree_digest(path: Path) -> str:

@@ -63,19 +63,56 @@ def test_every_build_task_takes_the_flags_of_the_table():
     assert [f.name for f in dataclasses.fields(build.BuildFlags)] == names
 
 
+# How the CLIs spell each build flag, written out here (never taken from
+# build.BUILD_FLAGS): `docker compose [--progress MODE] build [--no-cache] [--pull] [--push]
+# [--builder NAME] SERVICE` (`docker compose --help` and `docker compose build --help`,
+# compose v2) and `docker buildx bake [--file F]... [--no-cache] [--pull] [--push] [--set
+# TARGET.platform=P] [--builder NAME] [--progress MODE] TARGET` (docs.docker.com,
+# reference/cli/docker/buildx/bake). Compose has no platform flag: one platform goes to it
+# as DOCKER_DEFAULT_PLATFORM, several need bake.
+BAKE = ["docker", "buildx", "bake", "--file", "/a/compose.yml"]
+ONE_FLAG = [  # (the flag alone, compose's argv, bake's argv)
+    ({"no_cache": True}, ["--progress", "auto", "build", "--no-cache", "svc"],
+     [*BAKE, "--no-cache", "--progress", "auto", "svc"]),
+    ({"pull": True}, ["--progress", "auto", "build", "--pull", "svc"],
+     [*BAKE, "--pull", "--progress", "auto", "svc"]),
+    ({"push": True}, ["--progress", "auto", "build", "--push", "svc"],
+     [*BAKE, "--push", "--progress", "auto", "svc"]),
+    ({"platform": "linux/arm64"}, ["--progress", "auto", "build", "svc"],
+     [*BAKE, "--set", "svc.platform=linux/arm64", "--progress", "auto", "svc"]),
+    ({"builder": "b"}, ["--progress", "auto", "build", "--builder", "b", "svc"],
+     [*BAKE, "--builder", "b", "--progress", "auto", "svc"]),
+    ({"progress": "plain"}, ["--progress", "plain", "build", "svc"],
+     [*BAKE, "--progress", "plain", "svc"]),
+]
+
+
 def test_the_table_spells_each_flag_for_compose_and_bake(monkeypatch):
+    """Every flag set at once gives exactly the argv the CLIs take (spelled out above)."""
     monkeypatch.setenv("COMPOSE_FILE", "/a/compose.yml")
     everything = build.BuildFlags(no_cache=True, pull=True, push=True, builder="b",
                                   platform=" linux/amd64 , linux/arm64", progress="plain")
     assert everything.platform == "linux/amd64,linux/arm64"
-    compose = everything.compose_args("svc")
-    bake = everything.bake_argv("svc")
-    for flag in build.BUILD_FLAGS:
-        value = getattr(everything, flag.name)
-        if flag.compose:
-            assert flag.spell(flag.compose, value, "svc")[0] in compose, flag.name
-        assert flag.spell(flag.bake, value, "svc")[0] in bake, flag.name
-    assert compose[:3] == ["--progress", "plain", "build"]  # compose's own option first
+    assert everything.compose_args("svc") == [
+        "--progress", "plain", "build", "--no-cache", "--pull", "--push", "--builder", "b",
+        "svc"]
+    assert everything.bake_argv("svc") == [
+        *BAKE, "--no-cache", "--pull", "--push", "--set",
+        "svc.platform=linux/amd64,linux/arm64", "--builder", "b", "--progress", "plain", "svc"]
+
+
+@pytest.mark.parametrize("flag, compose, bake", ONE_FLAG, ids=lambda v: "-".join(v)
+                         if isinstance(v, dict) else None)
+def test_each_flag_alone_is_spelled_as_the_clis_spell_it(monkeypatch, flag, compose, bake):
+    monkeypatch.setenv("COMPOSE_FILE", "/a/compose.yml")
+    flags = build.BuildFlags(**flag)
+    assert flags.compose_args("svc") == compose
+    assert flags.bake_argv("svc") == bake
+
+
+def test_every_flag_of_the_table_has_a_spelling_here():
+    """A flag added to build.BUILD_FLAGS needs its CLI spelling in ONE_FLAG."""
+    assert {f.name for f in build.BUILD_FLAGS} == {n for flag, _, _ in ONE_FLAG for n in flag}
 
 
 @pytest.fixture

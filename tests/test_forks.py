@@ -1,6 +1,16 @@
 """Fork readiness (`inv source.forks`, doctor's forks check, the build warning) against a
 stand-in GitHub API serving registry files, op-node tags of each era and Nethermind chain
-specs (tests/forks_upstream.py says which upstream structure each fixture reproduces)."""
+specs (tests/forks_upstream.py says which upstream structure each fixture reproduces).
+
+"Today's case", which most tests here start from: NETWORK=op-sepolia, op-node v1.19.5
+and Nethermind 1.39.3 pinned. op-node/v1.19.5's superchain-registry gitlink
+(ethereum-optimism/optimism, from op-node/v1.19.1) names a registry revision whose
+superchain/configs/sepolia/op.toml [hardforks] (superchain-registry 8336d2aedd19) stops
+at karst_time; the registry's main adds lagoon_time (Lagoon in 10 days, the clock being
+fixed at forks_upstream.NOW). Nethermind 1.39.3's src/Nethermind/Chains/op-sepolia.json.zst
+(laid out as Nethermind's scripts/superchain.py writes it) stops at Karst too. So both
+pins lack Lagoon; op-node v1.21.0 and the fixture's Nethermind 2.2.1 carry it.
+"""
 
 from __future__ import annotations
 
@@ -46,10 +56,9 @@ def row_of(rows: list[dict], fork: str) -> dict:
 
 # --------------------------------------------------------------------- today's case
 def test_v1_19_pin_lacks_lagoon_then_ready_after_pinning(upstream, stack):
-    """Today's case. Structure: op-node v1.19.x pins the superchain-registry submodule
-    (ethereum-optimism/optimism, path superchain-registry, from op-node/v1.19.1) at a
-    revision whose superchain/configs/sepolia/op.toml [hardforks] (superchain-registry
-    8336d2aedd19) stops at karst_time; the registry's main adds lagoon_time 1796918401."""
+    """Today's case end to end: both pins are NOT READY for Lagoon (exit 1, one error
+    line naming op-node and "+1 more"); pinning op-node v1.21.0 makes op-node ready and
+    names Nethermind 2.2.1 as the carrier; pinning that too makes every row ready."""
     done = inv("source.forks", "--network", "op-sepolia")
     assert done.returncode == 1, done.stdout + done.stderr
     lagoon = next(line for line in done.stdout.splitlines() if line.startswith("lagoon "))
@@ -86,12 +95,11 @@ def test_within_decides_the_exit_code_not_the_verdict(upstream, stack):
 
 
 def test_json_shape(upstream, stack):
-    """Fixtures as in today's case: op-node/v1.19.5's superchain-registry gitlink
-    (ethereum-optimism/optimism, from op-node/v1.19.1) names a registry revision whose
-    superchain/configs/sepolia/op.toml [hardforks] (superchain-registry 8336d2aedd19)
-    stops at karst_time; NethermindEth/nethermind src/Nethermind/Chains/op-sepolia.json.zst.
-    The Nethermind spec has no deltaTimestamp: Delta is set only in the rollup node
-    (OP's network-upgrade docs)."""
+    """`--json` on today's case: one object per fork, in activation order, each with the
+    activation time and a verdict per component. Nethermind's spec carries deltaTimestamp
+    (scripts/superchain.py writes it), so Delta is ready by its time; it never carries
+    pectra_blob_schedule (no line for it in superchain.py: a rollup-node setting), which
+    is ready for the execution client as consensus-only."""
     done = inv("source.forks", "--network", "op-sepolia", "--json")
     rows = json.loads(done.stdout)
     assert [r["fork"] for r in rows][-2:] == ["karst", "lagoon"]
@@ -105,17 +113,17 @@ def test_json_shape(upstream, stack):
     assert lagoon["activation"] == up.LAGOON
     assert lagoon["op-node"]["diverges_at"] == up.LAGOON
     assert lagoon["op-node"]["carried_by"] == "v1.21.0"
-    delta = row_of(rows, "delta")
-    assert delta["execution"]["status"] == "ready"  # nothing for the EL to carry
-    assert "consensus-layer" in delta["execution"]["reason"]
+    delta = row_of(rows, "delta")["execution"]
+    assert delta["status"] == "ready" and "carries delta at the same time" in delta["reason"]
+    blobs = row_of(rows, "pectra_blob_schedule")["execution"]
+    assert blobs["status"] == "ready"  # nothing for the EL to carry
+    assert "derivation setting of the rollup node" in blobs["reason"]
 
 
 def test_network_comes_from_the_env_file_beside_compose(upstream, stack):
     """compose's own precedence: shell environment, then .env beside compose.yml, then the
-    `${VAR:-default}`. Fixtures as in today's case: op-node/v1.19.5's superchain-registry gitlink
-    (ethereum-optimism/optimism, from op-node/v1.19.1) names a registry revision whose
-    superchain/configs/sepolia/op.toml [hardforks] (superchain-registry 8336d2aedd19)
-    stops at karst_time; NethermindEth/nethermind src/Nethermind/Chains/op-sepolia.json.zst."""
+    `${VAR:-default}`. The network (quoted, with trailing blanks) and then the op-node
+    pins come from .env: today's case turns ready for op-node once .env pins v1.21.0."""
     (stack.parent / ".env").write_text("# settings\nNETWORK='op-sepolia'  \n")
     done = inv("source.forks", "--json")
     assert row_of(json.loads(done.stdout), "lagoon")["op-node"]["status"] == "not-ready"
@@ -156,10 +164,11 @@ def test_name_mapping_comes_from_the_registry(upstream):
 
 def test_dropped_network_is_said_plainly(upstream, stack):
     """op-node v1.21.0 dropped lisk-sepolia (doctor.DROPPED_NETWORKS); v1.19.5 still embeds
-    it (the registry's superchain/configs/sepolia/lisk.toml)."""
+    it (the registry's superchain/configs/sepolia/lisk.toml). Only the message is checked
+    here: that a rollup config reaches op-node is the stack's test, not this one."""
     source.write_pins(stack, {"OP_NODE_VERSION": "v1.21.0"})
     line = one_line_error(inv("source.forks", "--network", "lisk-sepolia"))
-    assert "op-node v1.21.0 and newer" in line and "OP_NODE_ROLLUP_CONFIG" in line
+    assert "lisk-sepolia" in line and "op-node v1.21.0 and newer" in line
     source.write_pins(stack, {"OP_NODE_VERSION": "v1.19.5"})
     older = inv("source.forks", "--network", "lisk-sepolia", "--within", "0")
     assert "lisk-sepolia" in older.stdout
@@ -203,11 +212,8 @@ def test_request_counts_cold_warm_offline(upstream):
 
 @pytest.mark.parametrize("outage", ["503", "stopped"])
 def test_offline_after_a_warm_run_gives_the_same_answer(upstream, stack, outage):
-    """The stand-in answering 503, or gone, after a warm run.
-    Fixtures as in today's case: op-node/v1.19.5's superchain-registry gitlink
-    (ethereum-optimism/optimism, from op-node/v1.19.1) names a registry revision whose
-    superchain/configs/sepolia/op.toml [hardforks] (superchain-registry 8336d2aedd19)
-    stops at karst_time; NethermindEth/nethermind src/Nethermind/Chains/op-sepolia.json.zst."""
+    """The stand-in answering 503, or gone, after a warm run of today's case: the same
+    JSON and exit code from the cache, and one note saying so."""
     first = inv("source.forks", "--network", "op-sepolia", "--json")
     assert first.returncode == 1 and json.loads(first.stdout)
     if outage == "503":
@@ -348,8 +354,9 @@ def test_interop_time_is_lagoon():
 
 
 def test_chainspec_times_reads_engine_and_params():
-    """Nethermind chain spec keys: engine.Optimism.params.<fork>Timestamp and
-    params.op<Fork>TransitionTimestamp (Nethermind's OP chain spec generator, 2025)."""
+    """The reader's rules on a hand-made spec: engine times win over params' op*
+    transitions, integers and hex both count, other transitions (eip*) are no forks,
+    interop is lagoon."""
     spec = {"engine": {"Optimism": {"params": {"canyonTimestamp": "0x10",
                                                "graniteTimestamp": 20,
                                                "interopTimestamp": "0x30"}}},
@@ -357,6 +364,32 @@ def test_chainspec_times_reads_engine_and_params():
                        "0x40", "eip4895TransitionTimestamp": "0x10"}}
     assert _embedded.chainspec_times(spec) == {"canyon": 16, "granite": 20, "holocene": 64,
                                                "lagoon": 48}
+
+
+def test_nethermind_reader_reads_the_generators_layout(upstream):
+    """The reader against the layout of a real Nethermind chain spec:
+    NethermindEth/nethermind scripts/superchain.py @898d9a27, the generator of
+    src/Nethermind/Chains/<chain>-<l1>.json.zst (forks_upstream.chainspec reproduces what
+    it writes, in our words), compressed as it compresses (copy_stream with the
+    dictionary: the frame header states no size), read through the stand-in GitHub API
+    at the fixture's Nethermind 1.39.3 tag with that tag's dictionary. Expected: one time
+    per fork the spec carries, from engine.Optimism.params (Regolith at genesis, Delta
+    included), and nothing from the keys that are no fork (bedrockBlockNumber,
+    canyonBaseFeeChangeDenominator, the eip*/rip* transitions, OptimismCL)."""
+    import zstandard
+
+    from tasks._github import GitHub
+
+    shipped = up.compress(up.chainspec(up.SEPOLIA_TIMES), up.zstd_dictionary())
+    assert zstandard.get_frame_parameters(shipped).content_size == \
+        zstandard.CONTENTSIZE_UNKNOWN
+    times, path = _embedded.nethermind_times(GitHub(), up.NETHERMIND, "1.39.3",
+                                             up.NM_TAGS["1.39.3"], "op-sepolia")
+    assert path == "src/Nethermind/Chains/op-sepolia.json.zst"
+    assert times == {"regolith": 0, "canyon": 1699981200, "delta": 1703203200,
+                     "ecotone": 1708534800, "fjord": 1716998400, "granite": 1723478400,
+                     "holocene": 1732633200, "isthmus": 1744905600, "jovian": 1763568001,
+                     "karst": 1781712001}
 
 
 def test_registry_pin_from_gomod():
@@ -403,11 +436,8 @@ def _doctor_probe(network: str, op_node: str = "v1.19.5",
 
 
 def test_doctor_forks_check_fails_with_the_pin_to_fix_it(upstream):
-    """doctor's forks check on today's case.
-    Fixtures as in today's case: op-node/v1.19.5's superchain-registry gitlink
-    (ethereum-optimism/optimism, from op-node/v1.19.1) names a registry revision whose
-    superchain/configs/sepolia/op.toml [hardforks] (superchain-registry 8336d2aedd19)
-    stops at karst_time; NethermindEth/nethermind src/Nethermind/Chains/op-sepolia.json.zst."""
+    """doctor's forks check on today's case: fail (Lagoon is within 30 days), the detail
+    names the op-node pin and when, and the fix is the pin command, said once."""
     assert doctor.check_forks in doctor.CHECKS
     check = doctor.check_forks(_doctor_probe("op-sepolia"), None)
     assert check.status == "fail"
@@ -418,7 +448,8 @@ def test_doctor_forks_check_fails_with_the_pin_to_fix_it(upstream):
 
 def test_doctor_forks_check_ok_and_warn(upstream):
     """op-node/v1.21.0's gitlink names registry main (with lagoon_time); the fixture's
-    Nethermind 2.2.1 spec carries a lagoonTimestamp (an assumed key: see forks_upstream)."""
+    Nethermind 2.2.1 spec carries Lagoon as interopTimestamp (an assumed key: see
+    forks_upstream). Base: warn without a request; no network at build time: skip."""
     ok = doctor.check_forks(_doctor_probe("op-sepolia", "v1.21.0", "2.2.1"), None)
     assert ok.status == "ok" and "next: lagoon in 10 days" in ok.detail
     base = doctor.check_forks(_doctor_probe("base-mainnet"), None)
@@ -447,16 +478,15 @@ def test_doctor_forks_check_asks_the_mirror_source_config_names(upstream):
     assert asked == {True}, [r["path"] for r in upstream.requests]
     assert not any(r["path"].startswith("/repos/ethereum-optimism/optimism/")
                    for r in upstream.requests)
-    assert check.status in ("warn", "skip") and "optimism-mirror" in check.detail
+    # the mirror answered, with a 404: a setting to fix (warn), not an outage (skip)
+    assert check.status == "warn", check
+    assert "someorg/optimism-mirror" in check.detail and "(404)" in check.detail
 
 
 # ---------------------------------------------------------------- build warning
 def test_build_warning_is_one_line_and_free_without_network(upstream, stack):
-    """No NETWORK: no request at all. With it: one line.
-    Fixtures as in today's case: op-node/v1.19.5's superchain-registry gitlink
-    (ethereum-optimism/optimism, from op-node/v1.19.1) names a registry revision whose
-    superchain/configs/sepolia/op.toml [hardforks] (superchain-registry 8336d2aedd19)
-    stops at karst_time; NethermindEth/nethermind src/Nethermind/Chains/op-sepolia.json.zst."""
+    """No NETWORK: no request at all. With it, today's op-node pin gives one line naming
+    the fork, its time and v1.21.0 as the carrier; with v1.21.0 as the pin, none."""
     assert forks.build_warning(("op-node", "execution")) is None
     assert upstream.requests == []
     os.environ["NETWORK"] = "op-sepolia"

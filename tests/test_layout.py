@@ -1,5 +1,5 @@
-"""The namespace: every task is there with help, `inv` and pytest load the same code,
-and nothing slow happens at import time."""
+"""The namespace: exactly the tasks below, each with help, `inv` and pytest load the same
+code, and nothing slow happens at import time."""
 
 import copy
 import subprocess
@@ -10,11 +10,15 @@ from invoke import Collection
 import tasks
 from tests.helpers import ROOT, inv, inv_process
 
+# The whole namespace, as README's "Tasks" section lists it: a task added, renamed or
+# dropped changes this set (and the README with it).
 EXPECTED = {
-    "build.all", "build.op-node", "build.execution", "source.tags", "source.resolve",
-    "source.pin", "source.outdated", "source.clone", "source.forks", "audit.sizes",
-    "audit.layers",
-    "clean.cache", "clean.images", "doctor",
+    "build.all", "build.op-node", "build.execution",
+    "source.tags", "source.resolve", "source.pin", "source.outdated", "source.clone",
+    "source.forks",
+    "audit.sizes", "audit.layers",
+    "clean.cache", "clean.images",
+    "doctor", "release",
 }
 
 
@@ -23,7 +27,7 @@ def test_inv_list_shows_every_task():
     assert done.returncode == 0, done.stderr
     listed = {line.split()[0] for line in done.stdout.splitlines()[1:] if line.strip()
               and not line.startswith(" " * 10)}
-    assert EXPECTED <= listed, EXPECTED - listed
+    assert listed == EXPECTED, (EXPECTED - listed, listed - EXPECTED)
     assert "build.all (build)" in done.stdout  # `inv build` runs the default task
 
 
@@ -32,6 +36,16 @@ def _all_tasks(coll: Collection, prefix=""):
         yield prefix + name, t
     for name, sub in coll.collections.items():
         yield from _all_tasks(sub, f"{prefix}{name}.")
+
+
+def test_the_namespace_is_exactly_the_expected_one():
+    """The package's namespace (what pytest and the bench load) has the same tasks, in the
+    collections build, source, audit and clean plus two root tasks, and `build` defaults
+    to build.all."""
+    assert {name for name, _ in _all_tasks(tasks.ns)} == EXPECTED
+    assert set(tasks.ns.collections) == {"build", "source", "audit", "clean"}
+    assert set(tasks.ns.tasks) == {"doctor", "release"}
+    assert tasks.ns.collections["build"].default == "all"
 
 
 def test_every_task_and_flag_has_help():

@@ -1,10 +1,15 @@
 """The rehearsal: the production Dockerfiles and compose.yml, unchanged, built and run
 on the real engine, with stand-ins only for what cannot be fetched here.
 
+Opt-in: it runs only with OPKIT_TEST_REHEARSAL=1 (`.ci/run` sets it); otherwise every
+test here skips (fails under CI) before anything reaches the engine, because the real
+base-image names point at stand-ins while its builds run (tests/rehearsal_kit.py).
+
 - Base images: golang:1.19-alpine, golang:1.19.8-alpine, alpine:3.23 and
   nethermind/nethermind:<pin> are local stand-ins on a Debian root file system
-  (tests/rehearsal_kit.py); the production RUN steps run in them for real (apt-get,
-  git, just, go build, useradd).
+  (tests/rehearsal_kit.py), declaring the real bases' volumes, user, workdir and entry
+  point; the production RUN steps run in them for real (apt-get, git, just, go build,
+  useradd). Those names exist only during each build (`standins.real_names()`).
 - Upstream: a fixture optimism monorepo with op-node tags of every era, served over
   git's smart HTTP on 127.0.0.1 (the build reaches it through a test-side compose
   override: build network host).
@@ -18,6 +23,7 @@ stand-in images (label opstack-image-kit.rehearsal-standin) stay for the next ru
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -78,21 +84,26 @@ def _remove_session_images() -> None:
 
 
 # ---------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session", autouse=True)
+def opted_in():
+    """The gate, before any other fixture of this module: OPKIT_TEST_REHEARSAL=1."""
+    kit.require_opt_in()
+
+
 @pytest.fixture(scope="session")
-def standins(engine, tmp_path_factory):
-    """The stand-in base images, made once (then cached in the engine)."""
+def standins(opted_in, engine, tmp_path_factory):
+    """The stand-in base images, made once (then cached in the engine). The real names
+    point at them only inside `standins.real_names()`."""
     need_compose()
     factory = kit.StandinFactory(tmp_path_factory.mktemp("standins"))
     try:
-        made = factory.make(nethermind_version=_pin("NETHERMIND_VERSION"))
-        yield made
+        yield factory.make(nethermind_version=_pin("NETHERMIND_VERSION"))
     finally:
         _remove_session_images()
-        factory.release()
 
 
 @pytest.fixture(scope="session")
-def monorepo(tmp_path_factory):
+def monorepo(opted_in, tmp_path_factory):
     repo = kit.make_monorepo(tmp_path_factory.mktemp("monorepo"))
     yield repo
     repo.server.close()
@@ -123,7 +134,8 @@ def _override(path: Path, services: dict[str, dict], **top: object) -> Path:
 
 
 # ----------------------------------------------------------------- op-node image
-def build_op_node(tmp_path: Path, monorepo: kit.Monorepo, version: str, just: str,
+def build_op_node(tmp_path: Path, standins: kit.Standins, monorepo: kit.Monorepo,
+                  version: str, just: str,
                   commit: str | None = None) -> tuple[subprocess.CompletedProcess, str]:
     """`docker compose build base-op-node` of the real compose.yml, with the fixture
     monorepo as OP_NODE_REPO, and an override that only labels the image, names it for
@@ -140,9 +152,10 @@ def build_op_node(tmp_path: Path, monorepo: kit.Monorepo, version: str, just: st
                OP_NODE_COMMIT=monorepo.commits.get(version, "") if commit is None else commit,
                GO_VERSION=kit.GO_VERSION_OF_JUST[just],
                COMPOSE_PROJECT_NAME=f"{SESSION}-build")
-    done = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "-f", str(override),
-                           "--progress", "plain", "build", "base-op-node"],
-                          env=env, capture_output=True, text=True, timeout=1200)
+    with standins.real_names():
+        done = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "-f", str(override),
+                               "--progress", "plain", "build", "base-op-node"],
+                              env=env, capture_output=True, text=True, timeout=1200)
     return done, image
 
 
@@ -195,7 +208,7 @@ def test_op_node_image_builds_every_era(tmp_path, standins, monorepo, version, j
     `[script]` attribute is currently unstable" (checked by building it here). Without
     the ENV line alone, every old-just build fails: the step then says just cannot read
     the justfile."""
-    done, image = build_op_node(tmp_path, monorepo, version, just)
+    done, image = build_op_node(tmp_path, standins, monorepo, version, just)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     commit, date = monorepo.commits[version], monorepo.dates[version]
@@ -240,10 +253,42 @@ def test_elf_reader_tells_a_dynamic_binary():
     assert not elf.static
 
 
+def _declared(ref: str) -> dict:
+    """What an image declares, in the form of kit.REAL_BASES."""
+    config = json.loads(_docker("image", "inspect", "--format", "{{json .Config}}",
+                                ref).stdout)
+    return {"Volumes": sorted(config.get("Volumes") or {}),
+            "WorkingDir": config.get("WorkingDir") or "", "User": config.get("User") or "",
+            "Entrypoint": config.get("Entrypoint"), "Cmd": config.get("Cmd"),
+            "ExposedPorts": sorted(config.get("ExposedPorts") or {}),
+            "Env": dict(e.split("=", 1) for e in config.get("Env") or [])}
+
+
+def test_standins_declare_what_the_real_bases_declare(standins):
+    """Each stand-in image, as built, declares the real base's volumes, user, workdir,
+    entry point, command, ports and the environment listed in kit.REAL_BASES (which
+    says the upstream file and commit of each fact). The old Nethermind stand-in
+    declared no VOLUME, so no container made from it (doctor's probe, the stack) had the
+    three anonymous volumes a real one gets."""
+    images = {"nethermind": [standins.names[standins.nethermind]],
+              "golang": [standins.names[name] for name in standins.golang.values()],
+              "alpine": [standins.names[standins.alpine]]}
+    for base, refs in images.items():
+        real = kit.REAL_BASES[base]
+        for ref in refs:
+            declared = _declared(ref)
+            for key, value in real.items():
+                if key == "Env":
+                    assert {k: declared["Env"].get(k) for k in value} == value, (ref, key)
+                else:
+                    assert declared[key] == value, (ref, key, declared[key])
+
+
 def test_op_node_image_builds_with_a_seven_hex_commit_pin(tmp_path, standins, monorepo):
     """compose.yml pins op-node by the 7-hex prefix its release page shows."""
     commit = monorepo.commits["v1.21.0"]
-    done, image = build_op_node(tmp_path, monorepo, "v1.21.0", kit.OLD_JUST, commit=commit[:7])
+    done, image = build_op_node(tmp_path, standins, monorepo, "v1.21.0", kit.OLD_JUST,
+                                commit=commit[:7])
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"op-node/v1.21.0 at {commit}" in done.stdout + done.stderr
     labels = json.loads(_docker("image", "inspect", "--format", "{{json .Config.Labels}}",
@@ -255,7 +300,8 @@ def test_op_node_build_refuses_a_tag_that_moved(tmp_path, standins, monorepo):
     """The pin is v1.19.1's commit, but the tag op-node/v1.21.0 points elsewhere: the
     build stops at the clone step with the moved-tag message, and tags no image."""
     pinned, actual = monorepo.commits["v1.19.1"], monorepo.commits["v1.21.0"]
-    done, image = build_op_node(tmp_path, monorepo, "v1.21.0", kit.NEW_JUST, commit=pinned)
+    done, image = build_op_node(tmp_path, standins, monorepo, "v1.21.0", kit.NEW_JUST,
+                                commit=pinned)
     output = done.stdout + done.stderr
     assert done.returncode != 0
     assert (f"op-node/v1.21.0 is commit {actual}, but OP_NODE_COMMIT pins {pinned}: "
@@ -308,8 +354,10 @@ class Stack:
     containers reach the test's snapshot server), and health-check timings scaled down
     (interval 1 s, start period 2 s, 3 retries: the same check command)."""
 
-    def __init__(self, tmp_path: Path, monorepo: kit.Monorepo, **settings: str) -> None:
+    def __init__(self, tmp_path: Path, standins: kit.Standins, monorepo: kit.Monorepo,
+                 **settings: str) -> None:
         self.dir = tmp_path
+        self.standins = standins
         self.project = f"{SESSION}-{uuid.uuid4().hex[:6]}"
         self.network = f"{self.project}-net"
         self.volume_overrides: dict[str, list] = {}
@@ -336,8 +384,12 @@ class Stack:
 
     def compose(self, *args: str, check: bool = True, timeout: int = 600) \
             -> subprocess.CompletedProcess:
-        done = subprocess.run(["docker", "compose", *args], env=self.env(), cwd=ROOT,
-                              capture_output=True, text=True, timeout=timeout)
+        # the commands that may build: the base-image names exist only meanwhile
+        names = self.standins.real_names() if args[0] in ("build", "up", "run") \
+            else contextlib.nullcontext()
+        with names:
+            done = subprocess.run(["docker", "compose", *args], env=self.env(), cwd=ROOT,
+                                  capture_output=True, text=True, timeout=timeout)
         if check:
             assert done.returncode == 0, f"docker compose {' '.join(args)}:\n" \
                                          f"{done.stdout}\n{done.stderr}"
@@ -427,7 +479,7 @@ def stack(tmp_path, standins, monorepo):
     made: list[Stack] = []
 
     def make(**settings: str) -> Stack:
-        made.append(Stack(tmp_path, monorepo, **settings))
+        made.append(Stack(tmp_path, standins, monorepo, **settings))
         return made[-1]
 
     yield make
@@ -468,6 +520,17 @@ def test_stack_starts_op_node_only_once_execution_is_healthy_and_shares_one_jwt(
 
     assert rpc(s.ports["EXECUTION_RPC_PORT"], "web3_clientVersion").startswith("Nethermind/")
     assert rpc(s.ports["OP_NODE_RPC_PORT"], "optimism_version").startswith(f"{STACK_VERSION}-")
+
+    # the real image's VOLUMEs: anonymous volumes, owned by the image's user (the
+    # production Dockerfile chowns them after the base declared them)
+    volumes = kit.REAL_BASES["nethermind"]["Volumes"]
+    mounts = json.loads(_docker("inspect", "--format", "{{json .Mounts}}",
+                                s.container("base-execution")).stdout)
+    assert sorted(m["Destination"] for m in mounts if m["Type"] == "volume"
+                  and m["Destination"].startswith("/nethermind/")) == volumes, mounts
+    owners = s.compose("exec", "-T", "base-execution", "stat", "-c", "%u:%g",
+                       *volumes).stdout.split()
+    assert owners == ["10001:10001"] * 3, owners
 
     mode = s.compose("exec", "-T", "base-op-node", "stat", "-c", "%a %u:%g %s",
                      "/secrets/jwt.hex").stdout.split()
