@@ -44,6 +44,41 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Networks:
+    """Which networks a built image runs by name, and how its service is given one.
+
+    SETTING is the service's environment variable that carries the name; CUSTOM the one
+    that points the client at a config file instead (then the name is not looked up).
+    The image lists the names it knows either as a FOLDER of `<name><suffix>` files
+    (read from the image; nothing runs) or in the output of COMMAND (run in the image):
+    the comma-separated names after MARKER, up to `[$` (where urfave/cli's help shows
+    the flag's environment variable) or the end of the line.
+    """
+
+    setting: str
+    custom: str | None = None
+    folder: str | None = None
+    suffix: str = ".json"
+    command: tuple[str, ...] = ()
+    marker: str = ""
+
+    def parse(self, output: str) -> list[str] | None:
+        """The names COMMAND's OUTPUT lists, or None when the marker is not in it."""
+        start = output.find(self.marker) if self.marker else -1
+        if start < 0:
+            return None
+        rest = output[start + len(self.marker):]
+        end = rest.find("[$")
+        rest = rest[:end] if end >= 0 else rest.split("\n", 1)[0]
+        return sorted({n.strip() for n in rest.split(",") if n.strip()})
+
+    def names(self, files: list[str]) -> list[str]:
+        """The network names among the FILES of FOLDER."""
+        return sorted(f[:-len(self.suffix)] for f in files
+                      if f.endswith(self.suffix) and len(f) > len(self.suffix))
+
+
+@dataclass(frozen=True)
 class Component:
     """One image the kit builds from an upstream release.
 
@@ -70,6 +105,9 @@ class Component:
     # (execution: base-execution-init, the restore): never built or pulled, so the kit
     # builds, audits and cleans only `service`.
     init_service: str | None = None
+    # Where the built image lists the networks it runs by name (doctor checks NETWORK
+    # against it); None: the component takes no network.
+    networks: Networks | None = None
 
     @property
     def label(self) -> str:
@@ -185,6 +223,14 @@ register(Component(
     # into the final stage costs hundreds of MB and fails this at once.
     budget="60MB",
     probe=Probe(entrypoint=("op-node",)),
+    # op-node's --network help text lists the chains its binary embeds (optimism
+    # op-service/flags/flags.go CLINetworkFlag at op-node/v1.9.4: "Available networks: "
+    # + the names joined by ", "). op-node also takes other spellings (any case, and
+    # mainnet/sepolia for op-mainnet/op-sepolia: op-node/chaincfg/chains.go ChainByName),
+    # but the execution client gets the same NETWORK and reads configs/<NETWORK>.json
+    # (its mainnet.json is Ethereum's), so only the listed spelling works for both.
+    networks=Networks(setting="OP_NODE_NETWORK", custom="OP_NODE_ROLLUP_CONFIG",
+                      command=("op-node", "--help"), marker="Available networks:"),
 ))
 register(Component(
     name="execution",
@@ -199,4 +245,8 @@ register(Component(
     # check `inv audit.layers --service base-execution` and tighten.
     budget="400MB",
     probe=Probe(entrypoint=("./nethermind",), workdir="/nethermind"),
+    # docker/execution/entrypoint.sh passes `--config $NETWORK`: Nethermind reads
+    # configs/<name>.json beside its binary (/nethermind in the official image).
+    networks=Networks(setting="NETWORK", custom="NETHERMIND_CONFIG",
+                      folder="/nethermind/configs", suffix=".json"),
 ))

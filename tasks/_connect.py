@@ -65,6 +65,27 @@ def engine_target() -> str:
     return "unix:///var/run/docker.sock" if name == "default" else f"docker context {name}"
 
 
+class ContextMissing(EngineUnavailable):
+    """The docker CLI context in force does not exist (or has no docker endpoint): no
+    engine was tried, so the fix is the setting, not the daemon. `fix` says which."""
+
+    def __init__(self, detail: str, fix: str) -> None:
+        super().__init__(f"{detail}; {fix}")
+        self.fix = fix
+
+
+def _context_missing(name: str, what: str = "does not exist") -> ContextMissing:
+    """The one line for context NAME that WHAT, naming where the name came from."""
+    if os.environ.get("DOCKER_CONTEXT"):
+        return ContextMissing(f"DOCKER_CONTEXT={name}: that Docker context {what}",
+                              "`docker context ls` lists the contexts: set DOCKER_CONTEXT to "
+                              "one of them, or unset it")
+    config = os.path.join(_config_dir(), "config.json")
+    return ContextMissing(f"the docker CLI's current context {name!r} (currentContext in "
+                          f"{config}) {what}", "`docker context ls` lists the contexts: "
+                          "`docker context use default` (the local engine) or another")
+
+
 def _unreachable(reason: str) -> EngineUnavailable:
     return EngineUnavailable(
         f"cannot reach the Docker engine at {engine_target()} ({reason}); "
@@ -340,12 +361,10 @@ def _context(name: str) -> Endpoint:
         with open(os.path.join(folder, "meta", key, "meta.json"), encoding="utf-8") as handle:
             docker_end = (json.load(handle).get("Endpoints") or {}).get("docker") or {}
     except (OSError, ValueError, AttributeError):
-        raise KitError(
-            f"Docker context {name!r} does not exist; `docker context ls` lists the known ones"
-        ) from None
+        raise _context_missing(name) from None
     if not docker_end.get("Host"):
-        raise KitError(f"Docker context {name!r} has no docker endpoint; "
-                       "`docker context inspect` shows it")
+        raise _context_missing(name, "has no docker endpoint (`docker context inspect "
+                               f"{name}` shows it)")
     tls_dir = os.path.join(folder, "tls", key, "docker")
     files = {}
     if os.path.isdir(tls_dir):

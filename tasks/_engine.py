@@ -183,13 +183,25 @@ def engine_info(client) -> dict:
     return _engine_call("reading engine info", client.info)
 
 
+def remove_container(client, cid: str) -> None:
+    """Remove container CID, forced, WITH its anonymous volumes (`docker rm -fv`): every
+    container of an image gets a fresh volume for each VOLUME the image declares (the
+    Nethermind base declares three), and a removal without `v` leaves them all dangling.
+    Best effort: what the container was for matters more than its cleanup."""
+    try:
+        client.api.remove_container(cid, v=True, force=True)
+    except Exception:
+        pass
+
+
 def run_probe(client, image: str, argv: list[str], entrypoint: list[str] | None = None,
               workdir: str | None = None, timeout: int = 60,
               labels: dict[str, str] | None = None) -> tuple[int, str]:
     """Run ARGV in a throwaway container of IMAGE: (exit code, output).
 
-    No network, removed afterwards whatever happens. `ProbeFailed` when the command
-    cannot even start (the executable is missing from the image).
+    No network, removed afterwards whatever happens, with its anonymous volumes.
+    `ProbeFailed` when the command cannot even start (the executable is missing from the
+    image).
     """
     import requests
     from docker.errors import APIError
@@ -215,7 +227,59 @@ def run_probe(client, image: str, argv: list[str], entrypoint: list[str] | None 
         output = client.api.logs(cid, stdout=True, stderr=True).decode(errors="replace")
         return int(code), output
     finally:
+        remove_container(client, cid)
+
+
+def folder_names(client, image: str, path: str,
+                 labels: dict[str, str] | None = None) -> list[str] | None:
+    """The names in folder PATH of IMAGE (its direct entries), or None when the image
+    has no such folder. Read from a container that is created and never started
+    (`GET /containers/{id}/archive`), so nothing in the image runs and it needs no shell."""
+    import io
+    import tarfile
+
+    container = _engine_call(
+        f"creating a container of {image}", client.api.create_container, image,
+        entrypoint=["/opkit-never-started"], command=[], labels=labels or {},
+        host_config=client.api.create_host_config(network_mode="none"),
+    )
+    cid = container["Id"]
+
+    def archive():
         try:
-            client.api.remove_container(cid, force=True)
-        except Exception:  # best effort: the probe's result matters more than its cleanup
-            pass
+            stream, _ = client.api.get_archive(cid, path)
+        except Exception as exc:
+            from docker.errors import NotFound
+
+            if isinstance(exc, NotFound):  # no such folder in the image
+                return None
+            raise
+        return b"".join(stream)
+
+    try:
+        data = _engine_call(f"reading {path} in {image}", archive)
+    finally:
+        remove_container(client, cid)
+    if data is None:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:  # members: <folder>/<name>...
+        return sorted({m.name.split("/")[1] for m in tar.getmembers()
+                       if m.name.count("/") >= 1 and m.name.split("/")[1]})
+
+
+def project_containers(client, project: str) -> list[dict]:
+    """The containers (any state) compose made for the compose project PROJECT, as
+    `GET /containers/{id}/json` describes them; one-off `compose run` containers are
+    left out. One listing call, one inspect each."""
+    listed = _engine_call("listing containers", client.api.containers, all=True,
+                          filters={"label": f"com.docker.compose.project={project}"})
+    found = []
+    for entry in listed:
+        if (entry.get("Labels") or {}).get("com.docker.compose.oneoff") == "True":
+            continue
+        try:
+            found.append(_engine_call("inspecting a container", client.api.inspect_container,
+                                      entry["Id"]))
+        except EngineError:  # removed since the listing
+            continue
+    return found

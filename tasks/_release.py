@@ -61,9 +61,23 @@ def registry_path(ref: str) -> str:
     return repo.rpartition("/")[0]
 
 
+def push_target(ref: str) -> tuple[str, str] | None:
+    """(registry host, full IMAGE_REGISTRY) a push of REF goes to, or None for a bare
+    name (`base-op-node:v1`: IMAGE_REGISTRY empty), which stays on the host. A name
+    without a registry host is a Docker Hub namespace, as docker reads it: `acme/x` and
+    `docker.io/acme/x` both give ("docker.io", "docker.io/acme")."""
+    repo, _ = split_ref(ref)
+    path = repo.rpartition("/")[0]
+    if not path:
+        return None
+    registry = registry_of(repo)
+    return registry, path if registry != DEFAULT_REGISTRY else f"{DEFAULT_REGISTRY}/{path}"
+
+
 def has_registry(ref: str) -> bool:
-    """Whether REF names a registry of its own (IMAGE_REGISTRY was set)."""
-    return registry_of(ref) != DEFAULT_REGISTRY
+    """Whether REF goes somewhere when pushed (IMAGE_REGISTRY was set: a registry, or a
+    Docker Hub namespace)."""
+    return push_target(ref) is not None
 
 
 def explain(output: str, ref: str, doing: str) -> RegistryError | None:
@@ -146,7 +160,7 @@ def print_pushed(digests: dict[str, str | None]) -> None:
 def require_registry(refs) -> None:
     """A push needs image names a registry accepts: `base-op-node:v1` alone would go to
     Docker Hub's official-image namespace. One line naming IMAGE_REGISTRY if so."""
-    bare = sorted({ref for ref in refs if "/" not in split_ref(ref)[0]})
+    bare = sorted({ref for ref in refs if push_target(ref) is None})
     if bare:
         raise KitError(f"{', '.join(bare)} names no registry to push to: set IMAGE_REGISTRY "
                        "(e.g. registry.example.com/ops, in .env or the environment) and "
@@ -167,10 +181,14 @@ def stored_login(registry: str) -> str | None:
             config = json.load(handle)
     except (OSError, ValueError):
         return None
-    names = {registry, f"https://{registry}", f"http://{registry}"}
+    hosts = {registry}
+    if registry == DEFAULT_REGISTRY:  # the CLI keys Docker Hub's login by its index URL
+        hosts |= {"index.docker.io", "registry-1.docker.io"}
+    names = hosts | {f"{scheme}://{h}" for h in hosts for scheme in ("https", "http")}
     if registry == DEFAULT_REGISTRY:
-        names.add("https://index.docker.io/v1/")
-    helper = (config.get("credHelpers") or {}).get(registry)
+        names |= {"https://index.docker.io/v1/", "https://index.docker.io/v1"}
+    helpers = config.get("credHelpers") or {}
+    helper = next((helpers[n] for n in sorted(names) if helpers.get(n)), None)
     if helper:
         return f"credHelper {helper}"
     if names & set(config.get("auths") or {}):

@@ -7,122 +7,49 @@ more check is one function and one line in CHECKS. Each check says ok / warn / f
 skip with a one-line fix; a check that needs the engine skips when the engine is down,
 and the forks check (`inv source.forks`) skips when GitHub cannot be reached and nothing
 is cached. Nothing here raises past `doctor`: a crashing check is reported as a
-failure, so the command never ends in a traceback.
+failure, so the command never ends in a traceback. The probe and the report line are
+in tasks/_check.py; the checks of the chain the stack runs (network, the names the
+built images know, the running containers, forks) in tasks/_chain_checks.py.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
 
 from invoke import task
 from invoke.exceptions import Exit
 
 from . import _components, _compose, _connect, _engine, _release, _versions
+from ._chain_checks import check_forks, check_network, check_network_names, check_stack
+from ._chains import (  # noqa: F401 (the network rules, as doctor's: _readiness, tests)
+    DROPPED_NETWORKS,
+    build_args,
+    dropped_network,
+    is_base_network,
+    network_settings,
+)
+from ._check import (  # noqa: F401 (doctor's own names for them)
+    PROBE_LABELS,
+    STATUSES,
+    Check,
+    CheckFn,
+    EngineProbe,
+    Status,
+    first_line,
+)
 from ._errors import KitError
 from ._ignore import SENSITIVE_PATTERNS, is_ignored, leaks, read_ignore
 from ._units import format_bytes
 
 MIN_FREE_BYTES = 10 * 1000**3  # an op-node build: Go toolchain, monorepo, module cache
 WARN_FREE_BYTES = 30 * 1000**3
-PROBE_LABELS = {"opstack-image-kit.probe": "1"}
-# Networks this stack cannot follow since Base moved to its own clients at Azul
-# (Sepolia 2026-04-20, mainnet 2026-05-28).
-_BASE_NETWORK = re.compile(r"(^|[^a-z])base([-_ ]?(mainnet|sepolia|goerli))?($|[^a-z])", re.I)
-# Chains op-node v1.21.0 dropped from its embedded registry (its release notes); names as
-# op-node spells them: the registry's superchain/configs/<superchain>/<chain>.toml gives
-# <chain>-<superchain> (Superseed's file is sseed.toml, Xterio's xterio-eth.toml). They
-# need an explicit rollup config from then on. docker/op-node/entrypoint.sh lists the same.
-DROPPED_NETWORKS = {
-    (1, 21, 0): ("automata-mainnet", "lisk-mainnet", "lisk-sepolia", "mint-mainnet",
-                 "polynomial-mainnet", "redstone-mainnet", "sseed-mainnet", "superseed-mainnet",
-                 "xterio-eth-mainnet"),
-}
-_NETWORK_KEYS = re.compile(r"(^|_)(NETWORK|CHAIN|CHAIN_NAME)$|^NETHERMIND_CONFIG$", re.I)
 _LIB_ERRORS = ("error while loading shared libraries", "cannot open shared object",
                "Couldn't find a valid ICU", "libicu", "not found (required by")
 
 
-Status = Literal["ok", "warn", "fail", "skip"]
-STATUSES: tuple[str, ...] = get_args(Status)
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the report; a warn or fail carries the fix."""
-
-    name: str
-    status: Status
-    detail: str
-    fix: str = ""
-
-    def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"check status {self.status!r} is not one of {STATUSES}")
-
-
-@dataclass(frozen=True)
-class EngineProbe:
-    """What the checks look at, read once before they run. A field is None when it could
-    not be read; `errors` says why (keys "engine", "config"). `labels` go on the
-    throwaway containers that run each image's binary."""
-
-    client: Any = None
-    version: dict | None = None
-    info: dict | None = None
-    config: dict | None = None
-    contexts: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def take(cls, c, labels: dict[str, str] | None = None, timeout: int = 15) -> EngineProbe:
-        """Probe the engine (version, info) and read the compose config; never raises."""
-        client = version = info = config = None
-        errors: dict[str, str] = {}
-        try:
-            client = _connect.engine_client(timeout=timeout,
-                                           connect=_connect.connect_timeout(c))
-            version = _engine.engine_version(client)
-            info = _engine.engine_info(client)
-        except KitError as exc:
-            errors["engine"] = exc.reason
-        try:
-            config = _compose.compose_config(c)
-        except Exception as exc:  # compose missing, a broken file: the checks say so
-            errors["config"] = getattr(exc, "reason", None) or _first_line(exc)
-        contexts = {n: (s.get("build") or {}).get("context")
-                    for n, s in ((config or {}).get("services") or {}).items()
-                    if (s.get("build") or {}).get("context")}
-        return cls(client, version, info, config, contexts, errors,
-                   {**PROBE_LABELS, **(labels or {})})
-
-
-CheckFn = Callable[[EngineProbe, Any], "Check | list[Check]"]
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
 # ------------------------------------------------------------------ pure helpers
-def _build_args(config: dict, service: str) -> dict:
-    return (((config.get("services") or {}).get(service) or {}).get("build") or {}).get(
-        "args") or {}
-
-
-def _environment(config: dict, service: str) -> dict:
-    """A service's environment as a dict (compose may give it as KEY=VALUE lines)."""
-    env = ((config.get("services") or {}).get(service) or {}).get("environment") or {}
-    return dict(e.partition("=")[::2] for e in env) if isinstance(env, list) else env
-
-
 def missing_pins(config: dict) -> list[str]:
     """Build args compose.yml must pin: each component's version, commit and Go pins."""
     services = config.get("services") or {}
@@ -132,7 +59,7 @@ def missing_pins(config: dict) -> list[str]:
         if service not in services:
             missing.append(f"service {service}")
             continue
-        args = _build_args(config, service)
+        args = build_args(config, service)
         for key in entry.pin_vars:
             if not str(args.get(key) or "").strip():
                 missing.append(f"{service} {key}")
@@ -143,48 +70,13 @@ def missing_pins(config: dict) -> list[str]:
     return missing
 
 
-def dropped_network(network: str, op_node_version: str | None) -> str | None:
-    """The op-node release that no longer embeds NETWORK, when the pinned one is that or newer."""
-    op_node = _components.get("op-node")
-    pinned = _versions.parse_tag(op_node.name, op_node.tag_namespace + (op_node_version or ""))
-    for numbers, names in DROPPED_NETWORKS.items():
-        if network in names and (pinned is None or pinned.numbers >= numbers):
-            return "v" + ".".join(map(str, numbers))
-    return None
-
-
-def is_base_network(network: str) -> bool:
-    """Whether NETWORK names Base (which left op-node and Nethermind at its Azul upgrade)."""
-    return bool(_BASE_NETWORK.search(network or ""))
-
-
-def network_settings(config: dict) -> dict[str, str]:
-    """Network-looking settings in the compose config: env, build args, --network flags."""
-    found = {}
-    for name, service in (config.get("services") or {}).items():
-        env = _environment(config, name)
-        args = (service.get("build") or {}).get("args") or {}
-        for key, value in {**args, **env}.items():
-            if value and _NETWORK_KEYS.search(key):
-                found[f"{name} {key}"] = str(value)
-        command = service.get("command") or []
-        command = command.split() if isinstance(command, str) else command
-        for i, word in enumerate(command):
-            for flag in ("--network", "--config", "--chain"):
-                if word.startswith(flag + "="):
-                    found[f"{name} {flag}"] = word.split("=", 1)[1]
-                elif word == flag and i + 1 < len(command):
-                    found[f"{name} {flag}"] = command[i + 1]
-    return found
-
-
 # ------------------------------------------------------------------ the checks
 def check_engine(probe: EngineProbe, c) -> Check:
     version = probe.version
     if version is None:
         return Check("engine", "fail", probe.errors.get("engine", "?").split("; ")[0],
-                     "start the daemon (systemctl start docker) or point DOCKER_HOST / "
-                     "DOCKER_CONTEXT at a running engine")
+                     probe.errors.get("engine-fix") or "start the daemon (systemctl start "
+                     "docker) or point DOCKER_HOST / DOCKER_CONTEXT at a running engine")
     return Check("engine", "ok", f"Docker Engine {version.get('Version')} "
                  f"(API {version.get('ApiVersion')}) at {_connect.endpoint().describe()}")
 
@@ -238,18 +130,22 @@ def check_registry(probe: EngineProbe, c) -> Check:
     release = (f"; {_release.RELEASE_FILE} pins {len(pinned)} image digest(s)" if pinned
                else "")
     first = next(iter(images.values()))
-    if not _release.has_registry(first):
+    target = _release.push_target(first)
+    if target is None:
         return Check("registry", "ok", "IMAGE_REGISTRY is empty: images stay on the host "
                      f"that builds them (set it to push and pull by digest){release}")
-    registry, path = _release.registry_of(first), _release.registry_path(first)
+    registry, path = target
+    hub = registry == _release.DEFAULT_REGISTRY
+    where = f"IMAGE_REGISTRY={_release.registry_path(first)}" + (
+        f" (Docker Hub: pushes go to {path})" if hub else "")
     login = _release.stored_login(registry)
     if login is None:
-        return Check("registry", "warn", f"IMAGE_REGISTRY={path}: docker's store has no "
-                     f"login for {registry}{release}",
-                     f"`docker login {registry}` on every host that pushes or pulls (not "
-                     "needed when the registry takes anonymous pushes and pulls)")
-    return Check("registry", "ok", f"IMAGE_REGISTRY={path}: login for {registry} in "
-                 f"docker's store ({login}){release}")
+        return Check("registry", "warn", f"{where}: docker's store has no login for "
+                     f"{registry}{release}",
+                     f"`docker login{'' if hub else ' ' + registry}` on every host that pushes "
+                     "or pulls (not needed when the registry takes anonymous pushes and pulls)")
+    return Check("registry", "ok", f"{where}: login for {registry} in docker's store "
+                 f"({login}){release}")
 
 
 def check_cache(probe: EngineProbe, c) -> Check:
@@ -327,7 +223,7 @@ def check_pins(probe: EngineProbe, c) -> Check:
                      "${OP_NODE_COMMIT:-<sha>} beside OP_NODE_VERSION (inv source.resolve)")
     parts, short = [], []
     for entry in _components.all_components():
-        args = _build_args(config, entry.service)
+        args = build_args(config, entry.service)
         version = args[entry.version_var]
         part = f"{entry.label} {version}"
         if entry.commit_var:
@@ -407,92 +303,6 @@ def check_disk(probe: EngineProbe, c) -> Check:
     return Check("disk", "ok", detail)
 
 
-def check_network(probe: EngineProbe, c) -> Check:
-    config = probe.config
-    if config is None:
-        error = probe.errors.get("config") or ""
-        if "NETWORK" in error:  # compose.yml may require it: ${NETWORK:?...}
-            return Check("network", "fail", f"no network configured: {error}",
-                         "set NETWORK in .env to an OP Stack chain that still runs op-node, "
-                         "e.g. op-mainnet (see .env.example)")
-        return Check("network", "skip", "needs the compose config")
-    settings = network_settings(config)
-    unset = sorted(k for k, v in settings.items() if v == _compose.UNSET_PLACEHOLDER)
-    if unset:
-        return Check("network", "warn", f"{', '.join(unset)} not set: fine for building, but "
-                     "the stack will not start without it", "set NETWORK in .env (or "
-                     "Portainer's env editor) to an OP Stack chain such as op-mainnet")
-    if not settings:
-        return Check("network", "ok", "no network setting in the compose config (nothing "
-                     "to check)")
-    op_node = _components.get("op-node")  # the dropped chains are op-node's registry's
-    pinned = _build_args(config, op_node.service).get(op_node.version_var)
-    verdicts = {k: (v, dropped_network(v, pinned)) for k, v in settings.items()}
-    dropped = {k: found for k, found in verdicts.items() if found[1]}
-    if dropped:
-        where = ", ".join(f"{k}={v}" for k, (v, _) in dropped.items())
-        since = next(iter(dropped.values()))[1]
-        return Check("network", "warn", f"{where}: op-node {since} and newer (pinned: "
-                     f"{pinned or '?'}) no longer embed this chain's config",
-                     "give op-node the chain's rollup config (OP_NODE_ROLLUP_CONFIG) and "
-                     "Nethermind its chain spec, or follow a chain op-node still embeds")
-    base = {k: v for k, v in settings.items() if is_base_network(v)}
-    if base:
-        where = ", ".join(f"{k}={v}" for k, v in base.items())
-        return Check("network", "warn", f"{where}: Base moved to its own clients at the Azul "
-                     "upgrade (Sepolia 2026-04-20, mainnet 2026-05-28); op-node and Nethermind "
-                     "cannot follow it", "run Base with Base's own node; use this stack for "
-                     "an OP Stack chain that still runs op-node (e.g. op-mainnet)")
-    return Check("network", "ok", ", ".join(f"{k}={v}" for k, v in settings.items()))
-
-
-def check_forks(probe: EngineProbe, c) -> Check:
-    """Fork readiness of the pinned clients for the configured network (`inv source.forks`)."""
-    from . import _readiness, forks
-    from ._github import Unreachable
-
-    config = probe.config
-    if config is None:
-        return Check("forks", "skip", "needs the compose config")
-    op_node = _components.get("op-node")  # the network is the one op-node follows
-    network = str(_environment(config, op_node.service).get("OP_NODE_NETWORK") or "").strip()
-    if not network or network == _compose.UNSET_PLACEHOLDER:
-        return Check("forks", "skip", "no network configured (NETWORK): nothing to check")
-    pins = {}
-    for entry in _components.all_components():
-        pins.update(_build_args(config, entry.service))
-    try:
-        report = _readiness.assess(network, pins, repos=forks.repos(c), now=forks.now())
-    except Unreachable as exc:
-        return Check("forks", "skip", f"fork readiness not checked: {exc.reason}")
-    except KitError as exc:
-        return Check("forks", "warn", exc.reason, "`inv source.forks` shows the details")
-    blocking = report.blocking(forks.DEFAULT_WITHIN)
-    later = [(row, name) for row in report.rows for name in report.views
-             if name in row and row[name].status == "not-ready"]
-    unknown = [f"{name} for {row['fork']}" for row in report.rows for name in report.views
-               if name in row and row[name].status == "unknown"]
-    if blocking or later:
-        row, name = (blocking[0][0], blocking[0][1]) if blocking else later[0]
-        verdict = row[name]
-        fix = (f"{_components.pin_command(_components.get(name), verdict.carried_by)}, "
-               "then inv build" if verdict.carried_by else "no release carries it yet: "
-               "watch upstream and `inv source.forks` daily")
-        return Check("forks", "fail" if blocking else "warn",
-                     forks.headline(report, row, name, fix=False), fix)
-    if unknown:
-        return Check("forks", "warn", f"{network}: readiness unknown ({', '.join(unknown[:3])}"
-                     f"{', ...' if len(unknown) > 3 else ''})", "`inv source.forks` says why")
-    upcoming = [r for r in report.rows if (r["activation"] or 0) > report.now]
-    nxt = ""
-    if upcoming:
-        soon = _readiness.relative(upcoming[0]["activation"], report.now)
-        nxt = f"; next: {upcoming[0]['fork']} {soon}"
-    pinned = ", ".join(f"{_components.get(n).label} {v.version}"
-                       for n, v in report.views.items())
-    return Check("forks", "ok", f"{pinned} carry every fork scheduled for {network}{nxt}")
-
-
 # The checklist, in the order it prints. One more check: a function and a line here.
 CHECKS: list[CheckFn] = [
     check_engine,
@@ -506,6 +316,8 @@ CHECKS: list[CheckFn] = [
     check_images,
     check_disk,
     check_network,
+    check_network_names,
+    check_stack,
     check_forks,
 ]
 
@@ -525,7 +337,7 @@ def run_checks(c, probe_labels=None, checks: list[CheckFn] | None = None) -> lis
             try:
                 result = check(probe, c)
             except Exception as exc:  # a check must not end doctor in a traceback
-                reason = getattr(exc, "reason", None) or _first_line(exc)
+                reason = getattr(exc, "reason", None) or first_line(exc)
                 result = Check(_name(check), "fail", f"check crashed: {reason}",
                                "report this as a bug")
             results.extend(result if isinstance(result, list) else [result])

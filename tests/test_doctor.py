@@ -82,25 +82,85 @@ def test_pins_check_flags_a_short_commit_pin_with_the_fix():
 
 
 @pytest.mark.parametrize("network, pinned, status", [
-    ("lisk-sepolia", "v1.21.0", "warn"),
-    ("xterio-eth-mainnet", "v1.22.1", "warn"),
-    ("sseed-mainnet", "v1.21.0-rc.2", "warn"),  # its release candidates dropped it too
+    ("lisk-sepolia", "v1.21.0", "fail"),
+    ("xterio-eth-mainnet", "v1.22.1", "fail"),
+    ("sseed-mainnet", "v1.21.0-rc.2", "fail"),  # its release candidates dropped it too
     ("sseed-mainnet", "v1.20.4", "ok"),
     ("lisk-mainnet", "v1.19.5", "ok"),
     ("op-sepolia", "v1.21.0", "ok"),
 ])
-def test_network_check_warns_for_chains_op_node_v1_21_dropped(network, pinned, status):
+def test_network_check_fails_for_chains_op_node_v1_21_dropped(network, pinned, status):
     """op-node v1.21.0 release notes (2026-11-25): Automata, Lisk, Lisk Sepolia, Mint,
     Polynomial, Redstone, Superseed, Xterio left its embedded registry; their names come
-    from superchain-registry superchain/configs/{mainnet,sepolia}/<chain>.toml."""
+    from superchain-registry superchain/configs/{mainnet,sepolia}/<chain>.toml. Both entry
+    points refuse them (exit 64), so doctor must fail, not warn."""
     config = {"services": {
         "base-op-node": {"build": {"args": {"OP_NODE_VERSION": pinned}},
                          "environment": {"OP_NODE_NETWORK": network}}}}
     check = doctor.check_network(doctor.EngineProbe(config=config), None)
     assert check.status == status, check
-    if status == "warn":
+    if status == "fail":
         assert "v1.21.0" in check.detail and network in check.detail
-        assert "OP_NODE_ROLLUP_CONFIG" in check.fix
+        # the escape hatch as it works (CONTRACTS #1): both files, in CHAIN_CONFIG_DIR
+        assert "OP_NODE_ROLLUP_CONFIG=/chain-config/" in check.fix
+        assert "NETHERMIND_CONFIG=/chain-config/" in check.fix
+        assert "CHAIN_CONFIG_DIR" in check.fix
+
+
+def _hatch_config(network: str, rollup: str, nethermind: str) -> dict:
+    """compose.yml's shape: OP_NODE_ROLLUP_CONFIG in op-node's environment, NETHERMIND_CONFIG
+    in the execution service's (empty when unset, as `${X:-}` gives)."""
+    return {"services": {
+        "base-op-node": {"build": {"args": {"OP_NODE_VERSION": "v1.21.0"}},
+                         "environment": {"OP_NODE_NETWORK": network,
+                                         "OP_NODE_ROLLUP_CONFIG": rollup}},
+        "base-execution": {"build": {"args": {"NETHERMIND_VERSION": "1.39.3"}},
+                           "environment": {"NETWORK": network,
+                                           "NETHERMIND_CONFIG": nethermind}}}}
+
+
+@pytest.mark.parametrize("rollup, nethermind, status, missing", [
+    ("/chain-config/rollup.json", "/chain-config/nethermind.json", "ok", ""),
+    ("/chain-config/rollup.json", "", "fail", "NETHERMIND_CONFIG is not set"),
+    ("", "/chain-config/nethermind.json", "fail", "OP_NODE_ROLLUP_CONFIG is not set"),
+    ("", "", "fail", "OP_NODE_ROLLUP_CONFIG and NETHERMIND_CONFIG are not set"),
+])
+def test_a_dropped_chain_passes_only_with_both_config_files(rollup, nethermind, status,
+                                                            missing):
+    """CONTRACTS #1: a dropped chain runs only when BOTH OP_NODE_ROLLUP_CONFIG and
+    NETHERMIND_CONFIG are set in the services' environment."""
+    check = doctor.check_network(
+        doctor.EngineProbe(config=_hatch_config("lisk-sepolia", rollup, nethermind)), None)
+    assert check.status == status, check
+    if status == "ok":
+        assert "custom chain" in check.detail and rollup in check.detail
+    else:
+        assert check.detail.endswith(missing), check.detail
+
+
+def test_base_fails_even_with_both_config_files():
+    check = doctor.check_network(doctor.EngineProbe(config=_hatch_config(
+        "base-mainnet", "/chain-config/rollup.json", "/chain-config/nethermind.json")), None)
+    assert check.status == "fail" and "Azul" in check.detail
+
+
+def test_networks_are_read_from_op_nodes_help_text():
+    """The --network line as op-node prints it: ethereum-optimism/optimism at tag
+    op-node/v1.9.4, op-service/flags/flags.go (CLINetworkFlag, which op-node/flags/flags.go
+    adds through opflags.CLIFlags): `Predefined network selection. Available networks: `
+    + chaincfg.AvailableNetworks() joined by ", "; urfave/cli v2 (v2.27.4 in go.mod) then
+    shows the variable as ` [$OP_NODE_NETWORK]`."""
+    from tasks import _components
+
+    where = _components.get("op-node").networks
+    text = ("GLOBAL OPTIONS:\n   --network value   Predefined network selection. Available "
+            "networks: ink-mainnet, op-mainnet, op-sepolia [$OP_NODE_NETWORK]\n"
+            "   --rollup.config value  Rollup chain parameters [$OP_NODE_ROLLUP_CONFIG]\n")
+    assert where.parse(text) == ["ink-mainnet", "op-mainnet", "op-sepolia"]
+    assert where.parse("op-node version v1.0.0\n") is None
+    files = _components.get("execution").networks.names(
+        ["op-mainnet.json", "op-sepolia.json", "README.md", ".json"])
+    assert files == ["op-mainnet", "op-sepolia"]
 
 
 def test_doctor_and_op_node_entrypoint_drop_the_same_chains():
@@ -113,19 +173,20 @@ def test_doctor_and_op_node_entrypoint_drop_the_same_chains():
 
 
 @pytest.mark.parametrize("settings, status", [
-    ({"environment": {"OP_NODE_NETWORK": "base-mainnet"}}, "warn"),
-    ({"environment": ["NETWORK=base-sepolia"]}, "warn"),
-    ({"command": ["op-node", "--network=base"]}, "warn"),
+    ({"environment": {"OP_NODE_NETWORK": "base-mainnet"}}, "fail"),
+    ({"environment": ["NETWORK=base-sepolia"]}, "fail"),
+    ({"command": ["op-node", "--network=base"]}, "fail"),
     ({"environment": {"OP_NODE_NETWORK": "op-mainnet"}}, "ok"),
     ({"environment": {"NETHERMIND_CONFIG": "op-sepolia"}}, "ok"),
     ({"environment": {"OTHER": "base-mainnet"}}, "ok"),  # not a network setting
     ({}, "ok"),
 ])
-def test_network_check_warns_for_base_after_azul(settings, status):
+def test_network_check_fails_for_base_after_azul(settings, status):
+    """Both entry points refuse Base with exit 64: doctor fails too."""
     check = doctor.check_network(
         doctor.EngineProbe(config={"services": {"base-op-node": settings}}), None)
     assert check.status == status
-    if status == "warn":
+    if status == "fail":
         assert "Azul" in check.detail and check.fix
 
 

@@ -12,7 +12,7 @@ import pytest
 from invoke import Context
 
 from tasks import _components, _connect, _engine, _errors
-from tests.helpers import TEST_LABEL, inv, inv_process
+from tests.helpers import TEST_LABEL, assert_one_line_error, inv, inv_process
 
 
 # ------------------------------------------------------------------ pure: addresses
@@ -78,6 +78,49 @@ def test_a_tls_context_keeps_its_tls(monkeypatch, tmp_path):
     assert point.tls.cert[0].startswith(str(tmp_path / "contexts" / "tls"))
     assert point.tls.verify
     assert point.describe() == "tcp://203.0.113.9:2376 (tcp+TLS; context opkit-tls)"
+
+
+def _doctor_line(done, name: str) -> tuple[str, str]:
+    """doctor's line for check NAME and its fix line ("" when it has none)."""
+    lines = done.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split()[1:2] == [name])
+    fix = lines[at + 1].strip() if at + 1 < len(lines) and \
+        lines[at + 1].strip().startswith("fix:") else ""
+    return lines[at], fix
+
+
+def test_a_missing_docker_context_is_named_with_its_fix():
+    """83371fe answered DOCKER_CONTEXT=<no such context> with "start the daemon": no
+    daemon was ever tried. One line names the context and the fix, in doctor and in any
+    task that needs the engine."""
+    env = {"DOCKER_CONTEXT": "opkit-no-such-context"}  # the CLI config stays (compose)
+    done = inv_process("doctor", env=env)
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    line, fix = _doctor_line(done, "engine")
+    assert line.startswith("fail") and "DOCKER_CONTEXT=opkit-no-such-context" in line
+    assert "docker context ls" in fix and "unset it" in fix
+    assert "daemon" not in fix
+    audit = inv_process("audit.sizes", env=env)
+    error = assert_one_line_error(audit)
+    assert "DOCKER_CONTEXT=opkit-no-such-context" in error and "docker context ls" in error
+
+
+def test_a_missing_current_context_says_how_to_pick_another(monkeypatch, tmp_path):
+    """The CLI's own current context (config.json) names one that is gone."""
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "gone-box"}))
+    with pytest.raises(_connect.ContextMissing) as info:
+        _connect.engine_client(connect=2)
+    assert "'gone-box'" in info.value.reason and "currentContext" in info.value.reason
+    assert info.value.fix.startswith("`docker context ls` lists the contexts")
+    assert "docker context use default" in info.value.fix
+    from tasks.doctor import EngineProbe, check_engine
+
+    check = check_engine(EngineProbe.take(Context(), timeout=5), None)
+    assert check.status == "fail" and "gone-box" in check.detail
+    assert check.fix == info.value.fix
 
 
 def test_the_connect_timeout_comes_from_the_invoke_config():
@@ -277,6 +320,59 @@ def test_doctor_says_where_images_go_and_whether_docker_has_a_login(monkeypatch,
     assert login.detail == ("IMAGE_REGISTRY=r.example.com/ops: login for r.example.com in "
                             "docker's store (auths); compose.release.yml pins 1 image digest(s)")
     assert "c2VjcmV0" not in login.detail + login.fix
+
+
+@pytest.mark.parametrize("ref, target", [
+    ("base-op-node:v1", None),
+    ("acme/base-op-node:v1", ("docker.io", "docker.io/acme")),
+    ("docker.io/acme/base-op-node:v1", ("docker.io", "docker.io/acme")),
+    ("index.docker.io/acme/base-op-node:v1", ("docker.io", "docker.io/acme")),
+    ("r.example.com/ops/base-op-node:v1", ("r.example.com", "r.example.com/ops")),
+    ("127.0.0.1:5000/base-op-node:v1", ("127.0.0.1:5000", "127.0.0.1:5000")),
+])
+def test_one_parser_says_where_a_push_goes(ref, target):
+    """A name without a registry host is a Docker Hub namespace (docker's own reading);
+    only a bare name stays on the host, and that is what `--push` refuses."""
+    from tasks import _release
+
+    assert _release.push_target(ref) == target
+    if target is None:
+        with pytest.raises(_errors.KitError, match="names no registry"):
+            _release.require_registry([ref])
+    else:
+        _release.require_registry([ref])
+
+
+@pytest.mark.parametrize("registry", ["acme", "docker.io/acme"])
+def test_doctor_treats_a_docker_hub_namespace_as_docker_hub(monkeypatch, tmp_path, registry):
+    """83371fe called IMAGE_REGISTRY=acme "empty" (images stay on the host) and checked
+    no login, while `--push` went to docker.io/acme. The docker CLI keys Docker Hub's
+    login by https://index.docker.io/v1/ (auths, or credHelpers/credsStore)."""
+    from tasks.doctor import EngineProbe, check_cache, check_registry
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    monkeypatch.setenv("COMPOSE_FILE", str(tmp_path / "compose.yml"))
+    c = Context()
+    config = _probe_config(registry)
+    nologin = check_registry(EngineProbe(config=config), c)
+    assert nologin.status == "warn", nologin
+    assert "empty" not in nologin.detail and "pushes go to docker.io/acme" in nologin.detail
+    assert "no login for docker.io" in nologin.detail
+    assert nologin.fix.startswith("`docker login` on every host")
+    secret = "c2VjcmV0OnNlY3JldA=="
+    for store, said in (
+            ({"auths": {"https://index.docker.io/v1/": {"auth": secret}}}, "(auths)"),
+            ({"auths": {"https://index.docker.io/v1/": {}}, "credsStore": "pass"},
+             "(credsStore pass)"),
+            ({"credHelpers": {"index.docker.io": "ecr-login"}}, "(credHelper ecr-login)")):
+        (tmp_path / "config.json").write_text(json.dumps(store))
+        login = check_registry(EngineProbe(config=config), c)
+        assert login.status == "ok" and said in login.detail, login
+        assert "docker.io/acme" in login.detail and secret not in login.detail + login.fix
+    from invoke import MockContext, Result
+
+    mock = MockContext(run={"docker buildx version": Result(exited=1)}, repeat=True)
+    assert check_cache(EngineProbe(config=config), mock).detail.startswith("inline: ")
 
 
 def test_doctor_says_which_cache_mode_this_host_has(monkeypatch):

@@ -1,0 +1,194 @@
+"""doctor's checks of the chain the stack runs: the network setting (Base, the chains
+op-node dropped, the custom-chain escape hatch), the names the built images know, the
+running containers (restart loops, health) and fork readiness."""
+
+from __future__ import annotations
+
+import time
+
+from . import _chains, _components, _compose, _engine
+from ._chains import build_args, dropped_network, is_base_network, network_settings
+from ._check import Check, EngineProbe
+from ._errors import KitError
+
+LOOP_WAIT = 3  # seconds between two readings of a container that restarted
+
+
+def check_network(probe: EngineProbe, c) -> Check:
+    """The network settings: set, not Base, and not a chain the pinned op-node dropped
+    unless every client has a config file of its own (CONTRACTS: both
+    OP_NODE_ROLLUP_CONFIG and NETHERMIND_CONFIG)."""
+    config = probe.config
+    if config is None:
+        error = probe.errors.get("config") or ""
+        if "NETWORK" in error:  # compose.yml may require it: ${NETWORK:?...}
+            return Check("network", "fail", f"no network configured: {error}",
+                         "set NETWORK in .env to an OP Stack chain that still runs op-node, "
+                         "e.g. op-mainnet (see .env.example)")
+        return Check("network", "skip", "needs the compose config")
+    settings = network_settings(config)
+    unset = sorted(k for k, v in settings.items() if v == _compose.UNSET_PLACEHOLDER)
+    if unset:
+        return Check("network", "warn", f"{', '.join(unset)} not set: fine for building, but "
+                     "the stack will not start without it", "set NETWORK in .env (or "
+                     "Portainer's env editor) to an OP Stack chain such as op-mainnet")
+    if not settings:
+        return Check("network", "ok", "no network setting in the compose config (nothing "
+                     "to check)")
+    base = {k: v for k, v in settings.items() if is_base_network(v)}
+    if base:  # a config file of its own does not help: the clients left Base, not the name
+        where = ", ".join(f"{k}={v}" for k, v in base.items())
+        return Check("network", "fail", f"{where}: Base moved to its own clients at the Azul "
+                     "upgrade (Sepolia 2026-04-20, mainnet 2026-05-28); op-node and Nethermind "
+                     "cannot follow it, and both entry points refuse it", "run Base with Base's "
+                     "own node; use this stack for an OP Stack chain that still runs op-node "
+                     "(e.g. op-mainnet)")
+    op_node = _components.get("op-node")  # the dropped chains are op-node's registry's
+    pinned = build_args(config, op_node.service).get(op_node.version_var)
+    verdicts = {k: (v, dropped_network(v, pinned)) for k, v in settings.items()}
+    dropped = {k: found for k, found in verdicts.items() if found[1]}
+    hatch = _chains.custom_configs(config)
+    files = ", ".join(f"{k}={v}" for k, v in hatch.items())
+    if dropped and not _chains.custom_chain(config):
+        where = ", ".join(f"{k}={v}" for k, (v, _) in dropped.items())
+        since = next(iter(dropped.values()))[1]
+        missing = [k for k, v in hatch.items() if not v]
+        unset = (f", and {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                 "not set" if missing else "")
+        return Check("network", "fail", f"{where}: op-node {since} and newer (pinned: "
+                     f"{pinned or '?'}) no longer embed this chain's config{unset}",
+                     "put the chain's rollup config and Nethermind config into "
+                     "CHAIN_CONFIG_DIR (mounted at /chain-config) and set both "
+                     "OP_NODE_ROLLUP_CONFIG=/chain-config/<rollup>.json and "
+                     "NETHERMIND_CONFIG=/chain-config/<nethermind>.json (see .env.example), "
+                     "or follow a chain op-node still embeds")
+    shown = ", ".join(f"{k}={v}" for k, v in settings.items())
+    if _chains.custom_chain(config):
+        return Check("network", "ok", f"{shown}; custom chain: each client runs from its "
+                     f"own config file ({files})")
+    return Check("network", "ok", shown)
+
+
+def _listing_hint(entry, ref: str) -> str:
+    """The command that shows what ENTRY's image REF lists as its networks."""
+    where = entry.networks
+    if where.folder:
+        return f"docker run --rm --entrypoint ls {ref} {where.folder}"
+    return f"docker run --rm --entrypoint {where.command[0]} {ref} {' '.join(where.command[1:])}"
+
+
+def check_network_names(probe: EngineProbe, c) -> list[Check]:
+    """NETWORK against the names the built images know, read where the component table
+    says each client lists them (op-node's embedded chains, Nethermind's configs)."""
+    config, client = probe.config, probe.client
+    if config is None or client is None:
+        return [Check("network names", "skip", "needs the engine and the compose config")]
+    from .audit import service_images
+
+    images = service_images(config)
+    checks = []
+    for entry in (e for e in _components.all_components() if e.networks):
+        name, setting = f"network {entry.service}", entry.networks.setting
+        value = str(_chains.environment(config, entry.service).get(setting) or "").strip()
+        own = _chains.custom_config(config, entry)
+        ref = images.get(entry.service)
+        if own:
+            checks.append(Check(name, "ok", f"{entry.networks.custom}={own}: {entry.label} "
+                                "runs from that file, not from a network name"))
+        elif not value or value == _compose.UNSET_PLACEHOLDER:
+            checks.append(Check(name, "skip", f"no network set ({setting})"))
+        elif ref is None or not _engine.inspect_images(client, [ref]):
+            checks.append(Check(name, "skip", f"{ref or entry.service} is not built: "
+                                f"{setting}={value} is not checked against it (`inv build`)"))
+        else:
+            try:
+                known = _chains.known_networks(client, entry, ref, probe.labels)
+            except KitError as exc:
+                known, why = None, exc.reason
+            else:
+                why = f"`{_listing_hint(entry, ref)}` shows no list"
+            if known is None:
+                checks.append(Check(name, "warn", f"{setting}={value} not checked: cannot read "
+                                    f"which networks {ref} knows ({why})",
+                                    "rebuild it (`inv build`) and run `inv doctor` again"))
+            elif value in known:
+                checks.append(Check(name, "ok", f"{setting}={value}: {ref} knows it"))
+            else:
+                near = _chains.nearest(value, known)
+                checks.append(Check(
+                    name, "fail", f"{setting}={value} is not among the {len(known)} networks "
+                    f"{ref} lists" + (f" (nearest: {', '.join(near)})" if near else ""),
+                    f"set NETWORK in .env to a name exactly as {entry.label} lists it "
+                    f"(`{_listing_hint(entry, ref)}`); both clients get the same name"))
+    return checks
+
+
+def check_stack(probe: EngineProbe, c) -> list[Check]:
+    """When the stack runs (containers of the compose project exist): restart loops,
+    services that gave up or failed, unhealthy ones."""
+    from . import _running
+
+    config, client = probe.config, probe.client
+    if config is None or client is None or not config.get("name"):
+        return [Check("stack", "skip", "needs the engine and the compose config")]
+    project = config["name"]
+    containers = _engine.project_containers(client, project)
+    if not containers:
+        return [Check("stack", "skip", f"not running (no containers of compose project "
+                      f"{project})")]
+    later: dict[str, dict] = {}
+    if any(_running.may_loop(ct) for ct in containers):  # restarted: does it go on?
+        time.sleep(LOOP_WAIT)
+        later = {ct["Id"]: ct for ct in _engine.project_containers(client, project)}
+    checks = []
+    for ct in sorted(containers, key=_running.service):
+        status, detail, fix = _running.verdict(ct, later.get(ct["Id"]))
+        checks.append(Check(f"stack {_running.service(ct)}", status, detail, fix))
+    return checks
+
+
+def check_forks(probe: EngineProbe, c) -> Check:
+    """Fork readiness of the pinned clients for the configured network (`inv source.forks`)."""
+    from . import _readiness, forks
+    from ._github import Unreachable
+
+    config = probe.config
+    if config is None:
+        return Check("forks", "skip", "needs the compose config")
+    op_node = _components.get("op-node")  # the network is the one op-node follows
+    network = str(_chains.environment(config, op_node.service).get("OP_NODE_NETWORK") or "").strip()
+    if not network or network == _compose.UNSET_PLACEHOLDER:
+        return Check("forks", "skip", "no network configured (NETWORK): nothing to check")
+    pins = {}
+    for entry in _components.all_components():
+        pins.update(build_args(config, entry.service))
+    try:
+        report = _readiness.assess(network, pins, repos=forks.repos(c), now=forks.now())
+    except Unreachable as exc:
+        return Check("forks", "skip", f"fork readiness not checked: {exc.reason}")
+    except KitError as exc:
+        return Check("forks", "warn", exc.reason, "`inv source.forks` shows the details")
+    blocking = report.blocking(forks.DEFAULT_WITHIN)
+    later = [(row, name) for row in report.rows for name in report.views
+             if name in row and row[name].status == "not-ready"]
+    unknown = [f"{name} for {row['fork']}" for row in report.rows for name in report.views
+               if name in row and row[name].status == "unknown"]
+    if blocking or later:
+        row, name = (blocking[0][0], blocking[0][1]) if blocking else later[0]
+        verdict = row[name]
+        fix = (f"{_components.pin_command(_components.get(name), verdict.carried_by)}, "
+               "then inv build" if verdict.carried_by else "no release carries it yet: "
+               "watch upstream and `inv source.forks` daily")
+        return Check("forks", "fail" if blocking else "warn",
+                     forks.headline(report, row, name, fix=False), fix)
+    if unknown:
+        return Check("forks", "warn", f"{network}: readiness unknown ({', '.join(unknown[:3])}"
+                     f"{', ...' if len(unknown) > 3 else ''})", "`inv source.forks` says why")
+    upcoming = [r for r in report.rows if (r["activation"] or 0) > report.now]
+    nxt = ""
+    if upcoming:
+        soon = _readiness.relative(upcoming[0]["activation"], report.now)
+        nxt = f"; next: {upcoming[0]['fork']} {soon}"
+    pinned = ", ".join(f"{_components.get(n).label} {v.version}"
+                       for n, v in report.views.items())
+    return Check("forks", "ok", f"{pinned} carry every fork scheduled for {network}{nxt}")

@@ -1,0 +1,117 @@
+"""Which chain the stack follows, and whether its clients can follow it.
+
+Pure parts (read from the compose config): the network settings, Base (which left
+op-node and Nethermind at its Azul upgrade), the chains op-node dropped from its
+embedded registry, and the custom-chain escape hatch (each client given a config file
+instead of a name). One engine part: the names a built image knows, read where the
+component table (tasks/_components.py, `Component.networks`) says its client keeps them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from . import _components, _engine, _versions
+
+# Networks this stack cannot follow since Base moved to its own clients at Azul
+# (Sepolia 2026-04-20, mainnet 2026-05-28).
+_BASE_NETWORK = re.compile(r"(^|[^a-z])base([-_ ]?(mainnet|sepolia|goerli))?($|[^a-z])", re.I)
+# Chains op-node v1.21.0 dropped from its embedded registry (its release notes); names as
+# op-node spells them: the registry's superchain/configs/<superchain>/<chain>.toml gives
+# <chain>-<superchain> (Superseed's file is sseed.toml, Xterio's xterio-eth.toml). They
+# need an explicit rollup config from then on. docker/op-node/entrypoint.sh lists the same.
+DROPPED_NETWORKS = {
+    (1, 21, 0): ("automata-mainnet", "lisk-mainnet", "lisk-sepolia", "mint-mainnet",
+                 "polynomial-mainnet", "redstone-mainnet", "sseed-mainnet", "superseed-mainnet",
+                 "xterio-eth-mainnet"),
+}
+_NETWORK_KEYS = re.compile(r"(^|_)(NETWORK|CHAIN|CHAIN_NAME)$", re.I)
+
+
+def build_args(config: dict, service: str) -> dict:
+    """A service's build args."""
+    return (((config.get("services") or {}).get(service) or {}).get("build") or {}).get(
+        "args") or {}
+
+
+def environment(config: dict, service: str) -> dict:
+    """A service's environment as a dict (compose may give it as KEY=VALUE lines)."""
+    env = ((config.get("services") or {}).get(service) or {}).get("environment") or {}
+    return dict(e.partition("=")[::2] for e in env) if isinstance(env, list) else env
+
+
+def dropped_network(network: str, op_node_version: str | None) -> str | None:
+    """The op-node release that no longer embeds NETWORK, when the pinned one is that or newer."""
+    op_node = _components.get("op-node")
+    pinned = _versions.parse_tag(op_node.name, op_node.tag_namespace + (op_node_version or ""))
+    for numbers, names in DROPPED_NETWORKS.items():
+        if network in names and (pinned is None or pinned.numbers >= numbers):
+            return "v" + ".".join(map(str, numbers))
+    return None
+
+
+def is_base_network(network: str) -> bool:
+    """Whether NETWORK names Base (which left op-node and Nethermind at its Azul upgrade)."""
+    return bool(_BASE_NETWORK.search(network or ""))
+
+
+def network_settings(config: dict) -> dict[str, str]:
+    """Network-looking settings in the compose config: env, build args, --network flags.
+    (NETHERMIND_CONFIG is a file, the escape hatch: `custom_configs`.)"""
+    found = {}
+    for name, service in (config.get("services") or {}).items():
+        env = environment(config, name)
+        args = (service.get("build") or {}).get("args") or {}
+        for key, value in {**args, **env}.items():
+            if value and _NETWORK_KEYS.search(key):
+                found[f"{name} {key}"] = str(value)
+        command = service.get("command") or []
+        command = command.split() if isinstance(command, str) else command
+        for i, word in enumerate(command):
+            for flag in ("--network", "--chain"):
+                if word.startswith(flag + "="):
+                    found[f"{name} {flag}"] = word.split("=", 1)[1]
+                elif word == flag and i + 1 < len(command):
+                    found[f"{name} {flag}"] = command[i + 1]
+    return found
+
+
+def custom_config(config: dict, entry) -> str:
+    """The config file ENTRY's service is given instead of a network name (its
+    `networks.custom` variable), or "" when none is set."""
+    if entry.networks is None or not entry.networks.custom:
+        return ""
+    return str(environment(config, entry.service).get(entry.networks.custom) or "").strip()
+
+
+def custom_configs(config: dict) -> dict[str, str]:
+    """{variable: value} of every client's escape-hatch variable (empty when unset)."""
+    return {e.networks.custom: custom_config(config, e) for e in _components.all_components()
+            if e.networks is not None and e.networks.custom}
+
+
+def custom_chain(config: dict) -> bool:
+    """Whether every client runs from a config file of its own (OP_NODE_ROLLUP_CONFIG and
+    NETHERMIND_CONFIG both set): then the network name is looked up by neither."""
+    hatch = custom_configs(config)
+    return bool(hatch) and all(hatch.values())
+
+
+def known_networks(client, entry, image: str, labels: dict[str, str]) -> list[str] | None:
+    """The network names the built IMAGE of ENTRY knows, read where the table says its
+    client lists them; None when the list is not where it should be."""
+    where = entry.networks
+    if where.folder:
+        files = _engine.folder_names(client, image, where.folder, labels=labels)
+        return None if files is None else where.names(files)
+    _, output = _engine.run_probe(client, image, list(where.command[1:]),
+                                  entrypoint=[where.command[0]], timeout=60, labels=labels)
+    return where.parse(output)
+
+
+def nearest(name: str, known: list[str], count: int = 3) -> list[str]:
+    """The names in KNOWN closest to NAME (difflib; case does not count)."""
+    lowered = {k.lower(): k for k in known}
+    return [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered),
+                                                          n=count, cutoff=0.6)]
