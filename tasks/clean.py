@@ -93,7 +93,8 @@ def cache_size(records: list[dict]) -> int:
 def prune_cache(c, keep_storage=None, older_than=None, all=False, dry_run=False,
                 client=None) -> int:
     """Prune (or with DRY_RUN, plan to prune) the build cache; prints and returns bytes."""
-    keep = parse_size(keep_storage, what="--keep-storage") if keep_storage else None
+    keep = (parse_size(keep_storage, what="--keep-storage", unit_required=True)
+            if keep_storage else None)
     unused = parse_duration(older_than, what="--older-than") if older_than else None
     client = client or _connect.client_for(c)
     records = _engine.build_cache_records(client)

@@ -9,7 +9,7 @@ from invoke import Config, Context
 
 from tasks import audit
 from tasks._errors import KitError
-from tests.helpers import ROOT, inv, inv_process, kit_context
+from tests.helpers import ROOT, assert_one_line_error, inv, inv_process, kit_context
 
 BLOB = 3_000_000
 
@@ -95,6 +95,18 @@ def test_bad_budget_flag_is_one_line():
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip() == ("error: --budget 'base-op-node' is not SERVICE=SIZE "
                                    "(e.g. base-op-node=60MB)")
+
+
+def test_a_budget_without_a_unit_is_one_line_naming_the_units():
+    """`--budget base-op-node=55` meant 55 bytes without a word; a budget is never typed in
+    bytes, so a unit is required (`55b` says bytes)."""
+    line = assert_one_line_error(inv("audit.sizes", "--budget", "base-op-node=55"))
+    assert line.startswith("error: --budget base-op-node '55' has no unit: expected "), line
+    assert "50MB" in line and "1.5GiB" in line and "b = bytes" in line
+    c = Context(Config(overrides={"audit": {"budgets": {"base-op-node": 55}}}))
+    with pytest.raises(KitError, match="budget for base-op-node '55' has no unit"):
+        audit.resolve_budgets(c)  # the same in invoke.yaml
+    assert audit.resolve_budgets(Context(), [("base-op-node", "55b")]) == {"base-op-node": 55}
 
 
 # ---------------------------------------------------------------- real engine
