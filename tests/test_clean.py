@@ -316,8 +316,8 @@ def test_release_files_of_a_project_are_the_default_the_recorded_and_the_given(t
     compose = tmp_path / "node" / "compose.yml"
     compose.parent.mkdir()
     compose.write_text("services: {}\n")
-    pins = {name: f"sha256:{n * 64}" for n, name in zip("abcd", ("default", "out", "given",
-                                                               "gone"))}
+    pins = {name: f"sha256:{n * 64}" for n, name in zip(
+        "abcd", ("default", "out", "given", "gone"), strict=True)}
     (compose.parent / "compose.release.yml").write_text(f"image: r/x@{pins['default']}\n")
     out = tmp_path / "elsewhere" / "x.yml"
     out.parent.mkdir()
