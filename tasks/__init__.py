@@ -8,7 +8,7 @@ The build tasks, budgets and upstream repositories come from the component table
 
 from invoke import Collection
 
-from . import _connect, audit, build, clean, doctor, release, source
+from . import _connect, _flags, audit, build, clean, doctor, release, source
 
 
 def make_namespace() -> Collection:
@@ -18,7 +18,8 @@ def make_namespace() -> Collection:
     reads `audit.budgets`, a build resolves through `source.<name>_repo` and takes its
     `build.*` flag defaults, and every task's first contact with the engine waits
     `engine.connect_timeout` seconds (Invoke lets INVOKE_* variables override only keys
-    that exist where the task runs).
+    that exist where the task runs). Every task reads its flags by one rule
+    (tasks/_flags.py: one short form per flag across the namespace).
     """
     ns = Collection()
     ns.add_collection(build.collection())
@@ -29,7 +30,7 @@ def make_namespace() -> Collection:
     ns.configure({"audit": audit.config_defaults(), "build": build.config_defaults(),
                   "source": source.config_defaults(),
                   "engine": {"connect_timeout": _connect.DEFAULT_CONNECT_TIMEOUT}})
-    return ns
+    return _flags.adopt(ns)
 
 
 ns = make_namespace()

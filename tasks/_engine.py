@@ -18,6 +18,9 @@ from ._errors import (
 )
 
 MIN_BUILDKIT_API = (1, 39)  # Docker Engine 18.09, the first with BuildKit
+# The label on the rehearsal's stand-in base images (tests/rehearsal_kit.py makes them):
+# under a real name such as alpine:3.23, such an image is a test leftover, never a base.
+STANDIN_LABEL = "opstack-image-kit.rehearsal-standin"
 # What the engine says (409) when a container holds an image: "container X is using its
 # referenced image Y", "image is being used by running container X".
 _IN_USE = ("is using its referenced image", "is being used by")
@@ -100,6 +103,13 @@ def index_by_tag(images: list[dict]) -> dict[str, dict]:
             if tag != "<none>:<none>":
                 index[normalize_ref(tag)] = image
     return index
+
+
+def standin_tags(images: list[dict]) -> set[str]:
+    """`name:tag` of every image in a listing (IMAGES) that carries STANDIN_LABEL."""
+    return {normalize_ref(tag) for image in images
+            if STANDIN_LABEL in (image.get("Labels") or {})
+            for tag in image.get("RepoTags") or [] if tag != "<none>:<none>"}
 
 
 # ------------------------------------------------------------------ engine calls

@@ -6,12 +6,16 @@ credentials of docker's own store, `docker login`), compose drives it, and this 
 reads what they say. IMAGE_REGISTRY (compose.yml) puts the registry into the image
 names; the kit reads it back from the names in the compose config.
 
-The release file (compose.release.yml beside compose.yml) is a compose override that
-`inv release` writes: every service's `image:` by digest, so a node host runs exactly
-what was built, audited and pushed, without building:
+The release file (compose.release.yml beside compose.yml, or where --output says) is a
+compose override that `inv release` writes: every service's `image:` by digest, so a
+node host runs exactly what was built, audited and pushed, without building:
 
     docker compose -f compose.yml -f compose.release.yml pull
     docker compose -f compose.yml -f compose.release.yml up -d --no-build
+
+Every release file written is recorded in RELEASE_RECORD beside compose.yml (one path
+a line, this host only, not committed): `inv clean.images` keeps what any of them pins,
+wherever --output put it, plus the default file and any `--release-file` it is given.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from ._errors import (
 )
 
 RELEASE_FILE = "compose.release.yml"
+RELEASE_RECORD = ".release-files"
 DIGEST = re.compile(r"@(sha256:[0-9a-f]{64})\b")
 DEFAULT_REGISTRY = "docker.io"
 # What the engine, compose and registries say, by kind (distribution 2.8, Docker Hub,
@@ -203,16 +208,28 @@ def release_path(compose_file: str | Path) -> Path:
     return Path(compose_file).resolve().parent / RELEASE_FILE
 
 
-def release_text(config: dict, digests: dict[str, str], when: float | None = None) -> str:
-    """compose.release.yml: every service of CONFIG whose image is one of DIGESTS' refs
-    (the init service shares the execution image) gets that image by digest."""
+def shown_path(path: Path, folder: Path) -> str:
+    """PATH as a `-f` argument for someone in FOLDER (where compose.yml is): relative
+    when it lies below FOLDER, else absolute."""
+    try:
+        return str(path.resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def release_text(config: dict, digests: dict[str, str], when: float | None = None,
+                 compose: str = "compose.yml", release: str = RELEASE_FILE) -> str:
+    """The release file: every service of CONFIG whose image is one of DIGESTS' refs
+    (the init service shares the execution image) gets that image by digest. COMPOSE and
+    RELEASE: the `-f` arguments its comment gives (as `shown_path` spells them)."""
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when))
     lines = [
         f"# Written by `inv release` on {stamp}: the images it built, audited and pushed,",
-        "# by digest. A node host runs exactly these, without building:",
-        "#   docker compose -f compose.yml -f compose.release.yml pull",
-        "#   docker compose -f compose.yml -f compose.release.yml up -d --no-build",
-        "# Portainer: add compose.release.yml to the stack's additional paths. Commit this",
+        f"# by digest. A node host runs exactly these, without building (in the folder of "
+        f"{compose}):",
+        f"#   docker compose -f {compose} -f {release} pull",
+        f"#   docker compose -f {compose} -f {release} up -d --no-build",
+        f"# Portainer: add {release} to the stack's additional paths. Commit this",
         "# file with the compose.yml it was made from; `inv clean.images` keeps its images.",
         "services:",
     ]
@@ -236,3 +253,35 @@ def pinned_digests(path: Path) -> set[str]:
         return set(DIGEST.findall(path.read_text()))
     except OSError:
         return set()
+
+
+def record_release(compose_file: Path, path: Path) -> None:
+    """Note in RELEASE_RECORD (beside COMPOSE_FILE) that a release file was written at
+    PATH, once."""
+    record = compose_file.parent / RELEASE_RECORD
+    known = recorded_releases(compose_file)
+    if path.resolve() not in known:
+        with open(record, "a", encoding="utf-8") as handle:
+            handle.write(f"{path.resolve()}\n")
+
+
+def recorded_releases(compose_file: Path) -> list[Path]:
+    """The release files `inv release` wrote for COMPOSE_FILE's project (RELEASE_RECORD),
+    in the order written."""
+    try:
+        lines = (compose_file.parent / RELEASE_RECORD).read_text().splitlines()
+    except OSError:
+        return []
+    return list(dict.fromkeys(Path(line.strip()) for line in lines if line.strip()))
+
+
+def release_pins(compose_file: Path, extra=()) -> dict[str, Path]:
+    """{digest: the release file pinning it} over every release file of COMPOSE_FILE's
+    project: the default one beside it, those RELEASE_RECORD lists, and EXTRA paths."""
+    files = [release_path(compose_file), *recorded_releases(compose_file),
+             *(Path(p).resolve() for p in extra)]
+    pins: dict[str, Path] = {}
+    for path in dict.fromkeys(files):
+        for digest in sorted(pinned_digests(path)):
+            pins.setdefault(digest, path)
+    return pins

@@ -1,7 +1,9 @@
 """Sizes and durations as people type them, and bytes as people read them.
 
 Sizes take decimal (kB, MB, GB, TB: powers of 1000) and binary (KiB, MiB, GiB, TiB:
-powers of 1024) units in any case, a bare letter (`50m` = 50 MB), or bare bytes.
+powers of 1024) units in any case, a bare letter (`50m` = 50 MB), or bare bytes where
+bytes make sense. A budget or a cache size typed as `55` is never meant as 55 bytes:
+there (`unit_required`) a unit is a must, `55b` says bytes.
 Durations take a number with s, m, h, d or w, optionally chained (`1h30m`).
 Anything else is a one-line `KitError` naming the value and what is accepted.
 """
@@ -22,6 +24,10 @@ SIZE_HELP = (
     "a number with an optional unit: 500, 50MB, 50mb, 1.5GiB, 10g "
     "(kB/MB/GB = 1000s, KiB/MiB/GiB = 1024s)"
 )
+SIZE_WITH_UNIT_HELP = (
+    "a number with a unit: 50MB, 50mb, 1.5GiB, 10g, 500b "
+    "(b = bytes, kB/MB/GB = 1000s, KiB/MiB/GiB = 1024s)"
+)
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -32,18 +38,22 @@ class BadValue(KitError):
     """A size or duration that cannot be parsed."""
 
 
-def parse_size(value, what: str = "size") -> int:
-    """Bytes in VALUE (`50MB`, `1.5GiB`, `500`); an int passes through."""
+def parse_size(value, what: str = "size", unit_required: bool = False) -> int:
+    """Bytes in VALUE (`50MB`, `1.5GiB`, `500`); an int passes through (bytes from code).
+    UNIT_REQUIRED: text without a unit (`55`) is refused, naming the accepted units."""
+    accepted = SIZE_WITH_UNIT_HELP if unit_required else SIZE_HELP
     if isinstance(value, bool):
-        raise BadValue(f"{what} {value!r} is not valid: expected {SIZE_HELP}")
+        raise BadValue(f"{what} {value!r} is not valid: expected {accepted}")
     if isinstance(value, int):
         if value < 0:
-            raise BadValue(f"{what} {value!r} is negative: expected {SIZE_HELP}")
+            raise BadValue(f"{what} {value!r} is negative: expected {accepted}")
         return value
     match = _SIZE_RE.match(str(value))
     unit = match.group(2).lower() if match else None
     if not match or unit not in _SIZE_UNITS:
-        raise BadValue(f"{what} {value!r} is not valid: expected {SIZE_HELP}")
+        raise BadValue(f"{what} {value!r} is not valid: expected {accepted}")
+    if unit_required and not unit:
+        raise BadValue(f"{what} {value!r} has no unit: expected {accepted}")
     return int(float(match.group(1)) * _SIZE_UNITS[unit])
 
 

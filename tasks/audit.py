@@ -54,12 +54,14 @@ def service_images(config: dict, services=None) -> dict[str, str]:
 
 def resolve_budgets(c, overrides=None) -> dict[str, int]:
     """Configured budgets (`audit.budgets` in C's config), then OVERRIDES (service, size)
-    pairs, in bytes. A context without an `audit` config has no budgets."""
+    pairs, in bytes. A context without an `audit` config has no budgets. A budget that a
+    person typed (the config, a text override) needs a unit: `55` is never 55 bytes; an
+    int override from code is bytes."""
     configured = (c.config.get("audit") or {}).get("budgets") or {}
-    budgets = {name: parse_size(size, what=f"budget for {name}")
+    budgets = {name: parse_size(str(size), what=f"budget for {name}", unit_required=True)
                for name, size in dict(configured).items() if size not in (None, "")}
     for name, size in overrides or []:
-        budgets[name] = parse_size(size, what=f"budget for {name}")
+        budgets[name] = parse_size(size, what=f"budget for {name}", unit_required=True)
     return budgets
 
 
@@ -143,10 +145,10 @@ def problems(rows: list[ImageSize], strict: bool = False) -> list[str]:
 
 
 def check_sizes(c, services=None, budgets=None, strict=False, as_json=False, env=None,
-                out=None, err=None, config=None, images=None) -> int:
+                out=None, err=None, config=None, images=None, note: str = "") -> int:
     """Print the size report and return the exit code: 1 over budget (or unbuilt with
     STRICT), else 0. For the build task to call after a build, with the build's ENV (and
-    the CONFIG and IMAGES listing it already has)."""
+    the CONFIG and IMAGES listing it already has); NOTE ends the error line."""
     rows = size_report(c, budgets=budgets, services=services, env=env, config=config,
                        images=images)
     print_report(rows, as_json=as_json, out=out)
@@ -154,7 +156,8 @@ def check_sizes(c, services=None, budgets=None, strict=False, as_json=False, env
     if found:
         hint = next((f"; see `inv audit.layers --service {r.service}`"
                      for r in rows if r.over_budget), "")
-        print(f"error: {'; '.join(found)}{hint}", file=err or sys.stderr)
+        note = f"; {note}" if note else ""
+        print(f"error: {'; '.join(found)}{hint}{note}", file=err or sys.stderr)
         return 1
     return 0
 
@@ -162,7 +165,8 @@ def check_sizes(c, services=None, budgets=None, strict=False, as_json=False, env
 @task(
     iterable=["budget"],
     help={
-        "budget": "SERVICE=SIZE budget for this run (repeatable), e.g. base-op-node=60MB",
+        "budget": "SERVICE=SIZE budget for this run (repeatable), e.g. base-op-node=60MB "
+                  "(a unit is required)",
         "strict": "also fail when an image is not built yet",
         "json": "print a JSON list instead of the table",
     },
@@ -182,7 +186,7 @@ def resolve_budgets_items(items):
         name, sep, size = item.partition("=")
         if not sep or not name.strip():
             raise KitError(f"--budget {item!r} is not SERVICE=SIZE (e.g. base-op-node=60MB)")
-        parse_size(size, what=f"--budget {name.strip()}")
+        parse_size(size, what=f"--budget {name.strip()}", unit_required=True)
         pairs.append((name.strip(), size))
     return pairs
 

@@ -5,9 +5,12 @@ environment overrides). `inv build.<component> --version SPEC` (one task per ent
 tasks/_components.py, e.g. `inv build.op-node`) resolves SPEC upstream first and hands
 the exact tag, commit and Go version to compose through its environment, so image tag,
 labels and build args agree. Every build ends with the size audit of what it built
-and a summary: tag, size, build time, cache. When NETWORK is set, a build first prints
-one warning line if the version it builds lacks a hard fork the network has scheduled
-(`inv source.forks` gives the whole picture).
+and a summary: tag, size, build time, cache. With --push, what passed the audit is
+pushed after it (an image over budget pushes nothing), one image at a time, and the
+digests the registry holds are printed. Before anything is built, a base image that is
+a rehearsal stand-in left behind by an interrupted test run is refused. When NETWORK is
+set, a build first prints one warning line if the version it builds lacks a hard fork
+the network has scheduled (`inv source.forks` gives the whole picture).
 """
 
 from __future__ import annotations
@@ -18,12 +21,23 @@ import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, make_dataclass
+from dataclasses import dataclass, field, make_dataclass, replace
 
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from . import _components, _compose, _connect, _engine, _release, audit, forks, source
+from . import (
+    _components,
+    _compose,
+    _connect,
+    _dockerfile,
+    _engine,
+    _push,
+    _release,
+    audit,
+    forks,
+    source,
+)
 from ._errors import KitError
 
 PROGRESS_MODES = ("auto", "plain", "quiet", "tty")
@@ -68,8 +82,10 @@ BUILD_FLAGS = (
               "everything)", False, compose="--no-cache", bake="--no-cache"),
     BuildFlag("pull", "pull newer versions of the base images before building", False,
               compose="--pull", bake="--pull"),
-    BuildFlag("push", "push the built images to the registry their names point at", False,
-              compose="--push", bake="--push"),
+    # compose builds never push: `docker compose push` follows the audit (tasks/_push.py);
+    # bake pushes only in that step too, from the cache the audited build filled
+    BuildFlag("push", "after the audit passes, push the built images to the registry "
+              "their names point at", False, bake="--push"),
     # one platform goes to compose as DOCKER_DEFAULT_PLATFORM (BuildFlags.env)
     BuildFlag("platform", "target platform(s), comma separated, e.g. linux/arm64 (several "
               "need buildx; default: build.platform in invoke.yaml)", None,
@@ -119,12 +135,16 @@ class _BuildFlagsBehaviour:
         return (self._spelled("compose", service, compose_global=True) + ["build"]
                 + self._spelled("compose", service, compose_global=False) + [service])
 
-    def bake_argv(self, service: str) -> list[str]:
-        """`docker buildx bake` on the compose files: the multi-platform path."""
+    def bake_argv(self, service: str, load: bool = False, extra=()) -> list[str]:
+        """`docker buildx bake` on the compose files: the multi-platform path. LOAD: build
+        without pushing and load the result into the engine (one platform at a time),
+        for the audit; EXTRA goes before the service."""
+        flags = replace(self, push=False) if load else self
         argv = ["docker", "buildx", "bake"]
         for compose_file in _compose.compose_files():
             argv += ["--file", compose_file]
-        return argv + self._spelled("bake", service) + [service]
+        return (argv + flags._spelled("bake", service) + (["--load"] if load else [])
+                + list(extra) + [service])
 
     def env(self) -> dict[str, str]:
         platforms = self.platforms()
@@ -208,8 +228,11 @@ class Builds(list):
 def resolve(c, component: str, version: str | None, pre: bool) -> dict[str, str]:
     """Compose environment for COMPONENT at VERSION (nothing when building the pin),
     resolved in the upstream repository C's config names (`source.<name>_repo`)."""
-    if not version:
+    if version is None:
         return {}
+    if not version.strip():  # `--version=` would otherwise build the pin without a word
+        raise KitError("--version is empty: give latest, vX.Y, vX.Y.Z or a pre-release, "
+                       "or leave --version out to build the pin")
     resolution = source.resolve_version(component, version, pre=pre,
                                         repo=source.upstream_repo(c, component))
     commit = f" @ {resolution.commit[:12]}" if resolution.commit else ""
@@ -227,14 +250,35 @@ def _builder_engine(c):
     return client
 
 
+def _build_one(c, service: str, flags: BuildFlags, env: dict[str, str], image_of,
+               client) -> dict | None:
+    """Build SERVICE (never pushing); the engine's record of its image afterwards. Several
+    platforms are built and loaded one at a time (bake), and the largest is kept: the
+    audit judges the worst of them."""
+    platforms = flags.platforms()
+    if len(platforms) <= 1:
+        _compose.run_compose(c, *flags.compose_args(service), env=env)
+        return next(iter(_engine.inspect_images(client, [image_of()])), None)
+    worst = None
+    for platform in platforms:
+        one = replace(flags, platform=platform)
+        _compose.run_cli(c, one.bake_argv(service, load=True), env=env)
+        found = next(iter(_engine.inspect_images(client, [image_of()])), None)
+        if found and (worst is None or (found["Size"] or 0) > (worst["Size"] or 0)):
+            worst = found
+    return worst
+
+
 def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | None = None,
                ) -> Builds:
-    """Build SERVICES one after the other (each timed); stop at the first failure.
+    """Build SERVICES one after the other (each timed); stop at the first failure. Nothing
+    is pushed here: tasks/_push.py does that after the audit.
 
     Compose reads the config (which names each service's image) in the background while
     the first build runs: on a no-op build that read is a good part of the kit's cost.
     Whether a build was fully from cache compares the image each tag names before (one
-    listing, taken before any build) and after (one inspect per service).
+    listing, taken before any build, which also shows stand-ins left behind) and after
+    (one inspect per service).
     """
     flags.validate()
     env = {**(env or {}), **flags.env()}
@@ -247,35 +291,32 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
         )
     with ThreadPoolExecutor(max_workers=1) as pool:
         reading = pool.submit(_compose.compose_config, c, env)
-        before = _engine.index_by_tag(_engine.list_images(client))
+        listing = _engine.list_images(client)
+        _dockerfile.refuse_standins(listing, reading.result, services)
+        before = _engine.index_by_tag(listing)
         built, found = [], []
         if flags.push:  # a name no registry takes is refused before anything is built
             _release.require_registry(audit.service_images(reading.result(),
                                                            services).values())
         for service in services:
             started = time.monotonic()
+
+            def image_of(service=service):
+                _known(reading.result(), service)
+                return audit.service_images(reading.result(), [service])[service]
+
             try:
-                if len(flags.platforms()) > 1:
-                    _compose.run_cli(c, flags.bake_argv(service), env=env)
-                else:
-                    _compose.run_compose(c, *flags.compose_args(service), env=env)
-            except KitError as exc:
+                after = _build_one(c, service, flags, env, image_of, client)
+            except KitError:
                 _known(reading.result(), service)  # compose's "no such service", in our words
-                if flags.push:  # a registry's refusal, in one line naming it and the fix
-                    image = audit.service_images(reading.result(), [service])[service]
-                    raise _release.push_failure(exc, image) from None
                 raise
             seconds = time.monotonic() - started
             config = reading.result()
-            _known(config, service)
-            image = audit.service_images(config, [service])[service]
-            after = next(iter(_engine.inspect_images(client, [image])), None)
+            image = image_of()
             old = before.get(image)
             found += [after] if after else []
             built.append(Built(service, image, after and after["Size"], seconds,
-                               cached=bool(after and old and after["Id"] == old["Id"]),
-                               digest=_release.pushed_digest(after, image) if flags.push
-                               else None))
+                               cached=bool(after and old and after["Id"] == old["Id"])))
     return Builds(built, config, found)
 
 
@@ -300,16 +341,17 @@ def print_summary(built: list[Built]) -> None:
 
 
 def build_and_audit(c, services: list[str], flags: BuildFlags, env=None) -> Builds:
-    """The chain: build, summarise, audit what was built (exit 1 when over budget); with
-    --push, the digests the registry now holds."""
+    """The chain: build, summarise, audit what was built (exit 1 when over budget, and
+    nothing is pushed); with --push, then push and print the digests the registry holds."""
     built = run_builds(c, services, flags, env)
     print_summary(built)
-    if flags.push:
-        _release.print_pushed({b.image: b.digest for b in built})
     code = audit.check_sizes(c, services=services, env=env, config=built.config,
-                             images=built.images)
+                             images=built.images,
+                             note="nothing was pushed" if flags.push else "")
     if code:  # the audit printed its own one-line error
         raise Exit(code=code)
+    if flags.push:
+        _release.print_pushed(_push.push_built(c, built, flags, env))
     return built
 
 
@@ -321,12 +363,28 @@ def warn_forks(c, components, env: dict[str, str] | None = None) -> None:
         print(line, file=sys.stderr)
 
 
-@task(name="all", default=True, help=FLAG_HELP)
+ALL_VERSION_HELP = ("not taken here (every component builds at its pin): build one "
+                    "component at a version with build.<component> --version")
+
+
+@task(name="all", default=True, help={"version": ALL_VERSION_HELP, **FLAG_HELP})
 @with_build_flags
-def all_(c, flags):
+def all_(c, flags, version=None):
     """Build every component's image at the pinned versions, then audit them."""
+    if version is not None:  # else Invoke reads it as its own --version and says "No idea"
+        raise KitError(version_elsewhere(version))
     warn_forks(c, [entry.name for entry in _components.all_components()])
     build_and_audit(c, _components.services(), flags)
+
+
+def version_elsewhere(version: str) -> str:
+    """Where `inv build --version VERSION` belongs: the build.<component> task(s) whose
+    version form (vX.Y.Z or X.Y.Z) VERSION has."""
+    entries = _components.all_components()
+    fitting = [e for e in entries if version.startswith("v") == e.v_prefix] or entries
+    where = " or ".join(f"`inv build.{e.name} --version {version}`" for e in fitting)
+    return (f"`inv build` builds every component at its pin and takes no --version; to "
+            f"build one at {version!r}: {where}")
 
 
 def component_task(component: _components.Component):

@@ -3,13 +3,16 @@
 `clean.cache` prunes through the engine API (`POST /build/prune`), which only ever
 deletes build-cache records: volumes, images and containers are out of its reach.
 `clean.images` removes older version tags of this project's own images, keeping the
-newest ones, the pinned one, any image a container uses, and any image whose digest
-compose.release.yml (written by `inv release`) pins.
+newest ones, the pinned one, any image a container uses, and any image whose digest a
+release file pins: compose.release.yml beside compose.yml, every file `inv release
+--output` wrote (recorded beside compose.yml, see tasks/_release.py), and any file
+given with --release-file (one pulled from elsewhere).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 from invoke import Collection, task
 
@@ -93,7 +96,8 @@ def cache_size(records: list[dict]) -> int:
 def prune_cache(c, keep_storage=None, older_than=None, all=False, dry_run=False,
                 client=None) -> int:
     """Prune (or with DRY_RUN, plan to prune) the build cache; prints and returns bytes."""
-    keep = parse_size(keep_storage, what="--keep-storage") if keep_storage else None
+    keep = (parse_size(keep_storage, what="--keep-storage", unit_required=True)
+            if keep_storage else None)
     unused = parse_duration(older_than, what="--older-than") if older_than else None
     client = client or _connect.client_for(c)
     records = _engine.build_cache_records(client)
@@ -141,13 +145,14 @@ def _version_key(tag: str):
 
 def plan_image_removal(images: list[dict], repos: set[str], keep: int,
                        in_use: set[str], pinned: set[str],
-                       released: set[str] = frozenset()) -> tuple[list[str], list[tuple]]:
+                       released=frozenset()) -> tuple[list[str], list[tuple]]:
     """(tags to remove, [(tag, reason) kept]) for the project's REPOS (pure: no engine).
 
     Per repository, version tags (anything but `latest`) ordered newest first by the
     image's creation time (then version); the KEEP newest stay, as do PINNED tags (what
     compose.yml runs now), tags of images in IN_USE (container image IDs) and of images
-    whose digest is in RELEASED (`sha256:...`, what compose.release.yml pins).
+    whose digest is in RELEASED (`sha256:...`, what a release file pins; a mapping
+    {digest: release file} names the file in the reason).
     """
     per_repo: dict[str, list[tuple[str, dict]]] = {}
     for image in images:
@@ -169,26 +174,38 @@ def plan_image_removal(images: list[dict], repos: set[str], keep: int,
                 kept.append((tag, "pinned in the compose config"))
             elif image.get("Id") in in_use:
                 kept.append((tag, "used by a container"))
-            elif released & {d.partition("@")[2] for d in image.get("RepoDigests") or []}:
-                kept.append((tag, f"pinned by digest in {_release.RELEASE_FILE}"))
+            elif released_in := [d for d in (d.partition("@")[2] for d in
+                                             image.get("RepoDigests") or []) if d in released]:
+                where = (Path(released[released_in[0]]).name if isinstance(released, dict)
+                         else "a release file")
+                kept.append((tag, f"pinned by digest in {where}"))
             else:
                 remove.append(tag)
     return remove, kept
 
 
-def clean_images(c, keep=2, dry_run=False, client=None) -> list[str]:
+def clean_images(c, keep=2, dry_run=False, client=None, release_files=()) -> list[str]:
     """Remove (or with DRY_RUN, list) older version tags of the project's images; the tags
-    removed (or that would be), never one the engine refused and kept."""
+    removed (or that would be), never one the engine refused and kept. What any release
+    file pins stays (the project's own, and RELEASE_FILES)."""
     keep = int(keep)
     if keep < 0:
         raise KitError(f"--keep {keep} must be 0 or more")
+    for given in release_files:
+        if not Path(given).is_file():
+            raise KitError(f"--release-file {given!r} is no file; give a release file "
+                           "`inv release` wrote (e.g. compose.release.yml)")
+    compose_file = Path(_compose.compose_files()[0]).resolve()
+    for gone in (p for p in _release.recorded_releases(compose_file) if not p.exists()):
+        print(f"note: {gone} (a release file `inv release` wrote) is gone: what it pinned "
+              "is no longer kept for it")
     config = _compose.compose_config(c)
     refs = {_compose.service_image(config, name) for name in _compose.built_services(config)}
     repos = {_engine.split_ref(r)[0] for r in refs}
     client = client or _connect.client_for(c)
     images = _engine.list_images(client)
     in_use = _engine.images_in_use(client)
-    released = _release.pinned_digests(_release.release_path(_compose.compose_files()[0]))
+    released = _release.release_pins(compose_file, release_files)
     planned, kept = plan_image_removal(images, repos, keep, in_use, refs, released)
     for tag, reason in kept:
         print(f"keep    {tag}  ({reason})")
@@ -213,13 +230,16 @@ def clean_images(c, keep=2, dry_run=False, client=None) -> list[str]:
     return removed
 
 
-@task(help={
+@task(iterable=["release_file"], help={
     "keep": "how many of the newest version tags to keep per image (default 2)",
     "dry_run": "list what would be removed, remove nothing",
+    "release_file": "also keep what this release file pins (repeatable); those `inv "
+                    f"release` wrote, and {_release.RELEASE_FILE} beside compose.yml, "
+                    "are kept anyway",
 })
-def images(c, keep=2, dry_run=False):
+def images(c, keep=2, dry_run=False, release_file=None):
     """Remove older version-tagged images of the project's services (keeps in-use ones)."""
-    clean_images(c, keep=keep, dry_run=dry_run)
+    clean_images(c, keep=keep, dry_run=dry_run, release_files=release_file or ())
 
 
 ns = Collection("clean", cache, images)

@@ -1,37 +1,24 @@
 """Release: build, audit and push the images, then pin them by digest for node hosts.
 
-`inv release` builds every component's image at the pinned versions (as `inv build`
-does), stops when the audit finds one over budget, pushes each image's version tag and
-`latest` to the registry IMAGE_REGISTRY names (`docker compose push`, with the
-credentials of `docker login`), and writes compose.release.yml beside compose.yml: a
-compose override giving every service its image by digest. Commit it; a node host then
-pulls and runs exactly those images without building (see tasks/_release.py).
+`inv release` builds every component's image at the pinned versions and pushes what
+passed the audit exactly as `inv build --push` does (an image over budget stops it
+before anything is pushed; each image's version tag and `latest` go to the registry
+IMAGE_REGISTRY names, one at a time, with the credentials of `docker login`), then
+writes compose.release.yml beside compose.yml (or --output): a compose override giving
+every service its image by digest. Commit it; a node host then pulls and runs exactly
+those images without building (see tasks/_release.py). Every release file written is
+recorded beside compose.yml, so `inv clean.images` keeps the images each one pins.
 """
 
 from __future__ import annotations
 
-import sys
+import dataclasses
 from pathlib import Path
 
 from invoke import task
 
-from . import _components, _compose, _connect, _engine, _release, audit, build
+from . import _components, _compose, _release, audit, build
 from ._errors import KitError
-
-
-def push(c, service: str, image: str, tries: int = 2) -> None:
-    """`docker compose push SERVICE`; a registry's passing 5xx gets one more try, and a
-    refusal becomes one line naming the registry and the fix."""
-    for attempt in range(1, tries + 1):
-        try:
-            _compose.run_compose(c, "push", service)
-            return
-        except KitError as exc:
-            if attempt < tries and _release.transient(exc):
-                print(f"note: the registry failed the push of {image} ({exc.reason}); "
-                      "pushing again", file=sys.stderr)
-                continue
-            raise _release.push_failure(exc, image) from None
 
 
 def release_images(c, flags, output: str | None = None) -> dict[str, str]:
@@ -41,27 +28,23 @@ def release_images(c, flags, output: str | None = None) -> dict[str, str]:
     images = audit.service_images(config, services)
     _release.require_registry(images.values())  # before a build that could not be pushed
     build.warn_forks(c, [entry.name for entry in _components.all_components()])
-    build.build_and_audit(c, services, flags)  # exits 1 when an image is over budget
-    for service, image in images.items():  # one at a time: concurrent pushes that mount
-        push(c, service, image)              # each other's blobs can fail ("blob unknown")
-    client = _connect.build_client(connect=_connect.connect_timeout(c))
-    by_ref = {_engine.normalize_ref(tag): image
-              for image in _engine.inspect_images(client, images.values())
-              for tag in image.get("RepoTags") or []}
-    digests = {}
-    for ref in images.values():
-        digest = _release.pushed_digest(by_ref.get(ref), ref)
+    # exits 1 when an image is over budget, before anything is pushed
+    built = build.build_and_audit(c, services, dataclasses.replace(flags, push=True))
+    digests = {entry.image: entry.digest for entry in built}
+    for ref, digest in digests.items():
         if digest is None:
             raise KitError(f"the engine recorded no digest for {ref} after pushing it; "
                            "push again with `inv build --push`")
-        digests[ref] = digest
-    path = (Path(output).resolve() if output
-            else _release.release_path(_compose.compose_files()[0]))
-    _release.write_release(path, _release.release_text(config, digests))
-    _release.print_pushed(digests)
-    print(f"\nwrote {path}: commit it; a node host runs these images with\n"
-          f"  docker compose -f compose.yml -f {path.name} pull\n"
-          f"  docker compose -f compose.yml -f {path.name} up -d --no-build")
+    compose_file = Path(_compose.compose_files()[0]).resolve()
+    path = Path(output).resolve() if output else _release.release_path(compose_file)
+    shown = _release.shown_path(path, compose_file.parent)
+    _release.write_release(path, _release.release_text(
+        config, digests, compose=compose_file.name, release=shown))
+    _release.record_release(compose_file, path)
+    print(f"\nwrote {path}: commit it; a node host runs these images with (in "
+          f"{compose_file.parent})\n"
+          f"  docker compose -f {compose_file.name} -f {shown} pull\n"
+          f"  docker compose -f {compose_file.name} -f {shown} up -d --no-build")
     return digests
 
 

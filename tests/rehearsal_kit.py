@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tasks._engine import STANDIN_LABEL
 from tests.helpers import just_binary, need
 
 ASSETS = Path(__file__).resolve().parent / "rehearsal"
-STANDIN_LABEL = "opstack-image-kit.rehearsal-standin"
 # Bump to rebuild every stand-in (their tags carry it through the hashes).
 RECIPE_VERSION = "1"
 ROOTFS_COMMAND = ("mmdebstrap", "--quiet", "--variant=minbase", "bookworm")

@@ -10,17 +10,26 @@ import shutil
 import pytest
 from invoke import Context, MockContext, Result
 
-from tasks import _compose, build
+from tasks import _compose, _dockerfile, _engine, build
 from tasks._errors import KitError
-from tests.helpers import ROOT, inv, inv_process
+from tests.helpers import (
+    ROOT,
+    TEST_LABEL,
+    assert_one_line_error,
+    inv,
+    inv_process,
+    remove_images,
+)
 
 
 # ------------------------------------------------------------------ command lines
 def test_flags_reach_the_compose_command_line(monkeypatch):
+    """--push is not among them: compose's `build --push` pushes before the audit has
+    seen the image (tasks/_push.py pushes after it)."""
     monkeypatch.setenv("COMPOSE_FILE", "/srv/node/compose.yml")
     flags = build.BuildFlags(no_cache=True, pull=True, push=True, builder="remote",
                              progress="plain")
-    expected = ("docker compose --progress plain build --no-cache --pull --push "
+    expected = ("docker compose --progress plain build --no-cache --pull "
                 "--builder remote base-op-node")
     c = MockContext(run={expected: Result(exited=0)})
     _compose.run_compose(c, *flags.compose_args("base-op-node"))
@@ -325,3 +334,92 @@ def test_build_resolves_in_the_configured_upstream_repository(github_api, tmp_pa
     assert done.returncode == 1 and "cannot reach the Docker engine" in done.stderr
     assert github_api.requests
     assert all(r["path"].startswith(f"/repos/{mirror}/") for r in github_api.requests)
+
+
+# ------------------------------------------------------------------ bad input, in one line
+@pytest.mark.parametrize("version, where", [
+    ("v1.21.0", "`inv build.op-node --version v1.21.0`"),
+    ("1.39.3", "`inv build.execution --version 1.39.3`"),
+])
+def test_inv_build_with_a_version_points_at_the_component_task(version, where):
+    """`inv build --version v1.21.0` answered Invoke's "No idea what 'v1.21.0' is!"."""
+    line = assert_one_line_error(inv("build", "--version", version))
+    assert line.startswith("error: `inv build` builds every component at its pin"), line
+    assert line.endswith(f"to build one at {version!r}: {where}"), line
+
+
+@pytest.mark.parametrize("task", ["build.op-node", "build.execution"])
+def test_an_empty_version_is_refused_not_taken_for_the_pin(task, tmp_path):
+    """`build.op-node --version=` built the pin without a word; it stops before the
+    engine is even asked (here: none answers)."""
+    done = inv(task, "--version=", env={"DOCKER_HOST": f"unix://{tmp_path}/gone.sock"})
+    line = assert_one_line_error(done)
+    assert line == ("error: --version is empty: give latest, vX.Y, vX.Y.Z or a "
+                    "pre-release, or leave --version out to build the pin")
+
+
+# ------------------------------------------------------------------ build, then push
+def test_several_platforms_build_and_load_one_at_a_time_without_pushing(monkeypatch):
+    """The bake path builds each platform on its own and loads it for the audit; the push
+    (bake --push of every platform, from the cache) comes only after the audit."""
+    monkeypatch.setenv("COMPOSE_FILE", "/a/compose.yml")
+    flags = build.BuildFlags(platform="linux/amd64,linux/arm64", push=True, no_cache=True)
+    one = dataclasses.replace(flags, platform="linux/arm64")
+    assert one.bake_argv("svc", load=True) == [
+        "docker", "buildx", "bake", "--file", "/a/compose.yml", "--no-cache",
+        "--set", "svc.platform=linux/arm64", "--progress", "auto", "--load", "svc"]
+    assert "--push" in flags.bake_argv("svc")
+
+
+# ------------------------------------------------------------------ stand-in bases
+def test_base_images_are_read_as_buildkit_reads_the_from_lines():
+    text = ("# syntax is a comment\nARG GO_VERSION=1.22\nARG BASE=alpine\n"
+            "FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-alpine AS builder\n"
+            "ARG LATE=ignored\nFROM builder AS again\nFROM scratch\n"
+            "FROM \\\n  ${BASE}:3.23\nFROM ${MISSING:-busybox}:1\n")
+    assert _dockerfile.base_images(text, {"GO_VERSION": "1.24"}) == [
+        "golang:1.24-alpine", "alpine:3.23", "busybox:1"]
+    assert _dockerfile.base_images(text)[0] == "golang:1.22-alpine"  # the ARG's default
+
+
+def test_the_production_dockerfiles_bases_are_found():
+    """What the check compares for the real build: the names the rehearsal retags."""
+    op_node = (ROOT / "docker" / "op-node" / "Dockerfile").read_text()
+    execution = (ROOT / "docker" / "execution" / "Dockerfile").read_text()
+    assert _dockerfile.base_images(op_node, {"GO_VERSION": "1.24"}) == [
+        "golang:1.24-alpine", "alpine:3.23"]
+    assert _dockerfile.base_images(execution, {"NETHERMIND_VERSION": "1.39.3"}) == [
+        "nethermind/nethermind:1.39.3"]
+
+
+@pytest.fixture
+def standin(engine, base_image, tmp_path):
+    """An image carrying the rehearsal's stand-in label under a name of the test's own
+    (never a real one such as alpine:3.23), removed afterwards."""
+    import uuid
+
+    name = f"opkit-test-standin-{uuid.uuid4().hex[:8]}:3.23"
+    (tmp_path / "standin").mkdir()
+    (tmp_path / "standin" / "Dockerfile").write_text(f"FROM {base_image}\n")
+    engine.images.build(path=str(tmp_path / "standin"), tag=name, rm=True,
+                        labels={_engine.STANDIN_LABEL: "test", TEST_LABEL: "1"})
+    yield name
+    remove_images(engine, lambda tags: name in tags)
+
+
+def test_a_stand_in_left_under_a_base_name_stops_the_build(engine, fixture_project, standin):
+    """An interrupted rehearsal leaves stand-ins under the names the Dockerfiles use; the
+    next build would make production images on them. It is refused in one line naming
+    the image and the fix, and nothing is built; a service whose Dockerfile does not use
+    it builds as before."""
+    project = fixture_project(dockerfiles={"op-node": (
+        f"ARG BASE_IMAGE\nARG RUNTIME={standin}\nFROM ${{{{BASE_IMAGE}}}} AS tools\n"
+        "FROM ${{RUNTIME}}\nRUN echo built > /built\n")})
+    line = assert_one_line_error(inv("build.op-node", "--progress", "quiet"))
+    assert line == (f"error: {standin} (a base image of base-op-node) is a rehearsal "
+                    f"stand-in left behind by an interrupted test run (label "
+                    f"{_engine.STANDIN_LABEL}), not the real image: remove it with "
+                    f"`docker rmi {standin}` and build again")
+    assert not engine.images.list(name=project.repo("base-op-node"))
+    done = inv("build.execution", "--progress", "quiet")
+    assert done.returncode == 0, done.stderr

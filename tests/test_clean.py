@@ -4,6 +4,7 @@ purpose on the real engine, pruned for real only where wiping is allowed."""
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from invoke import Context, MockContext, Result
@@ -100,10 +101,11 @@ def test_plan_image_removal_keeps_what_the_release_file_pins_by_digest():
     released = [{**image, "RepoDigests": [f"r.io/demo-op-node@sha256:{image['Id'] * 32}"]}
                 for image in IMAGES if image["Id"] in ("i1", "i2")]
     images = released + [image for image in IMAGES if image["Id"] not in ("i1", "i2")]
-    remove, kept = clean.plan_image_removal(images, {"demo-op-node"}, keep=2, in_use=set(),
-                                            pinned=set(), released={"sha256:" + "i1" * 32})
+    remove, kept = clean.plan_image_removal(
+        images, {"demo-op-node"}, keep=2, in_use=set(), pinned=set(),
+        released={"sha256:" + "i1" * 32: Path("/srv/node/other/x.yml")})
     assert remove == ["demo-op-node:v1.0.2", "demo-op-node:v1.0.0"]
-    assert dict(kept)["demo-op-node:v1.0.1"] == "pinned by digest in compose.release.yml"
+    assert dict(kept)["demo-op-node:v1.0.1"] == "pinned by digest in x.yml"
 
 
 def test_bad_values_are_one_line_errors():
@@ -303,3 +305,37 @@ def test_clean_images_keeps_the_image_the_release_file_pins(wipe_allowed, engine
     assert f"keep    {old}  (pinned by digest in compose.release.yml)" in done.stdout
     assert f"removed {registry.address}/{project.image('base-op-node', 'v1.0.2')}" in done.stdout
     assert engine.images.get(old).attrs["RepoDigests"] == [digest]
+
+
+def test_release_files_of_a_project_are_the_default_the_recorded_and_the_given(tmp_path):
+    """clean.images protected only compose.release.yml beside compose.yml: a release file
+    written with `inv release --output` elsewhere, or one given on the command line, now
+    counts too; a recorded file that is gone pins nothing."""
+    from tasks import _release
+
+    compose = tmp_path / "node" / "compose.yml"
+    compose.parent.mkdir()
+    compose.write_text("services: {}\n")
+    pins = {name: f"sha256:{n * 64}" for n, name in zip(
+        "abcd", ("default", "out", "given", "gone"), strict=True)}
+    (compose.parent / "compose.release.yml").write_text(f"image: r/x@{pins['default']}\n")
+    out = tmp_path / "elsewhere" / "x.yml"
+    out.parent.mkdir()
+    out.write_text(f"image: r/x@{pins['out']}\n")
+    given = tmp_path / "given.yml"
+    given.write_text(f"image: r/x@{pins['given']}\n")
+    gone = tmp_path / "gone.yml"
+    gone.write_text(f"image: r/x@{pins['gone']}\n")
+    for path in (out, gone, out):
+        _release.record_release(compose, path)
+    assert _release.recorded_releases(compose) == [out, gone]  # once each
+    gone.unlink()
+    found = _release.release_pins(compose, [str(given)])
+    assert found == {pins["default"]: compose.parent / "compose.release.yml",
+                     pins["out"]: out, pins["given"]: given}
+
+
+def test_clean_images_refuses_a_release_file_that_is_not_there(tmp_path):
+    done = inv("clean.images", "--release-file", str(tmp_path / "nope.yml"))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert done.stderr.startswith(f"error: --release-file '{tmp_path / 'nope.yml'}' is no file")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.error
 import urllib.request
 
 import pytest
@@ -116,6 +117,40 @@ def test_the_release_file_pins_every_service_that_runs_a_pushed_image():
 
 
 # ------------------------------------------------------------------ a real registry
+def _has_manifest(registry, repository: str, tag: str) -> bool:
+    try:
+        _manifest_digest(registry, repository, tag)
+        return True
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404, exc
+        return False
+
+
+@pytest.mark.parametrize("task", ["build", "build.op-node"])
+def test_an_over_budget_push_build_pushes_nothing(engine, registry, fixture_project,
+                                                  monkeypatch, tmp_path, task):
+    """Build, audit, then push: an image over its budget stops the build with exit 1
+    before anything reaches the registry (neither its version tag nor :latest, nor the
+    other images of the same run), so no host imports it through cache_from."""
+    project = fixture_project()
+    monkeypatch.setenv("IMAGE_REGISTRY", registry.address)
+    tight = tmp_path / "tight.yaml"
+    tight.write_text("audit:\n  budgets:\n    base-op-node: 1kB\n")
+    ran = inv("-f", str(tight), task, "--push", "--progress", "quiet")
+    assert ran.returncode == 1, ran.stdout
+    for entry in _components.all_components():
+        repository = f"{project.name}-{entry.name}"
+        for tag in (project.pins[entry.version_var], "latest"):
+            assert not _has_manifest(registry, repository, tag), (repository, tag)
+        assert registry.tags(repository) == []
+    message = _kit_error(ran)
+    assert "base-op-node is " in message and "over its 1.00 kB budget" in message, message
+    assert message.endswith("; nothing was pushed"), message
+    assert "pushed:" not in ran.stdout
+    # it was built and audited: the image is in the engine, only not in the registry
+    assert engine.images.get(f"{registry.address}/{project.image('base-op-node')}")
+
+
 def test_build_push_pushes_both_tags_and_prints_the_digest(engine, registry, fixture_project,
                                                           monkeypatch):
     project = fixture_project()
@@ -249,12 +284,13 @@ def test_require_registry_accepts_a_docker_hub_namespace():
 
 
 def test_a_registry_5xx_gets_one_more_push_and_a_refusal_none(monkeypatch, capsys):
-    """The command lines `release` composes: a registry's passing 500 (seen from
-    distribution 2.8 while a second repository mounts blobs the first push wrote) gets
-    one more `docker compose push`; a 401 gets none and becomes the one-line refusal."""
+    """The command lines the push step (`inv build --push`, `inv release`) composes: a
+    registry's passing 500 (seen from distribution 2.8 while a second repository mounts
+    blobs the first push wrote) gets one more `docker compose push`; a 401 gets none and
+    becomes the one-line refusal."""
     from invoke import MockContext, Result
 
-    from tasks import release
+    from tasks import _push as release
 
     monkeypatch.setenv("COMPOSE_FILE", "/srv/node/compose.yml")
     push = "docker compose push base-op-node"
@@ -275,3 +311,49 @@ def test_a_registry_5xx_gets_one_more_push_and_a_refusal_none(monkeypatch, capsy
         release.push(c, "base-op-node", "127.0.0.1:5000/ops/base-op-node:v1")
     assert "docker login 127.0.0.1:5000" in str(caught.value)
     assert [call.args[0] for call in c.run.call_args_list].count(push) == 1
+
+
+def test_shown_path_is_what_a_node_host_types_beside_compose_yml(tmp_path):
+    folder = tmp_path / "node"
+    assert _release.shown_path(folder / "other" / "dir" / "x.yml", folder) == "other/dir/x.yml"
+    assert _release.shown_path(tmp_path / "x.yml", folder) == str(tmp_path / "x.yml")
+
+
+def test_a_release_written_elsewhere_is_advised_and_kept_right(engine, registry,
+                                                               fixture_project, monkeypatch):
+    """`inv release --output other/dir/x.yml` advised `-f x.yml`, and `clean.images` kept
+    only what compose.release.yml pinned. The advice now names the file as typed beside
+    compose.yml (and compose accepts it there), and clean.images keeps what it pins."""
+    project = fixture_project()
+    monkeypatch.setenv("IMAGE_REGISTRY", registry.address)
+    monkeypatch.setenv(OP_NODE.version_var, "v1.0.1")  # released now, older than the pin later
+    pinned = project.path / "other" / "dir" / "x.yml"
+    pinned.parent.mkdir(parents=True)
+    ran = inv("release", "--output", str(pinned), "--progress", "quiet")
+    assert ran.returncode == 0, ran.stderr
+    advice = ran.stdout[ran.stdout.index(f"wrote {pinned}"):].splitlines()[1:3]
+    assert advice == ["  docker compose -f compose.yml -f other/dir/x.yml pull",
+                      "  docker compose -f compose.yml -f other/dir/x.yml up -d --no-build"]
+    env = {**project.env, "PATH": __import__("os").environ["PATH"],
+           "IMAGE_REGISTRY": registry.address}
+    del env["COMPOSE_FILE"]
+    config = json.loads(subprocess.run(
+        ["docker", "compose", "-f", "compose.yml", "-f", "other/dir/x.yml", "config",
+         "--format", "json"], cwd=project.path, env=env, capture_output=True, text=True,
+        check=True).stdout)
+    assert "@sha256:" in config["services"]["base-op-node"]["image"]
+    assert "-f other/dir/x.yml pull" in pinned.read_text()  # its own comment says the same
+
+    monkeypatch.delenv(OP_NODE.version_var)  # back to the pin: v1.0.1 is an older tag now
+    released = f"{registry.address}/{project.image('base-op-node', 'v1.0.1')}"
+    done = inv("clean.images", "--keep", "0", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert f"keep    {released}  (pinned by digest in x.yml)" in done.stdout
+    # a file brought from elsewhere counts when given; a recorded file that is gone, not
+    moved = project.path.parent / f"{project.name}-x.yml"
+    pinned.rename(moved)
+    done = inv("clean.images", "--keep", "0", "--dry-run")
+    assert f"note: {pinned} (a release file `inv release` wrote) is gone" in done.stdout
+    assert f"would remove {released}" in done.stdout
+    done = inv("clean.images", "--keep", "0", "--dry-run", "--release-file", str(moved))
+    assert f"keep    {released}  (pinned by digest in {moved.name})" in done.stdout

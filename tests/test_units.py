@@ -61,3 +61,17 @@ def test_format_bytes(size, text):
 
 def test_format_duration():
     assert [format_duration(s) for s in (604800, 259200, 5400, 61)] == ["1w", "3d", "90m", "61s"]
+
+
+@pytest.mark.parametrize("text", ["55", 55.0, " 7 ", "0"])
+def test_a_size_that_needs_a_unit_refuses_bare_numbers(text):
+    """Where bytes are never meant (a budget, --keep-storage), `55` is an error."""
+    with pytest.raises(BadValue) as info:
+        parse_size(text, what="--budget x", unit_required=True)
+    assert "has no unit" in info.value.message and "b = bytes" in info.value.message
+
+
+def test_a_size_with_a_unit_passes_where_one_is_needed():
+    assert parse_size("55b", unit_required=True) == 55
+    assert parse_size("60MB", unit_required=True) == 60_000_000
+    assert parse_size(55, unit_required=True) == 55  # an int from code is bytes
