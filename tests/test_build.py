@@ -78,14 +78,15 @@ def test_every_build_task_takes_the_flags_of_the_table():
 # compose v2) and `docker buildx bake [--file F]... [--no-cache] [--pull] [--push] [--set
 # TARGET.platform=P] [--builder NAME] [--progress MODE] TARGET` (docs.docker.com,
 # reference/cli/docker/buildx/bake). Compose has no platform flag: one platform goes to it
-# as DOCKER_DEFAULT_PLATFORM, several need bake.
+# as DOCKER_DEFAULT_PLATFORM, several need bake. --push never reaches `compose build`:
+# the image is pushed (`docker compose push`) only after its audit passed (#19 item 1).
 BAKE = ["docker", "buildx", "bake", "--file", "/a/compose.yml"]
 ONE_FLAG = [  # (the flag alone, compose's argv, bake's argv)
     ({"no_cache": True}, ["--progress", "auto", "build", "--no-cache", "svc"],
      [*BAKE, "--no-cache", "--progress", "auto", "svc"]),
     ({"pull": True}, ["--progress", "auto", "build", "--pull", "svc"],
      [*BAKE, "--pull", "--progress", "auto", "svc"]),
-    ({"push": True}, ["--progress", "auto", "build", "--push", "svc"],
+    ({"push": True}, ["--progress", "auto", "build", "svc"],
      [*BAKE, "--push", "--progress", "auto", "svc"]),
     ({"platform": "linux/arm64"}, ["--progress", "auto", "build", "svc"],
      [*BAKE, "--set", "svc.platform=linux/arm64", "--progress", "auto", "svc"]),
@@ -103,7 +104,7 @@ def test_the_table_spells_each_flag_for_compose_and_bake(monkeypatch):
                                   platform=" linux/amd64 , linux/arm64", progress="plain")
     assert everything.platform == "linux/amd64,linux/arm64"
     assert everything.compose_args("svc") == [
-        "--progress", "plain", "build", "--no-cache", "--pull", "--push", "--builder", "b",
+        "--progress", "plain", "build", "--no-cache", "--pull", "--builder", "b",
         "svc"]
     assert everything.bake_argv("svc") == [
         *BAKE, "--no-cache", "--pull", "--push", "--set",
