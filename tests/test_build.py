@@ -82,8 +82,8 @@ def test_the_table_spells_each_flag_for_compose_and_bake(monkeypatch):
 def captured_builds(monkeypatch):
     """The BuildFlags each build task was called with (nothing is built)."""
     seen = []
-    monkeypatch.setattr(build, "build_and_audit",
-                        lambda c, services, flags, env=None: seen.append((services, flags)))
+    monkeypatch.setattr(build, "build_and_audit", lambda c, services, flags, env=None,
+                        config=None: seen.append((services, flags)))
     return seen
 
 
