@@ -145,7 +145,7 @@ def blocking_message(report, within: float) -> str | None:
 # -------------------------------------------------------------------------- task
 @task(help={
     "network": "the chain to check, as op-node names it (e.g. op-sepolia); default: NETWORK "
-               "from the environment or the .env file beside compose.yml",
+               "as compose resolves it (the shell, else .env)",
     "within": f"exit 1 when a client is not ready for a fork active now or within this many "
               f"days (default {DEFAULT_WITHIN})",
     "json": "print a JSON list, one object per fork: fork, activation (Unix seconds) and "
