@@ -161,9 +161,9 @@ def full_commit(c, component: str, settings: _compose.Settings, github=None) -> 
             raise KitError(f"{repo} has no release {version}")
         commit = github.commit_of(repo, refs[release.tag])
     except KitError as exc:
-        print(f"note: {entry.label} {version} builds with {entry.commit_var}={prefix}, the "
-              f"prefix (so its revision label): the full commit is unknown: {exc.reason}",
-              file=sys.stderr)
+        print(f"note: building {entry.label} {version} with the commit prefix "
+              f"{entry.commit_var}={prefix} (its revision label too): the full commit is "
+              f"unknown: {exc.reason}", file=sys.stderr)
         return {}
     if not _versions.commit_matches(prefix, commit):
         raise KitError(f"{release.tag} in {repo} is commit {commit[:12]}, but "

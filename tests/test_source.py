@@ -587,7 +587,7 @@ def test_offline_a_short_commit_pin_stays_a_prefix_and_says_so(engine, fixture_p
     done = inv("build.op-node", "--progress", "quiet")
     assert done.returncode == 0, done.stderr
     notes = [line for line in done.stderr.splitlines() if line.startswith("note:")]
-    assert len(notes) == 1 and "OP_NODE_COMMIT=2ad3799, the prefix" in notes[0]
+    assert len(notes) == 1 and "with the commit prefix OP_NODE_COMMIT=2ad3799" in notes[0]
     assert "cannot reach the GitHub API" in notes[0]
     image = engine.images.get(project.image("base-op-node"))
     assert image.labels["org.opencontainers.image.revision"] == V121[:7]
