@@ -101,6 +101,9 @@ class Component:
     v_prefix: bool = False
     commit_var: str | None = None
     go_var: str | None = None
+    # The build arg holding the git URL the image is cloned from (`source.<name>_repo`'s
+    # repository on the GitHub server GITHUB_API_URL names, unless set explicitly).
+    repo_var: str | None = None
     # A one-shot service compose.yml runs on this image before the component's own
     # (execution: base-execution-init, the restore): never built or pulled, so the kit
     # builds, audits and cleans only `service`.
@@ -218,6 +221,7 @@ register(Component(
     version_var="OP_NODE_VERSION",
     commit_var="OP_NODE_COMMIT",
     go_var="GO_VERSION",
+    repo_var="OP_NODE_REPO",
     # One stripped static Go binary on a small Alpine runtime: about 50 MB, so 60 MB is
     # that plus ~20% headroom. A Go toolchain, the monorepo or a module cache leaking
     # into the final stage costs hundreds of MB and fails this at once.

@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from ._components import ROOT
@@ -65,17 +66,75 @@ def compose_argv(*args: str) -> list[str]:
 
 
 # ------------------------------------------------------------------ environment
-def _dotenv_names(path: Path) -> set[str]:
-    """Names a compose `.env` file sets to a non-empty value."""
+def dotenv_values(text: str) -> dict[str, str]:
+    """KEY=VALUE pairs of a compose env file, by Compose's rules (docs.docker.com/compose/
+    env-file/, and compose 2.40's answers): `#` lines and blank lines are skipped, `export `
+    is dropped; an unquoted value loses what follows a blank and `#`; a quoted one ends at
+    its closing quote (what follows is a comment) and may span lines; double quotes take
+    \\n \\r \\t \\\\ and escaped quotes, single quotes only \\'. Interpolation is left
+    alone: this answers what is set, compose itself says to what (`settings`)."""
+    values: dict[str, str] = {}
+    lines = text.replace("\r\n", "\n").split("\n")
+    while lines:
+        line = lines.pop(0).strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = re.sub(r"^export\s+", "", line).partition("=")
+        key, value = key.strip(), value.lstrip()
+        if not sep or not key:
+            continue
+        quote = value[:1]
+        if quote in ("'", '"'):
+            value = value[1:]
+            while _closing(value, quote) is None and lines:
+                value += "\n" + lines.pop(0)
+            end = _closing(value, quote)
+            value = _unquote(value if end is None else value[:end], quote)
+        else:
+            value = re.split(r"\s#", value, maxsplit=1)[0].rstrip()
+        values[key] = value
+    return values
+
+
+def _closing(text: str, quote: str) -> int | None:
+    """Where the unescaped closing QUOTE is in TEXT, or None."""
+    i = 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == quote:
+            return i
+        i += 1
+    return None
+
+
+def _unquote(text: str, quote: str) -> str:
+    if quote == "'":
+        return text.replace("\\'", "'")
+    escapes = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
+    return re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), m.group(0)), text)
+
+
+def env_files() -> list[Path]:
+    """The .env files compose reads, weakest first: the one beside the first compose file
+    (the project directory); with COMPOSE_FILE set (the kit passes no
+    --project-directory then), also one in the current directory, whose values win."""
+    files = [Path(compose_files()[0]).parent / ".env"]
+    if os.environ.get("COMPOSE_FILE"):
+        files.append(Path.cwd() / ".env")
+    return files
+
+
+def dotenv_names() -> set[str]:
+    """Names the .env files compose reads set to a non-empty value."""
     names = set()
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return names
-    for line in lines:
-        key, sep, value = line.strip().removeprefix("export ").partition("=")
-        if sep and not key.startswith("#") and value.strip().strip("'\""):
-            names.add(key.strip())
+    for path in env_files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        names.update(k for k, v in dotenv_values(text).items() if v)
     return names
 
 
@@ -93,7 +152,7 @@ def build_time_placeholders() -> dict[str, str]:
             names.update(REQUIRED_SETTING.findall(Path(compose_file).read_text()))
         except OSError:
             continue
-    known = set(os.environ) | _dotenv_names(Path(files[0]).parent / ".env")
+    known = {k for k, v in os.environ.items() if v} | dotenv_names()
     return {name: UNSET_PLACEHOLDER for name in sorted(names - known)}
 
 
@@ -175,6 +234,62 @@ def compose_config(c, env: dict[str, str] | None = None) -> dict:
     except ValueError:
         raise KitError("`docker compose config` printed no JSON; is compose v2 installed?") \
             from None
+
+
+# The environment keys compose.yml hands the network to (op-node's, then the execution
+# client's), where a resolved config says which network the stack follows.
+NETWORK_KEYS = ("OP_NODE_NETWORK", "NETWORK")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The kit's settings as compose resolves them (shell, then .env, then compose.yml's
+    `${VAR:-default}`), read from one `docker compose config`: the network the stack
+    follows and every component service's build args (OP_NODE_VERSION, OP_NODE_COMMIT,
+    OP_NODE_REPO, NETHERMIND_VERSION, ...). The one reader of these: forks, the build's
+    fork warning, source.pin and source.outdated all ask it."""
+
+    network: str | None
+    args: dict[str, str]
+
+    def pin(self, name: str | None) -> str | None:
+        """The resolved value of build arg NAME, None when unset or empty."""
+        return (self.args.get(name) or "").strip() or None if name else None
+
+    def overridden(self, values: dict[str, str] | None) -> Settings:
+        """These settings with VALUES (what a build hands compose) in force."""
+        return Settings(self.network, {**self.args, **{k: str(v) for k, v in
+                                                        (values or {}).items()}})
+
+
+def service_environment(config: dict, service: str) -> dict[str, str]:
+    """SERVICE's environment as a dict (compose may give it as KEY=VALUE lines)."""
+    env = ((config.get("services") or {}).get(service) or {}).get("environment") or {}
+    return dict(e.partition("=")[::2] for e in env) if isinstance(env, list) else env
+
+
+def settings(config: dict) -> Settings:
+    """What compose resolved in CONFIG (`compose_config`): see `Settings`. A network
+    nobody set (the build-time placeholder) is None."""
+    from . import _components
+
+    args: dict[str, str] = {}
+    network = None
+    for entry in _components.all_components():
+        service = (config.get("services") or {}).get(entry.service) or {}
+        args.update({k: "" if v is None else str(v) for k, v in
+                     ((service.get("build") or {}).get("args") or {}).items()})
+        env = service_environment(config, entry.service)
+        for key in NETWORK_KEYS:
+            value = str(env.get(key) or "").strip()
+            if network is None and value and value != UNSET_PLACEHOLDER:
+                network = value
+    return Settings(network, args)
+
+
+def read_settings(c, env: dict[str, str] | None = None) -> Settings:
+    """`settings` of the compose config with ENV in force (one `docker compose config`)."""
+    return settings(compose_config(c, env))
 
 
 def built_services(config: dict) -> list[str]:

@@ -63,6 +63,24 @@ def is_sha(text: str) -> bool:
     return bool(_SHA.fullmatch(text or ""))
 
 
+def clone_url(repo: str, api_url: str | None = None) -> str:
+    """The git URL of owner/name REPO on the server whose REST API is at API_URL (default:
+    GITHUB_API_URL, else api.github.com): `https://api.github.com` gives
+    `https://github.com/REPO.git`, GitHub Enterprise Server's `https://HOST/api/v3` gives
+    `https://HOST/REPO.git`, GHE.com's `https://api.SUB.ghe.com` gives
+    `https://SUB.ghe.com/REPO.git`; any other URL keeps its scheme, host and path."""
+    text = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).strip()
+    api = urlsplit(text)
+    host = api.netloc
+    if api.scheme not in ("http", "https") or not host:
+        raise GitHubError(f"malformed GITHUB_API_URL {text!r}: give the API's URL, e.g. "
+                          "https://api.github.com or https://HOST/api/v3")
+    if host.lower() == "api.github.com" or re.fullmatch(r"(?i)api\.[^.]+\.ghe\.com", host):
+        host = host[len("api."):]
+    path = re.sub(r"/api/v3$", "", api.path.rstrip("/"))
+    return f"{api.scheme}://{host}{path}/{repo.strip('/')}.git"
+
+
 class GitHub:
     """A small GitHub REST client; one per command. Counts the requests it makes."""
 

@@ -214,12 +214,15 @@ def assess(network: str, pins: dict[str, str], github=None, repos: dict | None =
     verdicts: dict[str, dict[str, Verdict]] = {}
     for component in readable(components):
         available, refs = assessor.releases(component)
-        pinned = pins.get(_components.get(component).version_var) or ""
-        try:
-            release = _versions.select(component, available, pinned, pre=True)
-        except KitError:
-            view = View(component, pinned or "?", problem=f"pinned {label(component)} "
-                        f"{pinned or '(none)'} is not an upstream release")
+        entry = _components.get(component)
+        pinned = (pins.get(entry.version_var) or "").strip()
+        release = _versions.pinned(component, available, pinned)
+        if not pinned:
+            view = View(component, "?", problem=f"no {label(component)} pin: "
+                        f"{entry.version_var} is unset (compose.yml has no default for it)")
+        elif release is None:
+            view = View(component, pinned, problem=f"pinned {label(component)} "
+                        f"{pinned} is not an upstream release")
         else:
             view = assessor.view(component, release, refs, chain)
             view = _check_commit_pin(assessor, component, release, refs, view, pins)

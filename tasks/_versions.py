@@ -79,6 +79,18 @@ def releases(component: str, tags) -> list[Release]:
     return sorted(found.values(), key=lambda r: r.key, reverse=True)
 
 
+def pinned(component: str, available: list[Release], pin: str | None) -> Release | None:
+    """The release a pin names exactly (`v1.21.0`, `1.39.3`, or the whole tag), or None
+    when the pin is unset or no such release exists. A pin is no spec: empty is not
+    `latest`, and `v1.19` names no release."""
+    namespace = _components.get(component).tag_namespace
+    text = (pin or "").strip()
+    if not text:
+        return None
+    wanted = text if namespace and text.startswith(namespace) else namespace + text
+    return next((r for r in available if r.tag == wanted), None)
+
+
 def parse_spec(component: str, spec: str) -> Spec:
     """Parse a version spec; a KitError saying what is accepted when malformed."""
     namespace = _components.get(component).tag_namespace

@@ -20,7 +20,7 @@ import inspect
 import re
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, make_dataclass, replace
 
 from invoke import Collection, task
@@ -241,6 +241,24 @@ def resolve(c, component: str, version: str | None, pre: bool) -> dict[str, str]
     return resolution.build_env()
 
 
+def prepare(c, components, version: str | None = None, pre: bool = False,
+            ) -> tuple[dict[str, str], dict]:
+    """(compose environment, compose config) to build COMPONENTS: at VERSION resolved
+    upstream, else at the pins compose resolves with a short commit made the full one;
+    with the clone URL (`source.build_env`); the fork warning printed. The engine is
+    checked before compose is asked (and it is asked once: the build reuses
+    its config; what the environment adds after it, a commit and a URL, names no image)."""
+    resolved = {name: resolve(c, name, version, pre) for name in components}
+    _builder_engine(c)  # an unreachable engine is said first, before GitHub is asked
+    env = {k: v for pins in resolved.values() for k, v in pins.items()}
+    config = _compose.compose_config(c, env)
+    settings = _compose.settings(config)
+    for name, pins in resolved.items():
+        env.update(source.build_env(c, name, settings, pins or None))
+    warn_forks(c, components, env, settings)
+    return env, config
+
+
 def _builder_engine(c):
     """An engine client, once the engine is known to run BuildKit builds (on the local
     socket, without importing the SDK: a no-op build is mostly start-up time). Its first
@@ -270,7 +288,7 @@ def _build_one(c, service: str, flags: BuildFlags, env: dict[str, str], image_of
 
 
 def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | None = None,
-               ) -> Builds:
+               config: dict | None = None) -> Builds:
     """Build SERVICES one after the other (each timed); stop at the first failure. Nothing
     is pushed here: tasks/_push.py does that after the audit.
 
@@ -290,7 +308,11 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
             "or build for one platform with the engine's own BuildKit"
         )
     with ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(_compose.compose_config, c, env)
+        if config is None:
+            reading = pool.submit(_compose.compose_config, c, env)
+        else:  # the caller read it (`prepare`)
+            reading = Future()
+            reading.set_result(config)
         listing = _engine.list_images(client)
         _dockerfile.refuse_standins(listing, reading.result, services)
         before = _engine.index_by_tag(listing)
@@ -340,10 +362,11 @@ def print_summary(built: list[Built]) -> None:
         print(f"  {b.image:<{width}}  {size:>10}  {b.seconds:6.1f}s  {cache}")
 
 
-def build_and_audit(c, services: list[str], flags: BuildFlags, env=None) -> Builds:
+def build_and_audit(c, services: list[str], flags: BuildFlags, env=None,
+                    config: dict | None = None) -> Builds:
     """The chain: build, summarise, audit what was built (exit 1 when over budget, and
     nothing is pushed); with --push, then push and print the digests the registry holds."""
-    built = run_builds(c, services, flags, env)
+    built = run_builds(c, services, flags, env, config)
     print_summary(built)
     code = audit.check_sizes(c, services=services, env=env, config=built.config,
                              images=built.images,
@@ -355,10 +378,12 @@ def build_and_audit(c, services: list[str], flags: BuildFlags, env=None) -> Buil
     return built
 
 
-def warn_forks(c, components, env: dict[str, str] | None = None) -> None:
+def warn_forks(c, components, env: dict[str, str] | None = None,
+               settings: _compose.Settings | None = None) -> None:
     """One line on stderr when a version about to be built lacks a fork NETWORK schedules
-    (nothing, and no request, when NETWORK is unset)."""
-    line = forks.build_warning(components, env, c)
+    (nothing, and no request, when NETWORK is unset). SETTINGS: what compose resolves, when
+    the caller has read it already."""
+    line = forks.build_warning(components, env, c, settings)
     if line:
         print(line, file=sys.stderr)
 
@@ -373,8 +398,8 @@ def all_(c, flags, version=None):
     """Build every component's image at the pinned versions, then audit them."""
     if version is not None:  # else Invoke reads it as its own --version and says "No idea"
         raise KitError(version_elsewhere(version))
-    warn_forks(c, [entry.name for entry in _components.all_components()])
-    build_and_audit(c, _components.services(), flags)
+    env, config = prepare(c, [entry.name for entry in _components.all_components()])
+    build_and_audit(c, _components.services(), flags, env, config)
 
 
 def version_elsewhere(version: str) -> str:
@@ -391,9 +416,8 @@ def component_task(component: _components.Component):
     """The `build.<name>` task of one component."""
 
     def build_one(c, flags, version=None, pre=False):
-        env = resolve(c, component.name, version, pre)
-        warn_forks(c, (component.name,), env)
-        build_and_audit(c, [component.service], flags, env)
+        env, config = prepare(c, (component.name,), version, pre)
+        build_and_audit(c, [component.service], flags, env, config)
 
     build_one.__name__ = component.name.replace("-", "_")
     build_one.__doc__ = (f"Build {component.service} (resolving --version upstream first), "

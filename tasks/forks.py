@@ -1,9 +1,11 @@
 """`inv source.forks`: will the pinned clients follow the chain through its next hard forks?
 
-Settings are read the way compose reads them: NETWORK and the pins (OP_NODE_VERSION,
-OP_NODE_COMMIT, NETHERMIND_VERSION) from the shell environment, else the `.env` file beside
-compose.yml, else compose.yml's `${VAR:-default}`. OPKIT_NOW (Unix seconds or an ISO date)
-fixes "now", for tests and for asking "what will it say on that day".
+Settings are what compose resolves (`docker compose config`, tasks/_compose.py's
+`read_settings`): the network compose.yml hands the services (NETWORK) and the pins
+(OP_NODE_VERSION, OP_NODE_COMMIT, NETHERMIND_VERSION), each from the shell environment,
+else a .env file compose reads, else compose.yml's `${VAR:-default}`. OPKIT_NOW (Unix
+seconds or an ISO date) fixes "now", for tests and for asking "what will it say on that
+day".
 
 The same assessment backs doctor's forks check and the one-line warning builds print.
 """
@@ -12,13 +14,11 @@ from __future__ import annotations
 
 import json as jsonlib
 import os
-import sys
 import time
-from pathlib import Path
 
 from invoke import task
 
-from . import _components
+from . import _components, _compose
 from ._errors import KitError
 
 DEFAULT_WITHIN = 30
@@ -46,43 +46,6 @@ def now() -> float:
     except ValueError:
         raise KitError(f"OPKIT_NOW={text!r} is neither Unix seconds nor an ISO date") from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
-
-
-def read_dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a compose .env file (comments, `export ` and quotes handled)."""
-    values: dict[str, str] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return values
-    for line in lines:
-        key, sep, value = line.strip().removeprefix("export ").partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key or key.startswith("#"):
-            continue
-        if value[:1] in "'\"" and value[-1:] == value[:1] and len(value) > 1:
-            value = value[1:-1]
-        else:
-            value = value.split(" #", 1)[0].strip()
-        values[key] = value
-    return values
-
-
-def settings(overrides: dict[str, str] | None = None) -> tuple[str | None, dict[str, str]]:
-    """(NETWORK or None, pins) as compose would resolve them; OVERRIDES win (a resolved
-    --version being built)."""
-    from .source import compose_path, read_pins
-
-    path = compose_path()
-    dotenv = read_dotenv(path.parent / ".env")
-    pins = read_pins(path)
-    for name in pin_names():
-        value = os.environ.get(name) or dotenv.get(name)
-        if value:
-            pins[name] = value
-    pins.update({k: v for k, v in (overrides or {}).items() if v})
-    network = (os.environ.get("NETWORK") or dotenv.get("NETWORK") or "").strip() or None
-    return network, pins
 
 
 def parse_within(text) -> float:
@@ -182,7 +145,7 @@ def blocking_message(report, within: float) -> str | None:
 # -------------------------------------------------------------------------- task
 @task(help={
     "network": "the chain to check, as op-node names it (e.g. op-sepolia); default: NETWORK "
-               "from the environment or the .env file beside compose.yml",
+               "as compose resolves it (the shell, else .env)",
     "within": f"exit 1 when a client is not ready for a fork active now or within this many "
               f"days (default {DEFAULT_WITHIN})",
     "json": "print a JSON list, one object per fork: fork, activation (Unix seconds) and "
@@ -193,12 +156,12 @@ def forks(c, network=None, within=None, json=False):
     from ._readiness import assess
 
     days = parse_within(within)
-    configured, pins = settings()
-    network = (network or configured or "").strip()
+    resolved = _compose.read_settings(c)
+    network = (network or resolved.network or "").strip()
     if not network:
         raise KitError("no network: pass --network (e.g. op-sepolia) or set NETWORK in the "
                        "environment or in the .env file beside compose.yml")
-    report = assess(network, pins, repos=repos(c), now=now())
+    report = assess(network, resolved.args, repos=repos(c), now=now())
     if json:
         print(jsonlib.dumps(rows_json(report), indent=2))
     else:
@@ -209,22 +172,35 @@ def forks(c, network=None, within=None, json=False):
 
 
 # ------------------------------------------------------------- doctor and build
-def build_warning(components, overrides: dict[str, str] | None = None, c=None) -> str | None:
-    """One warning line when a version about to be built lacks a fork scheduled for
-    NETWORK; None (and no request at all) when NETWORK is unset."""
+def build_warning(components, overrides: dict[str, str] | None = None, c=None,
+                  settings: _compose.Settings | None = None) -> str | None:
+    """One line when a version about to be built lacks a fork the network schedules, or
+    when whether it follows them cannot be told; None (and no request at all) when no
+    network is set. SETTINGS: what compose resolves (asked when not given), with
+    OVERRIDES (what the build hands compose) in force."""
+    from invoke import Context
+
     from ._readiness import assess
 
-    network, pins = settings(overrides)
+    settings = (settings or _compose.read_settings(c or Context())).overridden(overrides)
+    network = settings.network
     if not network:
         return None
     try:
-        report = assess(network, pins, repos=repos(c), now=now(), components=components)
+        report = assess(network, settings.args, repos=repos(c), now=now(),
+                        components=components)
     except KitError as exc:
-        print(f"note: fork check for {network} skipped: {exc.reason}", file=sys.stderr)
-        return None
+        return f"note: fork check for {network} skipped: {exc.reason}"
     lacking = [(row, name) for row in report.rows for name in components
                if name in row and row[name].status == "not-ready"]
     if not lacking:
+        unknown = [name for name in components
+                   if name in report.views and report.views[name].problem]
+        if unknown:
+            view = report.views[unknown[0]]
+            return (f"note: whether {_components.get(view.component).label} {view.version} "
+                    f"follows {network}'s forks is unknown: {view.problem} "
+                    "(inv source.forks)")
         return None
     lacking.sort(key=lambda item: item[0][item[1]].diverges_at or 0)
     more = f" (+{len(lacking) - 1} more: inv source.forks)" if len(lacking) > 1 else ""

@@ -24,12 +24,13 @@ from ._errors import KitError
 def release_images(c, flags, output: str | None = None) -> dict[str, str]:
     """Build, audit, push; write the release file. {image: REPO@digest} of what was pushed."""
     services = _components.services()
-    config = _compose.compose_config(c)
+    # the pins as builds take them (full commit, the configured repository), read once
+    env, config = build.prepare(c, [entry.name for entry in _components.all_components()])
     images = audit.service_images(config, services)
     _release.require_registry(images.values())  # before a build that could not be pushed
-    build.warn_forks(c, [entry.name for entry in _components.all_components()])
     # exits 1 when an image is over budget, before anything is pushed
-    built = build.build_and_audit(c, services, dataclasses.replace(flags, push=True))
+    built = build.build_and_audit(c, services, dataclasses.replace(flags, push=True), env,
+                                  config)
     digests = {entry.image: entry.digest for entry in built}
     for ref, digest in digests.items():
         if digest is None:

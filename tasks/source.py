@@ -5,9 +5,14 @@ Components, their upstream repositories and tag forms come from tasks/_component
 tags X.Y.Z). All GitHub traffic goes through tasks/_github.py (GITHUB_API_URL,
 GITHUB_TOKEN, cached, ETag-revalidated).
 
-Build tasks call `resolve_version(component, spec, pre)`, which returns a `Resolution`
-whose `build_env()` is the environment compose needs. Pins live in compose.yml as
-`${VAR:-value}` defaults; `read_pins()` reads them without Docker.
+Build tasks call `resolve_version(component, spec, pre)`, which returns a `Resolution`,
+and hand `build_env()` to compose: the exact version, commit and Go version, and the git
+URL to clone. One setting drives resolution, clone and build: `source.<name>_repo`
+(owner/name) on the GitHub server GITHUB_API_URL names, whose clone URL `_github.clone_url`
+derives; OP_NODE_REPO (shell, .env, Portainer) set to another URL overrides the clone URL
+alone. Pins live in compose.yml as `${VAR:-value}` defaults (`read_pins()` reads, `pin`
+rewrites them); what a build uses (shell, then .env, then those defaults) is asked of
+compose itself (`_compose.read_settings`).
 """
 
 from __future__ import annotations
@@ -17,15 +22,16 @@ import os
 import re
 import shlex
 import shutil
+import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from invoke import Collection, task
 
-from . import _components, _compose, _versions, forks
+from . import _components, _compose, _github, _versions, forks
 from ._components import ROOT
-from ._errors import KitError
+from ._errors import ComposeUnavailable, KitError
 
 
 def _component_help() -> str:
@@ -101,6 +107,69 @@ def resolve_version(component: str, spec: str = "latest", pre: bool = False, *,
         if go_version is None:
             raise KitError(f"go.mod at {release.tag} ({commit[:12]}) has no go directive")
     return Resolution(component, release.tag, release.version, commit, go_version)
+
+
+def clone_url(c, component: str, settings: _compose.Settings | None = None) -> str:
+    """The git URL COMPONENT's source is cloned from.
+
+    Its clone URL build arg (OP_NODE_REPO) as compose resolves it in SETTINGS, when that
+    is set to anything but upstream's own github.com URL: an operator's explicit choice
+    (a mirror without a GitHub API). Otherwise `source.<name>_repo` on the GitHub server
+    GITHUB_API_URL names, so the clone comes from where tags and commits were resolved.
+    """
+    entry = _components.get(component)
+    explicit = settings.pin(entry.repo_var) if settings is not None else None
+    if explicit and explicit != _github.clone_url(entry.upstream, _github.DEFAULT_API_URL):
+        return explicit
+    return _github.clone_url(upstream_repo(c, component))
+
+
+def build_env(c, component: str, settings: _compose.Settings,
+              resolved: dict[str, str] | None = None, github=None) -> dict[str, str]:
+    """What compose must be handed to build COMPONENT: RESOLVED (a --version's
+    `Resolution.build_env()`), else the pin SETTINGS holds with a short commit made the
+    tag's full one (`full_commit`); and the clone URL (`clone_url`) when a version was
+    resolved or it differs from what compose would use."""
+    entry = _components.get(component)
+    env = dict(resolved) if resolved else full_commit(c, component, settings, github)
+    if entry.repo_var:
+        url = clone_url(c, component, settings)
+        if resolved or url != settings.pin(entry.repo_var):
+            env[entry.repo_var] = url
+    return env
+
+
+def full_commit(c, component: str, settings: _compose.Settings, github=None) -> dict:
+    """{commit var: the full 40-hex commit} when the pin in SETTINGS names its commit by
+    a prefix (compose.yml pins the 7 hex digits a release page shows), so the image's
+    revision label, its version ldflags and the Dockerfile's check get the whole commit.
+    The tag's commit, from the GitHub API (cached like every request). Nothing, and one
+    line on stderr, when it cannot be had (offline with nothing cached, no such release);
+    a KitError when the tag's commit does not start with the prefix."""
+    from ._github import GitHub
+
+    entry = _components.get(component)
+    prefix, version = settings.pin(entry.commit_var), settings.pin(entry.version_var)
+    if not (prefix and version and _versions.is_commit_pin(prefix)) or _github.is_sha(prefix):
+        return {}
+    repo = upstream_repo(c, component)
+    github = github or GitHub()
+    try:
+        available, refs = list_releases(component, github, repo)
+        release = _versions.pinned(component, available, version)
+        if release is None:
+            raise KitError(f"{repo} has no release {version}")
+        commit = github.commit_of(repo, refs[release.tag])
+    except KitError as exc:
+        print(f"note: building {entry.label} {version} with the commit prefix "
+              f"{entry.commit_var}={prefix} (its revision label too): the full commit is "
+              f"unknown: {exc.reason}", file=sys.stderr)
+        return {}
+    if not _versions.commit_matches(prefix, commit):
+        raise KitError(f"{release.tag} in {repo} is commit {commit[:12]}, but "
+                       f"{entry.commit_var} pins {prefix}: the tag moved or the pin is wrong "
+                       f"(`{_components.pin_command(entry, version)}` pins the tag's commit)")
+    return {entry.commit_var: commit}
 
 
 # ------------------------------------------------------------------------ pins
@@ -206,9 +275,27 @@ def pin(c, component=None, version="latest", pre=False):
     for name, value in new.items():
         change = f"{old[name]} -> {value}" if old[name] != value else f"{value} (unchanged)"
         print(f"{name}: {change}")
-        if os.environ.get(name):
-            print(f"note: {name} is set in your environment and overrides the pin")
     print(f"pinned {component} {found.version} in {path}")
+    for line in pin_overrides(c, new):
+        print(line)
+
+
+def pin_overrides(c, pins: dict[str, str]) -> list[str]:
+    """A note per pin the next build would not use: compose resolves it otherwise (the
+    shell environment, or a .env file compose reads, sets it)."""
+    try:
+        resolved = _compose.read_settings(c)
+    except KitError as exc:
+        return [f"note: could not ask compose whether the shell or .env overrides the pin: "
+                f"{exc.reason}"]
+    notes = []
+    for name, value in pins.items():
+        actual = resolved.args.get(name)
+        if actual is not None and actual != value:
+            where = "your environment" if os.environ.get(name) else "a .env file compose reads"
+            notes.append(f"note: {name} is set to {actual or '(empty)'} in {where}, which "
+                         f"overrides the pin: the next build uses that; remove it there")
+    return notes
 
 
 def outdated_report(pins: dict[str, str], github=None, repos: dict | None = None) -> list[dict]:
@@ -223,14 +310,14 @@ def outdated_report(pins: dict[str, str], github=None, repos: dict | None = None
         available, refs = list_releases(component, github, repo)
         stable = [r for r in available if not r.prerelease]
         newest = (stable or available)[0].version if available else None
-        pinned = pins.get(entry.version_var)
+        pinned = pins.get(entry.version_var) or None
         row = {"component": component, "pinned": pinned, "newest": newest,
                "outdated": False, "note": None}
-        try:
-            current = _versions.select(component, available, pinned or "", pre=True)
-        except KitError:
+        current = _versions.pinned(component, available, pinned)
+        if not pinned:
+            row["note"] = f"no pin: {entry.version_var} is unset"
+        elif current is None:
             row["note"] = f"pinned {pinned!r} is not an upstream release"
-            current = None
         if current is not None and newest is not None:
             row["outdated"] = current.key < stable[0].key if stable else False
             pinned_commit = pins.get(entry.commit_var) if entry.commit_var else None
@@ -245,10 +332,11 @@ def outdated_report(pins: dict[str, str], github=None, repos: dict | None = None
 
 @task(help={"json": "print a JSON list of {component, pinned, newest, outdated, note}"})
 def outdated(c, json=False):
-    """Show pinned vs newest release per component (exit 0 either way; notes moved tags)."""
-    path = compose_path()
+    """Show the versions builds use (shell, .env, compose.yml) vs the newest releases (exit 0
+    either way; notes moved tags)."""
+    pins = _compose.read_settings(c).args
     repos = {entry.name: upstream_repo(c, entry.name) for entry in _components.all_components()}
-    report = outdated_report(read_pins(path), repos=repos)
+    report = outdated_report(pins, repos=repos)
     if json:
         print(jsonlib.dumps(report, indent=2))
         return
@@ -263,14 +351,15 @@ def outdated(c, json=False):
 @task(help={"component": _component_help(), "version": VERSION_HELP, "pre": PRE_HELP,
             "dest": "directory to clone into (default: build/<repository>-<version> in the "
                     "project, e.g. build/optimism-v1.21.0)",
-            "repo": "git URL to clone (default: https://github.com/<source.<name>_repo>.git; "
-                    "mirrors, forks and file:// repositories work)"})
+            "repo": "git URL to clone (default: what builds clone: OP_NODE_REPO when set to "
+                    "another URL, else source.<name>_repo on the server GITHUB_API_URL names, "
+                    "e.g. https://github.com/ethereum-optimism/optimism.git; file:// works)"})
 def clone(c, component=None, version="latest", pre=False, dest=None, repo=None):
     """Shallow-clone a resolved release tag (op-node's by default) and verify its commit."""
     component = _component(component)
     upstream = upstream_repo(c, component)
     found = resolve_version(component, version, pre, repo=upstream, go=False)
-    url = repo or f"https://github.com/{upstream}.git"
+    url = repo or _clone_source(c, component)
     folder = f"{upstream.rsplit('/', 1)[-1]}-{found.version}"
     target = Path(dest) if dest else ROOT / "build" / folder
     if target.exists() and any(target.iterdir()):
@@ -291,7 +380,20 @@ def clone(c, component=None, version="latest", pre=False, dest=None, repo=None):
         _remove(target, created)
         raise KitError(f"tag moved: {found.tag} in {url} is {actual[:12] or '?'} but GitHub "
                        f"says {found.commit[:12]}; removed the clone, check upstream first")
-    print(f"cloned {found.tag} ({found.commit}) into {target}")
+    print(f"cloned {found.tag} ({found.commit}) from {url} into {target}")
+
+
+def _clone_source(c, component: str) -> str:
+    """What a build of COMPONENT clones (`clone_url`). Compose is asked for an
+    OP_NODE_REPO override only when the component has one; without compose on this
+    host, the derived URL."""
+    settings = None
+    if _components.get(component).repo_var:
+        try:
+            settings = _compose.read_settings(c)
+        except ComposeUnavailable:
+            pass
+    return clone_url(c, component, settings)
 
 
 def _remove(target: Path, created: bool) -> None:

@@ -129,8 +129,8 @@ def test_every_flag_of_the_table_has_a_spelling_here():
 def captured_builds(monkeypatch):
     """The BuildFlags each build task was called with (nothing is built)."""
     seen = []
-    monkeypatch.setattr(build, "build_and_audit",
-                        lambda c, services, flags, env=None: seen.append((services, flags)))
+    monkeypatch.setattr(build, "build_and_audit", lambda c, services, flags, env=None,
+                        config=None: seen.append((services, flags)))
     return seen
 
 

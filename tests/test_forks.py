@@ -50,6 +50,24 @@ def stack(tmp_path, monkeypatch):
     return path
 
 
+@pytest.fixture
+def network_project(fixture_project, monkeypatch):
+    """Factory: a fixture project (`fixture_project(**pins)`) whose op-node service gets
+    NETWORK as compose.yml hands it over (OP_NODE_NETWORK), from a second compose file in
+    COMPOSE_FILE: the network a build checks is the one compose resolves."""
+
+    def make(**pins):
+        project = fixture_project(**pins)
+        extra = project.path / "compose.network.yml"
+        service = _components.get("op-node").service
+        extra.write_text(f"services:\n  {service}:\n    environment:\n"
+                         "      OP_NODE_NETWORK: ${NETWORK:-}\n")
+        monkeypatch.setenv("COMPOSE_FILE", f"{project.compose_file}{os.pathsep}{extra}")
+        return project
+
+    return make
+
+
 def row_of(rows: list[dict], fork: str) -> dict:
     return next(row for row in rows if row["fork"] == fork)
 
@@ -492,7 +510,8 @@ def test_build_warning_is_one_line_and_free_without_network(upstream, stack):
     os.environ["NETWORK"] = "op-sepolia"
     try:
         line = forks.build_warning(("op-node",))
-        resolved = forks.build_warning(("op-node",), {"OP_NODE_VERSION": "v1.21.0"})
+        resolved = forks.build_warning(("op-node",), {  # what a resolved build hands compose
+            "OP_NODE_VERSION": "v1.21.0", "OP_NODE_COMMIT": up.OP_NODE_TAGS["op-node/v1.21.0"]})
     finally:
         del os.environ["NETWORK"]
     assert line.startswith("warning: op-node v1.19.5 lacks lagoon, which op-sepolia "
@@ -501,18 +520,18 @@ def test_build_warning_is_one_line_and_free_without_network(upstream, stack):
     assert resolved is None
 
 
-def test_inv_build_without_network_sends_no_request(fixture_project, upstream):
+def test_inv_build_without_network_sends_no_request(network_project, upstream):
     """`inv build` of the pinned versions with NETWORK unset: the stand-in API sees nothing."""
-    fixture_project()
+    network_project()
     done = inv("build", "--progress", "quiet")
     assert done.returncode == 0, done.stderr
     assert upstream.requests == []
     assert "warning:" not in done.stderr
 
 
-def test_build_op_node_version_prints_one_warning_line(fixture_project, upstream):
+def test_build_op_node_version_prints_one_warning_line(network_project, upstream):
     """`inv build.op-node --version v1.19.5` with NETWORK=op-sepolia: one warning line."""
-    fixture_project()
+    network_project()
     done = inv("build.op-node", "--version", "v1.19.5", "--progress", "quiet",
                env={"NETWORK": "op-sepolia"})
     assert done.returncode == 0, done.stderr
@@ -521,12 +540,84 @@ def test_build_op_node_version_prints_one_warning_line(fixture_project, upstream
     assert "op-node v1.19.5 lacks lagoon" in warnings[0] and "v1.21.0" in warnings[0]
 
 
-def test_inv_build_with_network_prints_one_warning_line(fixture_project, upstream):
+def test_inv_build_with_network_prints_one_warning_line(network_project, upstream):
     """`inv build` of pins that both lack Lagoon (op-node v1.19.5's registry gitlink,
     Nethermind 1.39.3's src/Nethermind/Chains/op-sepolia.json.zst): one line for both."""
-    fixture_project(**PINS_TODAY)
+    network_project(**PINS_TODAY)
     done = inv("build", "--progress", "quiet", env={"NETWORK": "op-sepolia"})
     assert done.returncode == 0, done.stderr
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1, done.stderr
     assert "lacks lagoon" in warnings[0] and "(+1 more: inv source.forks)" in warnings[0]
+
+
+# ------------------------------------------------ settings: what compose resolves
+def test_a_quoted_network_with_a_comment_in_env(upstream, stack):
+    """`NETWORK="op-sepolia"  # testnet` is op-sepolia to compose (docs.docker.com/compose/
+    env-file/: a comment follows the closing quote), so to `inv source.forks` too.
+    Fixtures as in today's case (op-node v1.19.5 lacks lagoon)."""
+    (stack.parent / ".env").write_text('NETWORK="op-sepolia"  # testnet\n')
+    done = inv("source.forks", "--json")
+    assert done.returncode == 1, done.stderr
+    assert row_of(json.loads(done.stdout), "lagoon")["op-node"]["status"] == "not-ready"
+    assert "op-node v1.19.5 lacks lagoon" in done.stderr
+
+
+def test_the_build_warning_reads_a_quoted_network_with_a_comment(upstream, stack):
+    """The build's fork warning sees the network compose sees (it was silently off)."""
+    (stack.parent / ".env").write_text('NETWORK="op-sepolia"  # testnet\n')
+    line = forks.build_warning(("op-node",))
+    assert line is not None and line.startswith("warning: op-node v1.19.5 lacks lagoon")
+
+
+def test_a_env_in_the_current_directory_wins_as_compose_says(upstream, stack, tmp_path,
+                                                            monkeypatch):
+    """With COMPOSE_FILE set, compose 2.40 reads a .env in the current directory over the
+    one beside the compose file; so does every reader of the kit (compose is asked)."""
+    (stack.parent / ".env").write_text("NETWORK=op-mainnet\n")
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    (here / ".env").write_text("NETWORK=op-sepolia\n")
+    monkeypatch.chdir(here)
+    rows = json.loads(inv("source.forks", "--json").stdout)
+    assert row_of(rows, "lagoon")["activation"] == up.LAGOON  # op-sepolia's, not mainnet's
+
+
+def test_a_missing_pin_is_no_pre_release(upstream):
+    """No OP_NODE_VERSION at all (compose default removed, nothing set): readiness says
+    so, instead of judging the newest pre-release (op-node/v1.22.0-rc.1 here)."""
+    report = _readiness.assess("op-sepolia", {"NETHERMIND_VERSION": "1.39.3"},
+                               now=up.NOW, components=("op-node",))
+    view = report.views["op-node"]
+    assert view.version == "?" and "no op-node pin: OP_NODE_VERSION is unset" in view.problem
+    assert all(row["op-node"].status == "unknown" for row in report.rows if "op-node" in row)
+
+
+def test_the_build_warning_says_when_readiness_is_unknown(upstream, stack):
+    """A version handed to the build whose commit pin does not match (the build refuses
+    it) was judged `unknown` and the build said nothing: now one note line."""
+    os.environ["NETWORK"] = "op-sepolia"
+    try:
+        line = forks.build_warning(("op-node",), {"OP_NODE_VERSION": "v1.21.0"})
+    finally:
+        del os.environ["NETWORK"]
+    assert line.startswith("note: whether op-node v1.21.0 follows op-sepolia's forks is "
+                           "unknown: tag moved: op-node/v1.21.0")
+    assert "\n" not in line
+
+
+def test_inv_build_warns_about_an_older_version_set_in_env(network_project, upstream):
+    """An operator changes OP_NODE_VERSION in .env (with a comment, as one does) to a
+    release that predates Lagoon: `inv build` says so in one line (it said nothing: the
+    quotes stayed in the version, which was then 'unknown'). Fixtures as in today's case:
+    op-node/v1.19.5's registry gitlink stops at karst."""
+    project = network_project()
+    commit = up.OP_NODE_TAGS["op-node/v1.19.5"]
+    (project.path / ".env").write_text(
+        'NETWORK=op-sepolia\nOP_NODE_VERSION="v1.19.5"  # known good\n'
+        f"OP_NODE_COMMIT={commit}\n")
+    done = inv("build.op-node", "--progress", "quiet")
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, done.stderr
+    assert "op-node v1.19.5 lacks lagoon" in warnings[0] and "v1.21.0" in warnings[0]

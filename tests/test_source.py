@@ -397,3 +397,210 @@ def test_clone_of_a_tag_missing_from_the_repo_fails_cleanly(local_optimism, tmp_
 def test_resolve_version_raises_kit_error_for_callers(upstream):
     with pytest.raises(KitError):
         source.resolve_version("op-node", "v0.0.1")
+
+
+# ------------------------------------------- one repository: resolution, clone, build
+MIRROR = "someorg/optimism-mirror"
+
+
+@pytest.mark.parametrize("api, expected", [
+    (None, "https://github.com/o/n.git"),
+    ("https://api.github.com", "https://github.com/o/n.git"),
+    ("https://ghe.example.com/api/v3", "https://ghe.example.com/o/n.git"),
+    ("https://ghe.example.com/api/v3/", "https://ghe.example.com/o/n.git"),
+    ("https://api.octocorp.ghe.com", "https://octocorp.ghe.com/o/n.git"),
+    ("http://127.0.0.1:8080", "http://127.0.0.1:8080/o/n.git"),
+])
+def test_clone_url_is_derived_from_the_api_server(monkeypatch, api, expected):
+    from tasks import _github
+
+    monkeypatch.delenv("GITHUB_API_URL", raising=False)
+    assert _github.clone_url("o/n", api) == expected
+
+
+def test_a_malformed_api_url_gives_no_clone_url():
+    from tasks import _github
+
+    with pytest.raises(KitError, match="malformed GITHUB_API_URL 'api.github.com'"):
+        _github.clone_url("o/n", "api.github.com")
+
+
+@pytest.fixture
+def ghes(github_api, git_repo, tmp_path, monkeypatch, compose_copy):
+    """A GitHub Enterprise stand-in (API under /api/v3 and git over HTTP on one port)
+    serving MIRROR with op-node/v1.19.5 and op-node/v1.21.0 (a commit starting 2ad3799 is
+    not to be had from a real git repository, so compose.yml's pin is rewritten to the
+    mirror's v1.21.0 prefix); `source.op_node_repo` names the mirror, GITHUB_API_URL the
+    server."""
+    from tests.git_server import GitHubServer
+
+    repo = git_repo("optimism")
+    old = repo.commit({"go.mod": GOMOD_NEW, "op-node/main.go": "package main\n"}, "v1.19.5")
+    repo.tag("op-node/v1.19.5", annotated=True)
+    new = repo.commit({"op-node/main.go": "package main // 1.21\n"}, "v1.21.0")
+    repo.tag("op-node/v1.21.0", annotated=True)
+    github_api.add_repo(MIRROR, {"op-node/v1.19.5": old, "op-node/v1.21.0": new},
+                        annotated={"op-node/v1.21.0"}, gomod=GOMOD_NEW)
+    server = GitHubServer(github_api, tmp_path / "git-root")
+    server.add_repo(MIRROR, repo.path)
+    monkeypatch.setenv("GITHUB_API_URL", server.api_url)
+    monkeypatch.setenv("INVOKE_SOURCE_OP_NODE_REPO", MIRROR)
+    monkeypatch.delenv("OP_NODE_REPO", raising=False)
+    source.write_pins(compose_copy, {"OP_NODE_VERSION": "v1.21.0", "OP_NODE_COMMIT": new[:7]})
+    yield server, old, new
+    server.close()
+
+
+def test_clone_comes_from_the_server_the_api_names(ghes, tmp_path):
+    """No --repo: the clone URL is the mirror on the GITHUB_API_URL server (GHES layout),
+    where the tag was resolved; before, it was github.com whatever the API said."""
+    server, _, new = ghes
+    dest = tmp_path / "src"
+    done = inv("source.clone", "--version", "v1.21.0", "--dest", str(dest))
+    assert done.returncode == 0, done.stderr
+    url = f"{server.url}/{MIRROR}.git"
+    assert f"from {url} into" in done.stdout
+    assert set(server.clones) == {f"/{MIRROR}.git"}
+    head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    assert head == new
+
+
+def test_clone_follows_an_explicit_op_node_repo(ghes, tmp_path, compose_copy):
+    """OP_NODE_REPO set (here in .env) to a URL the API cannot name: clone and build use
+    it, resolution stays with the API."""
+    server, _, _ = ghes
+    plain = tmp_path / "plain.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(plain)], check=True)
+    subprocess.run(["git", "-C", str(plain), "fetch", "--quiet",
+                    str(server.root / f"{MIRROR}.git"), "refs/tags/*:refs/tags/*"], check=True)
+    (compose_copy.parent / ".env").write_text(f'OP_NODE_REPO="{plain.as_uri()}"  # ours\n')
+    dest = tmp_path / "src"
+    done = inv("source.clone", "--version", "v1.21.0", "--dest", str(dest))
+    assert done.returncode == 0, done.stderr
+    assert f"from {plain.as_uri()} into" in done.stdout
+    assert server.clones == []
+    from tasks import build
+    from tests.helpers import kit_context
+
+    env, _ = build.prepare(kit_context(), ["op-node"], "v1.21.0")
+    assert env["OP_NODE_REPO"] == plain.as_uri()
+
+
+def test_a_build_hands_compose_the_mirror_it_resolved_in(ghes):
+    """`build.op-node --version` and a build of the pin, with `source.op_node_repo` a mirror:
+    the compose environment carries the mirror's clone URL, and compose's own config of
+    compose.yml then gives the Dockerfile that OP_NODE_REPO (and the full commit)."""
+    from tasks import _compose, build
+    from tests.helpers import kit_context
+
+    server, old, new = ghes
+    url = f"{server.url}/{MIRROR}.git"
+    c = kit_context()
+    resolved, _ = build.prepare(c, ["op-node"], "v1.19.5")
+    assert resolved["OP_NODE_REPO"] == url and resolved["OP_NODE_COMMIT"] == old
+    pinned, _ = build.prepare(c, ["op-node"])
+    assert pinned == {"OP_NODE_REPO": url, "OP_NODE_COMMIT": new}
+    for env in (resolved, pinned):
+        args = _compose.compose_config(c, env)["services"]["base-op-node"]["build"]["args"]
+        assert args["OP_NODE_REPO"] == url
+        assert args["OP_NODE_COMMIT"] == env["OP_NODE_COMMIT"]
+    assert all(r["path"].startswith(f"/repos/{MIRROR}/") for r in ghes[0].api.requests)
+
+
+def test_the_default_repo_adds_nothing_to_a_build_of_the_pin(github_api, compose_copy,
+                                                             monkeypatch):
+    """Upstream on github.com, a full commit pinned: a build of the pin hands compose
+    nothing (no request either); compose.yml's default OP_NODE_REPO stays."""
+    from tasks import build
+    from tests.helpers import kit_context
+
+    monkeypatch.setenv("GITHUB_API_URL", "https://api.github.com")
+    monkeypatch.delenv("INVOKE_SOURCE_OP_NODE_REPO", raising=False)
+    source.write_pins(compose_copy, {"OP_NODE_COMMIT": sha("1.21.0")})
+    env, config = build.prepare(kit_context(), ["op-node"])
+    assert env == {}
+    assert config["services"]["base-op-node"]["build"]["args"]["OP_NODE_REPO"] == \
+        "https://github.com/ethereum-optimism/optimism.git"
+
+
+# ------------------------------------------------ pins as compose resolves them
+def test_pin_names_a_env_override_the_next_build_would_use(upstream, compose_copy):
+    """A pin that .env overrides is reported (only shell overrides were)."""
+    (compose_copy.parent / ".env").write_text('OP_NODE_VERSION="v1.16.2"  # known good\n')
+    done = inv("source.pin", "--version", "v1.19.5")
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stdout.splitlines() if line.startswith("note:")]
+    assert notes == ["note: OP_NODE_VERSION is set to v1.16.2 in a .env file compose reads, "
+                     "which overrides the pin: the next build uses that; remove it there"]
+    (compose_copy.parent / ".env").write_text("OP_NODE_VERSION=v1.19.5\n")
+    again = inv("source.pin", "--version", "v1.19.5")
+    assert "note:" not in again.stdout
+
+
+def test_outdated_reports_the_pin_builds_use(upstream, compose_copy):
+    """source.outdated reads what compose resolves, .env included (it read only
+    compose.yml's defaults)."""
+    source.write_pins(compose_copy, {"OP_NODE_VERSION": "v1.19.5",
+                                     "OP_NODE_COMMIT": sha("1.19.5")})
+    (compose_copy.parent / ".env").write_text(
+        f"OP_NODE_VERSION=v1.16.11 # older\nOP_NODE_COMMIT='{sha('1.16.11')}'\n")
+    rows = {row["component"]: row for row in json.loads(inv("source.outdated",
+                                                             "--json").stdout)}
+    assert rows["op-node"]["pinned"] == "v1.16.11" and rows["op-node"]["outdated"] is True
+    assert rows["op-node"]["note"] is None
+
+
+def test_outdated_without_a_pin_is_no_pre_release(upstream):
+    """No OP_NODE_VERSION at all: 'no pin', not the newest pre-release (v1.20.0-rc.1)."""
+    rows = {row["component"]: row for row in source.outdated_report(
+        {"NETHERMIND_VERSION": "1.38.1"})}
+    assert rows["op-node"]["pinned"] is None
+    assert rows["op-node"]["note"] == "no pin: OP_NODE_VERSION is unset"
+    assert rows["execution"]["note"] is None and rows["execution"]["outdated"] is False
+
+
+# ------------------------------------------------ the full commit of a short pin
+V121 = "2ad3799" + sha("1.21.0")[7:]
+
+
+def test_a_short_commit_pin_builds_with_the_full_commit(engine, fixture_project,
+                                                       github_api):
+    """compose.yml pins v1.21.0's commit as the 7-hex prefix its release page shows; the
+    build hands compose the tag's full commit (GitHub API), so the image's revision label
+    (and the ldflags, and the Dockerfile's check) get all 40 hex digits."""
+    github_api.add_repo(OPTIMISM, {"op-node/v1.21.0": V121}, annotated={"op-node/v1.21.0"},
+                        gomod=GOMOD_NEW)
+    project = fixture_project(OP_NODE_VERSION="v1.21.0", OP_NODE_COMMIT=V121[:7])
+    done = inv("build.op-node", "--progress", "quiet")
+    assert done.returncode == 0, done.stderr
+    image = engine.images.get(project.image("base-op-node"))
+    assert image.labels["org.opencontainers.image.revision"] == V121
+    out = engine.containers.run(image.id, ["op-node", "--version"], remove=True).decode()
+    assert out.strip() == f"op-node version v1.21.0-{V121} (go 1.22)"
+
+
+def test_offline_a_short_commit_pin_stays_a_prefix_and_says_so(engine, fixture_project,
+                                                               github_api):
+    github_api.close()
+    project = fixture_project(OP_NODE_VERSION="v1.21.0", OP_NODE_COMMIT=V121[:7])
+    done = inv("build.op-node", "--progress", "quiet")
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "with the commit prefix OP_NODE_COMMIT=2ad3799" in notes[0]
+    assert "cannot reach the GitHub API" in notes[0]
+    image = engine.images.get(project.image("base-op-node"))
+    assert image.labels["org.opencontainers.image.revision"] == V121[:7]
+
+
+def test_a_short_pin_the_tag_no_longer_matches_stops_before_the_build(engine,
+                                                                     fixture_project,
+                                                                     github_api):
+    """OP_NODE_VERSION changed (say in .env) but not OP_NODE_COMMIT: one line, nothing
+    built (the Dockerfile's check would have failed only after the clone)."""
+    github_api.add_repo(OPTIMISM, {"op-node/v1.19.5": sha("1.19.5")}, gomod=GOMOD_NEW)
+    project = fixture_project(OP_NODE_VERSION="v1.19.5", OP_NODE_COMMIT=V121[:7])
+    line = assert_one_line_error(inv("build.op-node", "--progress", "quiet"))
+    assert f"op-node/v1.19.5 in {OPTIMISM} is commit {sha('1.19.5')[:12]}" in line
+    assert "OP_NODE_COMMIT pins 2ad3799" in line and "inv source.pin --version v1.19.5" in line
+    assert not engine.images.list(name=project.repo("base-op-node"))
