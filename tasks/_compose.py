@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import shutil
-from pathlib import Path
 
 from ._components import ROOT
 from ._engine import normalize_ref
@@ -26,7 +24,9 @@ NO_DOCKER_CLI = ("the docker CLI is not on PATH; install Docker "
 NO_COMPOSE_V2 = ("docker compose v2 is missing; install the compose plugin (Debian/Ubuntu: "
                  "apt-get install docker-compose-plugin; or place the docker-compose v2 binary "
                  "in ~/.docker/cli-plugins/)")
-REQUIRED_SETTING = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?\?")
+# No longer produced: compose.yml spells its required settings ${X:-} (the entry points
+# refuse a missing one), so builds need no placeholders. Kept for tasks/doctor.py, which
+# still compares against it.
 UNSET_PLACEHOLDER = "unset-at-build-time"
 # How compose.yml puts IMAGE_REGISTRY in front of an image name: nothing at all when it
 # is empty or unset (no leading slash), `REGISTRY/` otherwise.
@@ -65,42 +65,9 @@ def compose_argv(*args: str) -> list[str]:
 
 
 # ------------------------------------------------------------------ environment
-def _dotenv_names(path: Path) -> set[str]:
-    """Names a compose `.env` file sets to a non-empty value."""
-    names = set()
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return names
-    for line in lines:
-        key, sep, value = line.strip().removeprefix("export ").partition("=")
-        if sep and not key.startswith("#") and value.strip().strip("'\""):
-            names.add(key.strip())
-    return names
-
-
-def build_time_placeholders() -> dict[str, str]:
-    """Placeholders for required run-time settings (`${NAME:?...}`) nobody has set.
-
-    Building, auditing and cleaning read only the build definitions, so an L1 endpoint
-    or network that matters at `up` time must not stop them; `docker compose up` (or
-    Portainer) still refuses to start without the real values.
-    """
-    files = compose_files()
-    names: set[str] = set()
-    for compose_file in files:
-        try:
-            names.update(REQUIRED_SETTING.findall(Path(compose_file).read_text()))
-        except OSError:
-            continue
-    known = set(os.environ) | _dotenv_names(Path(files[0]).parent / ".env")
-    return {name: UNSET_PLACEHOLDER for name in sorted(names - known)}
-
-
 def compose_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment additions for compose: BuildKit on, placeholders for run-time-only
-    settings nobody set, plus resolved versions."""
-    env = {**build_time_placeholders(), **BUILDKIT_ENV}
+    """Environment additions for compose: BuildKit on, plus resolved versions."""
+    env = dict(BUILDKIT_ENV)
     env.update({k: str(v) for k, v in (overrides or {}).items()})
     return env
 
