@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from . import _chains, _components, _compose, _engine
+from . import _chains, _components, _engine
 from ._chains import build_args, dropped_network, is_base_network, network_settings
 from ._check import Check, EngineProbe
 from ._errors import KitError
@@ -20,19 +20,10 @@ def check_network(probe: EngineProbe, c) -> Check:
     OP_NODE_ROLLUP_CONFIG and NETHERMIND_CONFIG)."""
     config = probe.config
     if config is None:
-        error = probe.errors.get("config") or ""
-        if "NETWORK" in error:  # compose.yml may require it: ${NETWORK:?...}
-            return Check("network", "fail", f"no network configured: {error}",
-                         "set NETWORK in .env to an OP Stack chain that still runs op-node, "
-                         "e.g. op-mainnet (see .env.example)")
         return Check("network", "skip", "needs the compose config")
     settings = network_settings(config)
-    unset = sorted(k for k, v in settings.items() if v == _compose.UNSET_PLACEHOLDER)
-    if unset:
-        return Check("network", "warn", f"{', '.join(unset)} not set: fine for building, but "
-                     "the stack will not start without it", "set NETWORK in .env (or "
-                     "Portainer's env editor) to an OP Stack chain such as op-mainnet")
-    if not settings:
+    unset = unset_required(config)
+    if not settings and not unset:
         return Check("network", "ok", "no network setting in the compose config (nothing "
                      "to check)")
     base = {k: v for k, v in settings.items() if is_base_network(v)}
@@ -62,6 +53,10 @@ def check_network(probe: EngineProbe, c) -> Check:
                      "OP_NODE_ROLLUP_CONFIG=/chain-config/<rollup>.json and "
                      "NETHERMIND_CONFIG=/chain-config/<nethermind>.json (see .env.example), "
                      "or follow a chain op-node still embeds")
+    if unset:  # what is set is no chain the stack refuses: say what is missing
+        return Check("network", "warn", f"{', '.join(unset)} not set: fine for building, but "
+                     "the entry points refuse to start the stack without it", "set "
+                     f"{', '.join(unset)} in .env (or Portainer's env editor; see .env.example)")
     shown = ", ".join(f"{k}={v}" for k, v in settings.items())
     if _chains.custom_chain(config):
         return Check("network", "ok", f"{shown}; custom chain: each client runs from its "
@@ -95,7 +90,7 @@ def check_network_names(probe: EngineProbe, c) -> list[Check]:
         if own:
             checks.append(Check(name, "ok", f"{entry.networks.custom}={own}: {entry.label} "
                                 "runs from that file, not from a network name"))
-        elif not value or value == _compose.UNSET_PLACEHOLDER:
+        elif not value:
             checks.append(Check(name, "skip", f"no network set ({setting})"))
         elif ref is None or not _engine.inspect_images(client, [ref]):
             checks.append(Check(name, "skip", f"{ref or entry.service} is not built: "
@@ -147,6 +142,23 @@ def check_stack(probe: EngineProbe, c) -> list[Check]:
     return checks
 
 
+# The settings compose.yml leaves empty (${X:-}) and op-node's entry point refuses to
+# start without: {compose variable: the op-node environment variable it becomes}.
+REQUIRED = {"NETWORK": "OP_NODE_NETWORK", "L1_RPC_URL": "OP_NODE_L1_ETH_RPC",
+            "L1_BEACON_URL": "OP_NODE_L1_BEACON"}
+
+
+def unset_required(config: dict) -> list[str]:
+    """The required settings that reach op-node's service empty (compose.yml passes each
+    as `${X:-}`; a project that does not pass one at all requires nothing of it)."""
+    service = _components.get("op-node").service
+    if service not in (config.get("services") or {}):
+        return []
+    env = _chains.environment(config, service)
+    return [name for name, var in REQUIRED.items()
+            if var in env and not str(env[var] or "").strip()]
+
+
 def check_forks(probe: EngineProbe, c) -> Check:
     """Fork readiness of the pinned clients for the configured network (`inv source.forks`)."""
     from . import _readiness, forks
@@ -157,7 +169,7 @@ def check_forks(probe: EngineProbe, c) -> Check:
         return Check("forks", "skip", "needs the compose config")
     op_node = _components.get("op-node")  # the network is the one op-node follows
     network = str(_chains.environment(config, op_node.service).get("OP_NODE_NETWORK") or "").strip()
-    if not network or network == _compose.UNSET_PLACEHOLDER:
+    if not network:
         return Check("forks", "skip", "no network configured (NETWORK): nothing to check")
     pins = {}
     for entry in _components.all_components():

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 from ._components import ROOT
 from ._engine import normalize_ref
@@ -27,8 +25,6 @@ NO_DOCKER_CLI = ("the docker CLI is not on PATH; install Docker "
 NO_COMPOSE_V2 = ("docker compose v2 is missing; install the compose plugin (Debian/Ubuntu: "
                  "apt-get install docker-compose-plugin; or place the docker-compose v2 binary "
                  "in ~/.docker/cli-plugins/)")
-REQUIRED_SETTING = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?\?")
-UNSET_PLACEHOLDER = "unset-at-build-time"
 # How compose.yml puts IMAGE_REGISTRY in front of an image name: nothing at all when it
 # is empty or unset (no leading slash), `REGISTRY/` otherwise.
 REGISTRY_PREFIX = "${IMAGE_REGISTRY:-}${IMAGE_REGISTRY:+/}"
@@ -66,100 +62,9 @@ def compose_argv(*args: str) -> list[str]:
 
 
 # ------------------------------------------------------------------ environment
-def dotenv_values(text: str) -> dict[str, str]:
-    """KEY=VALUE pairs of a compose env file, by Compose's rules (docs.docker.com/compose/
-    env-file/, and compose 2.40's answers): `#` lines and blank lines are skipped, `export `
-    is dropped; an unquoted value loses what follows a blank and `#`; a quoted one ends at
-    its closing quote (what follows is a comment) and may span lines; double quotes take
-    \\n \\r \\t \\\\ and escaped quotes, single quotes only \\'. Interpolation is left
-    alone: this answers what is set, compose itself says to what (`settings`)."""
-    values: dict[str, str] = {}
-    lines = text.replace("\r\n", "\n").split("\n")
-    while lines:
-        line = lines.pop(0).strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = re.sub(r"^export\s+", "", line).partition("=")
-        key, value = key.strip(), value.lstrip()
-        if not sep or not key:
-            continue
-        quote = value[:1]
-        if quote in ("'", '"'):
-            value = value[1:]
-            while _closing(value, quote) is None and lines:
-                value += "\n" + lines.pop(0)
-            end = _closing(value, quote)
-            value = _unquote(value if end is None else value[:end], quote)
-        else:
-            value = re.split(r"\s#", value, maxsplit=1)[0].rstrip()
-        values[key] = value
-    return values
-
-
-def _closing(text: str, quote: str) -> int | None:
-    """Where the unescaped closing QUOTE is in TEXT, or None."""
-    i = 0
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-            continue
-        if text[i] == quote:
-            return i
-        i += 1
-    return None
-
-
-def _unquote(text: str, quote: str) -> str:
-    if quote == "'":
-        return text.replace("\\'", "'")
-    escapes = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
-    return re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), m.group(0)), text)
-
-
-def env_files() -> list[Path]:
-    """The .env files compose reads, weakest first: the one beside the first compose file
-    (the project directory); with COMPOSE_FILE set (the kit passes no
-    --project-directory then), also one in the current directory, whose values win."""
-    files = [Path(compose_files()[0]).parent / ".env"]
-    if os.environ.get("COMPOSE_FILE"):
-        files.append(Path.cwd() / ".env")
-    return files
-
-
-def dotenv_names() -> set[str]:
-    """Names the .env files compose reads set to a non-empty value."""
-    names = set()
-    for path in env_files():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
-            continue
-        names.update(k for k, v in dotenv_values(text).items() if v)
-    return names
-
-
-def build_time_placeholders() -> dict[str, str]:
-    """Placeholders for required run-time settings (`${NAME:?...}`) nobody has set.
-
-    Building, auditing and cleaning read only the build definitions, so an L1 endpoint
-    or network that matters at `up` time must not stop them; `docker compose up` (or
-    Portainer) still refuses to start without the real values.
-    """
-    files = compose_files()
-    names: set[str] = set()
-    for compose_file in files:
-        try:
-            names.update(REQUIRED_SETTING.findall(Path(compose_file).read_text()))
-        except OSError:
-            continue
-    known = {k for k, v in os.environ.items() if v} | dotenv_names()
-    return {name: UNSET_PLACEHOLDER for name in sorted(names - known)}
-
-
 def compose_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment additions for compose: BuildKit on, placeholders for run-time-only
-    settings nobody set, plus resolved versions."""
-    env = {**build_time_placeholders(), **BUILDKIT_ENV}
+    """Environment additions for compose: BuildKit on, plus resolved versions."""
+    env = dict(BUILDKIT_ENV)
     env.update({k: str(v) for k, v in (overrides or {}).items()})
     return env
 
@@ -282,7 +187,7 @@ def settings(config: dict) -> Settings:
         env = service_environment(config, entry.service)
         for key in NETWORK_KEYS:
             value = str(env.get(key) or "").strip()
-            if network is None and value and value != UNSET_PLACEHOLDER:
+            if network is None and value:
                 network = value
     return Settings(network, args)
 

@@ -9,12 +9,14 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tarfile
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -48,15 +50,25 @@ class RangeServer:
     of the body and then close the connection, as a flaky CDN does. Paths in
     `refuse_head` answer HEAD with 403, as presigned S3 URLs (signed for GET) do. Paths
     in `hide_size` keep their size from a HEAD and from a first-byte probe.
+
+    Every file carries an ETag (from its content) and a Last-Modified (when the server
+    first saw that content), as nginx and S3 send them; paths in `no_etag` and
+    `no_last_modified` leave them out. `rate` (bytes per second, shared by all
+    connections) makes the bodies slow, so a download can be stopped half-way.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.files: dict[str, bytes] = {}
         self.requests: list[dict] = []
         self.refuse_head: set[str] = set()
         self.hide_size: set[str] = set()
+        self.no_etag: set[str] = set()
+        self.no_last_modified: set[str] = set()
+        self.rate: int | None = None
+        self._published: dict[tuple[str, str], float] = {}
         self._drops: dict[str, list[int]] = {}
         self._lock = threading.Lock()
+        self._throttle = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,9 +83,9 @@ class RangeServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = f"http://{host}:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever,
                          kwargs={"poll_interval": POLL_INTERVAL}, daemon=True).start()
 
@@ -82,6 +94,33 @@ class RangeServer:
 
     def gets(self, path: str) -> list[dict]:
         return [r for r in self.requests if r["path"] == path and r["method"] == "GET"]
+
+    def etag(self, path: str) -> str:
+        return '"' + hashlib.sha256(self.files[path]).hexdigest()[:20] + '"'
+
+    def _validators(self, handler: BaseHTTPRequestHandler, path: str) -> None:
+        etag = self.etag(path)
+        with self._lock:
+            if (path, etag) not in self._published:  # new content: a later time
+                latest = max([t for (p, _), t in self._published.items() if p == path],
+                             default=0.0)
+                self._published[(path, etag)] = max(float(int(time.time())), latest + 1)
+            modified = self._published[(path, etag)]
+        if path not in self.no_etag:
+            handler.send_header("ETag", etag)
+        if path not in self.no_last_modified:
+            handler.send_header("Last-Modified", formatdate(modified, usegmt=True))
+
+    def _write(self, handler: BaseHTTPRequestHandler, chunk: bytes) -> None:
+        if not self.rate:
+            handler.wfile.write(chunk)
+            return
+        step = max(1, self.rate // 20)
+        for i in range(0, len(chunk), step):
+            with self._throttle:  # one budget for every connection
+                handler.wfile.write(chunk[i:i + step])
+                handler.wfile.flush()
+                time.sleep(len(chunk[i:i + step]) / self.rate)
 
     def _serve(self, handler: BaseHTTPRequestHandler, body: bool) -> None:
         path, _, query = handler.path.partition("?")
@@ -119,6 +158,7 @@ class RangeServer:
             status = 206
         chunk = data[start:end + 1]
         handler.send_response(status)
+        self._validators(handler, path)
         handler.send_header("Accept-Ranges", "bytes")
         handler.send_header("Content-Length", str(len(chunk)))
         handler.send_header("Content-Type", "application/octet-stream")
@@ -133,7 +173,7 @@ class RangeServer:
         if limit is not None:
             chunk = chunk[:limit]
         try:
-            handler.wfile.write(chunk)
+            self._write(handler, chunk)
             handler.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             return  # the client hung up, as aria2c does after a probe request
@@ -211,10 +251,36 @@ class Restore:
     def url(self) -> str:
         return self.server.url + self.path
 
+    def env(self, **env: str) -> dict[str, str]:
+        return {"SNAPSHOT_URL": self.url, "DATA_DIR": str(self.data_dir),
+                "NETWORK": self.network, "SNAPSHOT_CONNECTIONS": "2", **env}
+
     def run(self, **env: str) -> subprocess.CompletedProcess:
-        values = {"SNAPSHOT_URL": self.url, "DATA_DIR": str(self.data_dir),
-                  "NETWORK": self.network, "SNAPSHOT_CONNECTIONS": "2", **env}
-        return _run(EXECUTION / "snapshot-restore.sh", **values)
+        return _run(EXECUTION / "snapshot-restore.sh", **self.env(**env))
+
+    @property
+    def archive(self) -> Path:
+        return self.state_dir / "op-sepolia-nethermind.tar.zst"
+
+    def aria2c(self) -> list[int]:
+        """The aria2c processes downloading into this volume (no other test's)."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if proc.name.isdigit() and os.path.basename(argv[0]) == b"aria2c" and \
+                    f"--dir={self.state_dir}".encode() in argv:
+                found.append(int(proc.name))
+        return found
+
+    def kill_aria2c(self) -> None:
+        for pid in self.aria2c():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def leftovers(self) -> list[str]:
         if not self.state_dir.exists():
@@ -473,6 +539,168 @@ def test_restore_resumes_an_interrupted_download_on_the_next_start(restore):
     assert f"bytes={kept}-{size - 1}" in ranges, ranges
 
 
+def _wait_for(condition, timeout: float = 30, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.05)
+
+
+def _stop_mid_download(restore, argv: list[str], env: dict[str, str], log: Path,
+                       sig: int = signal.SIGTERM) -> subprocess.Popen:
+    """Start ARGV (the restore, or an entry point that runs it) against a slow server,
+    let aria2c download for a while, then send SIG to the script, as `docker stop`
+    does to PID 1; returns the finished process."""
+    restore.server.rate = 64 * 1024
+    with open(log, "w") as err:
+        proc = subprocess.Popen(argv, env=_clean_env(**env), stdout=subprocess.PIPE,
+                                stderr=err, text=True)
+    try:
+        _wait_for(lambda: restore.aria2c() and restore.server.gets(restore.path), 30,
+                  "aria2c to start downloading")
+        time.sleep(2.5)  # about 160 kB at 64 kB/s: less than aria2c's 16 MB disk cache
+        proc.send_signal(sig)
+        proc.wait(timeout=20)
+        # a stop that leaves aria2c behind would go on writing into the volume
+        _wait_for(lambda: not restore.aria2c(), 5, "aria2c to end with the script")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        restore.kill_aria2c()
+        restore.server.rate = None
+    return proc
+
+
+def _resumed_from(restore) -> list[int]:
+    return [int(m.group(1)) for r in restore.server.gets(restore.path)
+            if (m := re.fullmatch(r"bytes=(\d+)-\d*", r["range"] or ""))]
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stopped_restore_lets_aria2c_save_its_progress_and_resumes_from_it(restore, sig,
+                                                                             code):
+    """Item 6: `docker compose stop` sends SIGTERM to PID 1, the restore script in the
+    one-shot service. It passes it on to aria2c and waits: aria2c flushes what it
+    downloaded and saves its control file, so the next start resumes there. Before, the
+    stop never reached aria2c (killed 10 s later without a save: the progress since its
+    last auto-save was lost), or, here, left it running on its own."""
+    log = restore.volume / "first.log"
+    first = _stop_mid_download(restore, ["sh", str(EXECUTION / "snapshot-restore.sh")],
+                               restore.env(SNAPSHOT_CONNECTIONS="1"), log, sig)
+    assert first.returncode == code, log.read_text()
+    assert f"stopped (SIG{signal.Signals(sig).name[3:]})" in log.read_text()
+    assert (restore.state_dir / "op-sepolia-nethermind.tar.zst.aria2").exists()
+    assert not (restore.state_dir / "op-sepolia-nethermind.tar.zst.downloaded").exists()
+    assert restore.empty(restore.target)
+    kept = restore.archive.stat().st_size
+    assert kept >= 64 * 1024, kept  # flushed from aria2c's cache on the stop
+
+    second = restore.run(SNAPSHOT_CONNECTIONS="1")
+    assert second.returncode == 0, second.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+    assert max(_resumed_from(restore)) >= 64 * 1024, restore.server.gets(restore.path)
+    assert not restore.state_dir.joinpath("FAILED").exists()
+
+
+def test_the_execution_entrypoint_passes_a_stop_on_to_the_restore(restore, tmp_path):
+    """base-execution also runs the restore (a no-op after the init service), with the
+    entry point as PID 1: a stop reaches aria2c through both, and the node never starts."""
+    fake = _fake_binary(tmp_path / "nethermind")
+    log = restore.volume / "entrypoint.log"
+    env = restore.env(SNAPSHOT_CONNECTIONS="1", NETHERMIND_BIN=str(fake),
+                      JWT_FILE=str(tmp_path / "jwt.hex"))
+    proc = _stop_mid_download(restore, ["sh", str(EXECUTION / "entrypoint.sh")], env, log)
+    assert proc.returncode == 143, log.read_text()
+    assert "ARG" not in proc.stdout.read()
+    assert (restore.state_dir / "op-sepolia-nethermind.tar.zst.aria2").exists()
+    assert restore.archive.stat().st_size >= 64 * 1024
+
+
+def test_a_partial_archive_without_a_control_file_is_never_taken_as_complete(restore):
+    """What a download killed before aria2c saved its control file leaves. Before, "no
+    .aria2 file" meant "complete": the checksum failed, the archive was deleted and the
+    FAILED note blocked every later start. A finished download has its own marker."""
+    size = len(restore.snapshot["data"])
+    restore.state_dir.mkdir()
+    restore.archive.write_bytes(restore.snapshot["data"][: size // 2])
+    done = restore.run()
+    assert done.returncode == 0, done.stderr
+    assert "without aria2c's control file or a finished-download marker" in done.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+    assert _resumed_from(restore) in ([], [0]), restore.server.gets(restore.path)
+    assert not (restore.state_dir / "FAILED").exists()
+
+
+def test_a_finished_download_is_marked_and_not_downloaded_again(restore):
+    """The download is complete, the extraction stops on a setting (SNAPSHOT_SUBDIR):
+    the marker says so, and the next start goes on from the archive without a GET."""
+    done = restore.run(SNAPSHOT_SUBDIR="no-such-folder")
+    assert done.returncode != 0 and "SNAPSHOT_SUBDIR" in done.stderr
+    marker = restore.state_dir / "op-sepolia-nethermind.tar.zst.downloaded"
+    assert f"etag={restore.server.etag(restore.path)}" in marker.read_text()
+    gets = len(restore.server.gets(restore.path))
+    again = restore.run()
+    assert again.returncode == 0, again.stderr
+    assert "found a complete download" in again.stderr
+    assert len(restore.server.gets(restore.path)) == gets
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+    assert not marker.exists() and not restore.archive.exists()
+
+
+def _republished(restore, tmp_path) -> dict:
+    tree = tmp_path / "republished"
+    (tree / "state").mkdir(parents=True)
+    (tree / "blocks").mkdir()
+    (tree / "state" / "000002.sst").write_bytes(os.urandom(3 * 1024 * 1024))
+    (tree / "blocks" / "CURRENT").write_text("MANIFEST-000002\n")
+    return pack(tree, tmp_path / "republished.tar.zst")
+
+
+@pytest.mark.parametrize("validator", ["ETag", "Last-Modified"])
+def test_a_snapshot_republished_at_the_same_url_is_downloaded_afresh(restore, tmp_path,
+                                                                     validator):
+    """Item 6: the first start is interrupted half-way; then the snapshot is replaced at
+    the same URL (a new ETag, or only a new Last-Modified where the server sends no
+    ETag). Resuming would splice the new file's tail onto the old one's head: the
+    checksum fails, and the FAILED note blocks the node. The restore compares what the
+    server says with what it said when the download started, and starts over."""
+    if validator == "Last-Modified":
+        restore.server.no_etag.add(restore.path)
+    restore.server.drop_after(restore.path, 1024 * 1024)
+    first = restore.run(SNAPSHOT_MAX_TRIES="1", SNAPSHOT_CONNECTIONS="1")
+    assert first.returncode != 0 and "next start resumes" in first.stderr
+    assert (restore.state_dir / "op-sepolia-nethermind.tar.zst.aria2").exists()
+    source = (restore.state_dir / "op-sepolia-nethermind.tar.zst.source").read_text()
+    assert (f"etag={restore.server.etag(restore.path)}" in source) == (validator == "ETag")
+    gets = len(restore.server.gets(restore.path))
+
+    restore.serve(_republished(restore, tmp_path))
+    second = restore.run(SNAPSHOT_MAX_TRIES="1", SNAPSHOT_CONNECTIONS="1")
+    assert second.returncode == 0, second.stderr
+    assert f"was republished since the download of op-sepolia-nethermind.tar.zst " \
+           f"started ({validator} " in second.stderr
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+    assert [r["range"] for r in restore.server.gets(restore.path)[gets:]] in (
+        [None], ["bytes=0-"]), restore.server.gets(restore.path)[gets:]
+
+
+def test_without_etag_or_last_modified_a_partial_download_resumes_with_a_warning(restore):
+    restore.server.no_etag.add(restore.path)
+    restore.server.no_last_modified.add(restore.path)
+    restore.server.drop_after(restore.path, 1024 * 1024)
+    first = restore.run(SNAPSHOT_MAX_TRIES="1", SNAPSHOT_CONNECTIONS="1")
+    assert first.returncode != 0
+    kept = restore.archive.stat().st_size
+    second = restore.run(SNAPSHOT_MAX_TRIES="1", SNAPSHOT_CONNECTIONS="1")
+    assert second.returncode == 0, second.stderr
+    warnings = [line for line in second.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "neither ETag nor Last-Modified" in warnings[0]
+    assert kept in _resumed_from(restore)
+    assert _files(restore.target) == _files(restore.snapshot["tree"])
+
+
 def test_restore_refuses_a_checksum_mismatch_and_extracts_nothing(restore):
     wrong = hashlib.sha256(b"not the snapshot").hexdigest()
     done = restore.run(SNAPSHOT_SHA256=wrong)
@@ -698,6 +926,23 @@ def _busybox() -> str | None:
         (p for p in ("/bin/busybox", "/usr/bin/busybox") if os.path.exists(p)), None)
 
 
+# What compose.yml hands op-node for the three required settings.
+OP_NODE_REQUIRED = {"OP_NODE_NETWORK": "op-mainnet",
+                    "OP_NODE_L1_ETH_RPC": "http://l1.example.invalid:8545",
+                    "OP_NODE_L1_BEACON": "http://beacon.example.invalid:5052"}
+
+
+def _op_node_env(tmp_path: Path, binary: Path, **extra: str) -> dict[str, str]:
+    """The op-node entry point's environment: the required settings, a secret that
+    exists, a data dir, BINARY as op-node, plus EXTRA."""
+    jwt = tmp_path / "jwt.hex"
+    if not jwt.exists():
+        jwt.write_text("ab" * 32)
+    return {**OP_NODE_REQUIRED, "OP_NODE_BIN": str(binary),
+            "OP_NODE_L2_ENGINE_AUTH": str(jwt), "JWT_WAIT_SECONDS": "0",
+            "DATA_DIR": str(tmp_path / "data"), **extra}
+
+
 @pytest.mark.parametrize("shell", ["sh", "busybox"])
 def test_op_node_entrypoint_runs_op_node_once_the_secret_exists(tmp_path, shell):
     if shell == "busybox":  # the runtime image is Alpine: busybox ash runs this script
@@ -708,10 +953,9 @@ def test_op_node_entrypoint_runs_op_node_once_the_secret_exists(tmp_path, shell)
     else:
         shell_argv = ["sh"]
     fake = _fake_binary(tmp_path / "op-node")
+    env = _clean_env(**_op_node_env(tmp_path, fake))
     jwt = tmp_path / "jwt.hex"
-    env = _clean_env(OP_NODE_BIN=str(fake), OP_NODE_L2_ENGINE_AUTH=str(jwt),
-                     OP_NODE_NETWORK="op-mainnet", JWT_WAIT_SECONDS="0",
-                     DATA_DIR=str(tmp_path / "data"))
+    jwt.unlink()
     argv = [*shell_argv, str(OP_NODE / "entrypoint.sh"), "--rpc.enable-admin"]
 
     missing = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
@@ -726,11 +970,19 @@ def test_op_node_entrypoint_runs_op_node_once_the_secret_exists(tmp_path, shell)
 
 
 def _env_binary(path: Path) -> Path:
-    """A stand-in that prints its arguments and the OP_NODE_* part of its environment."""
+    """A stand-in that prints its arguments, the OP_NODE_* part of its environment and
+    the rollup config file it was given."""
     path.write_text('#!/bin/sh\nfor a in "$@"; do echo "ARG $a"; done\n'
-                    'env | grep -E "^(LEGACY_)?OP_NODE_|^EXTRA_" | sed "s/^/ENV /"\n')
+                    'env | grep -E "^(LEGACY_)?OP_NODE_|^EXTRA_" | sed "s/^/ENV /"\n'
+                    'if [ -n "${OP_NODE_ROLLUP_CONFIG:-}" ]; then\n'
+                    '  sed "s/^/FILE /" "$OP_NODE_ROLLUP_CONFIG"\nfi\n')
     path.chmod(0o755)
     return path
+
+
+def _env(done: subprocess.CompletedProcess) -> dict[str, str]:
+    return dict(line[4:].split("=", 1) for line in done.stdout.splitlines()
+                if line.startswith("ENV "))
 
 
 @pytest.mark.parametrize("old_name", ["OP_NODE_EXTRA_FLAGS", "LEGACY_OP_NODE_EXTRA_FLAGS"])
@@ -739,11 +991,7 @@ def test_op_node_entrypoint_points_out_the_renamed_extra_flags(tmp_path, old_nam
     extra flags moved to EXTRA_OP_NODE_FLAGS. The old name (set directly, or handed
     over by compose.yml as LEGACY_...) still works, with one line, and op-node never
     sees it."""
-    fake = _env_binary(tmp_path / "op-node")
-    jwt = tmp_path / "jwt.hex"
-    jwt.write_text("ab" * 32)
-    base = {"OP_NODE_BIN": str(fake), "OP_NODE_L2_ENGINE_AUTH": str(jwt),
-            "JWT_WAIT_SECONDS": "0", "DATA_DIR": str(tmp_path / "data")}
+    base = _op_node_env(tmp_path, _env_binary(tmp_path / "op-node"))
     done = _run(OP_NODE / "entrypoint.sh", **base, **{old_name: "--p2p.nat"})
     assert done.returncode == 0, done.stderr
     assert _args(done) == ["--p2p.nat"]
@@ -759,13 +1007,152 @@ def test_op_node_entrypoint_points_out_the_renamed_extra_flags(tmp_path, old_nam
     assert "ignoring the old one" in both.stderr
 
 
-def test_op_node_entrypoint_refuses_base(tmp_path):
+@pytest.mark.parametrize("rollup_config", ["", "/chain-config/rollup.json"])
+def test_op_node_entrypoint_refuses_base(tmp_path, rollup_config):
     fake = _fake_binary(tmp_path / "op-node")
-    done = _run(OP_NODE / "entrypoint.sh", OP_NODE_BIN=str(fake),
-                OP_NODE_NETWORK="base-mainnet", JWT_WAIT_SECONDS="0",
-                DATA_DIR=str(tmp_path / "data"))
+    done = _run(OP_NODE / "entrypoint.sh", **_op_node_env(
+        tmp_path, fake, OP_NODE_NETWORK="base-mainnet", OP_NODE_ROLLUP_CONFIG=rollup_config))
     assert done.returncode == 64 and "Azul" in done.stderr
     assert "ARG" not in done.stdout
+
+
+# ------------------------------------------------------- required settings (item 11)
+@pytest.mark.parametrize("setting, variable", [
+    ("NETWORK", "OP_NODE_NETWORK"), ("L1_RPC_URL", "OP_NODE_L1_ETH_RPC"),
+    ("L1_BEACON_URL", "OP_NODE_L1_BEACON")])
+@pytest.mark.parametrize("shell", ["sh", "busybox"])
+def test_op_node_entrypoint_names_a_missing_required_setting_in_one_line(tmp_path, setting,
+                                                                         variable, shell):
+    """compose.yml passes the required settings as ${X:-} (so `docker compose down` works
+    without .env): the entry point refuses, naming the setting and where it is set."""
+    shell = _busybox() if shell == "busybox" else shell
+    if shell is None:
+        need("busybox is not installed (apt-get install busybox-static)")
+    fake = _fake_binary(tmp_path / "op-node")
+    argv = [shell, "sh"] if shell != "sh" else ["sh"]
+    done = subprocess.run([*argv, str(OP_NODE / "entrypoint.sh")],
+                          env=_clean_env(**_op_node_env(tmp_path, fake, **{variable: ""})),
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 64, done.stderr
+    assert done.stderr.splitlines() == [
+        f"op-node-entrypoint: {setting} is not set ({variable} is empty): set {setting} in "
+        ".env beside compose.yml (or in Portainer's stack environment) to " +
+        {"NETWORK": "the OP Stack chain to follow, e.g. op-mainnet or op-sepolia",
+         "L1_RPC_URL": "your L1 (Ethereum) execution RPC endpoint",
+         "L1_BEACON_URL": "your L1 beacon (consensus) API endpoint"}[setting] +
+        "; see .env.example"]
+    assert "ARG" not in done.stdout
+
+
+@pytest.mark.parametrize("mode", ["node", "init"])
+@pytest.mark.parametrize("setting", ["NETWORK", "L1_RPC_URL", "L1_BEACON_URL"])
+def test_execution_entrypoint_names_a_missing_required_setting_in_one_line(tmp_path, mode,
+                                                                           setting):
+    """The one-shot init service is what `docker compose up` starts first: it refuses a
+    stack op-node could not run (compose.yml tells it whether L1_RPC_URL and
+    L1_BEACON_URL are set, never their values) before any restore."""
+    fake = _fake_binary(tmp_path / "nethermind")
+    env = {"NETWORK": "op-sepolia", "OPKIT_L1_RPC_URL_SET": "yes",
+           "OPKIT_L1_BEACON_URL_SET": "yes",
+           {"NETWORK": "NETWORK", "L1_RPC_URL": "OPKIT_L1_RPC_URL_SET",
+            "L1_BEACON_URL": "OPKIT_L1_BEACON_URL_SET"}[setting]: ""}
+    done = _run(EXECUTION / "entrypoint.sh", *(["init"] if mode == "init" else []),
+                NETHERMIND_BIN=str(fake), JWT_FILE=str(tmp_path / "jwt.hex"),
+                DATA_DIR=str(tmp_path / "data"), SNAPSHOT_URL="http://127.0.0.1:9/x.tar.zst",
+                **env)
+    assert done.returncode == 64, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"execution-entrypoint: {setting} is not set: set it in .env "
+                               "beside compose.yml (or in Portainer's stack environment) to ")
+    assert lines[0].endswith("; see .env.example")
+    assert "ARG" not in done.stdout and not (tmp_path / "jwt.hex").exists()
+
+
+def test_execution_entrypoint_outside_compose_needs_only_the_network(tmp_path):
+    """`docker run` of the image sets no OPKIT_*_SET: op-node's settings are not its
+    business then."""
+    fake = _fake_binary(tmp_path / "nethermind")
+    done = _run(EXECUTION / "entrypoint.sh", NETWORK="op-sepolia", NETHERMIND_BIN=str(fake),
+                JWT_FILE=str(tmp_path / "jwt.hex"), DATA_DIR=str(tmp_path / "data"))
+    assert done.returncode == 0, done.stderr
+    assert "OPKIT" not in done.stdout
+
+
+# ----------------------------------------------- a chain's own config files (item 3)
+def test_op_node_entrypoint_gives_op_node_the_rollup_config_and_no_network(tmp_path):
+    """op-node reads --rollup.config from OP_NODE_ROLLUP_CONFIG, and ignores it whenever
+    a network is set (NewRollupConfig: "Startup will proceed to use the
+    network-parameter and ignore the rollup config"; ethereum-optimism/optimism,
+    op-service/flags/flags.go (RollupConfigFlagName, EnvVars PrefixEnvVar(envPrefix,
+    "ROLLUP_CONFIG")) and op-node/service.go, read at tag op-node/v1.9.4 and in a 2026
+    revision of the same files). So the entry point drops OP_NODE_NETWORK then, and
+    op-node gets the variable, the file and no --network."""
+    rollup = tmp_path / "chain-config" / "rollup.json"
+    rollup.parent.mkdir()
+    rollup.write_text('{"l2_chain_id": 1135}\n')
+    fake = _env_binary(tmp_path / "op-node")
+    done = _run(OP_NODE / "entrypoint.sh", "--rpc.enable-admin", **_op_node_env(
+        tmp_path, fake, OP_NODE_NETWORK="lisk-mainnet", OPKIT_OP_NODE_VERSION="v1.21.0",
+        OP_NODE_ROLLUP_CONFIG=str(rollup)))
+    assert done.returncode == 0, done.stderr
+    env = _env(done)
+    assert env["OP_NODE_ROLLUP_CONFIG"] == str(rollup)
+    assert "OP_NODE_NETWORK" not in env
+    assert env["OP_NODE_L1_ETH_RPC"] == OP_NODE_REQUIRED["OP_NODE_L1_ETH_RPC"]
+    assert "FILE {\"l2_chain_id\": 1135}" in done.stdout.splitlines()
+    assert _args(done) == ["--rpc.enable-admin"]
+    assert f"using the rollup config {rollup} for lisk-mainnet" in done.stderr
+
+
+def test_op_node_entrypoint_without_a_rollup_config_keeps_the_network(tmp_path):
+    fake = _env_binary(tmp_path / "op-node")
+    done = _run(OP_NODE / "entrypoint.sh", **_op_node_env(tmp_path, fake,
+                                                          OP_NODE_ROLLUP_CONFIG=""))
+    assert done.returncode == 0, done.stderr
+    env = _env(done)
+    assert env["OP_NODE_NETWORK"] == "op-mainnet"
+    assert "OP_NODE_ROLLUP_CONFIG" not in env  # empty: not handed to op-node at all
+
+
+def test_op_node_entrypoint_refuses_a_rollup_config_that_is_not_there(tmp_path):
+    fake = _fake_binary(tmp_path / "op-node")
+    done = _run(OP_NODE / "entrypoint.sh", **_op_node_env(
+        tmp_path, fake, OP_NODE_ROLLUP_CONFIG="/chain-config/rollup.json"))
+    assert done.returncode == 64
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "OP_NODE_ROLLUP_CONFIG is /chain-config/rollup.json" in lines[0]
+    assert "CHAIN_CONFIG_DIR" in lines[0]
+    assert "ARG" not in done.stdout
+
+
+def test_execution_entrypoint_passes_nethermind_the_config_file(tmp_path):
+    """Nethermind's -c/--config takes "the path to the configuration file or the file
+    name (also without extension) of any of the configuration files in the configuration
+    files directory" (docs.nethermind.io/1.39.0/fundamentals/configuration, the pin's
+    minor; the same text for 2.0.0 and 2.2.0), and NETHERMIND_CONFIG is the environment
+    variable Nethermind itself reads for it."""
+    config = tmp_path / "chain-config" / "nethermind.json"
+    config.parent.mkdir()
+    config.write_text("{}\n")
+    fake = _fake_binary(tmp_path / "nethermind")
+    common = {"NETWORK": "lisk-mainnet", "NETHERMIND_BIN": str(fake),
+              "JWT_FILE": str(tmp_path / "jwt.hex"), "DATA_DIR": str(tmp_path / "data")}
+    done = _run(EXECUTION / "entrypoint.sh", NETHERMIND_CONFIG=str(config), **common)
+    assert done.returncode == 0, done.stderr
+    assert _args(done)[:2] == ["--config", str(config)]
+    assert _args(done).count("--config") == 1
+
+    missing = _run(EXECUTION / "entrypoint.sh", "init",
+                   NETHERMIND_CONFIG="/chain-config/nethermind.json", **common)
+    assert missing.returncode == 64
+    lines = missing.stderr.splitlines()
+    assert len(lines) == 1 and "NETHERMIND_CONFIG is /chain-config/nethermind.json" in lines[0]
+    assert "CHAIN_CONFIG_DIR" in lines[0]
+
+    shipped = _run(EXECUTION / "entrypoint.sh", NETHERMIND_CONFIG="", **common)
+    assert shipped.returncode == 0, shipped.stderr
+    assert _args(shipped)[:2] == ["--config", "lisk-mainnet"]
 
 
 # ------------------------------------------------ data dirs the user cannot write
@@ -837,11 +1224,8 @@ def test_op_node_entrypoint_stops_first_on_a_data_dir_it_cannot_write(shared_dir
             need("busybox is not installed (apt-get install busybox-static)")
     fake = _fake_binary(shared_dir / "op-node")
     data = _owned_dir(shared_dir / "data", 0)
-    jwt = shared_dir / "jwt.hex"
-    jwt.write_text("ab" * 32)
-    jwt.chmod(0o644)
-    env = {"OP_NODE_BIN": str(fake), "OP_NODE_L2_ENGINE_AUTH": str(jwt),
-           "OP_NODE_NETWORK": "op-mainnet", "JWT_WAIT_SECONDS": "0", "DATA_DIR": str(data)}
+    env = _op_node_env(shared_dir, fake, DATA_DIR=str(data))
+    (shared_dir / "jwt.hex").chmod(0o644)
     done = _run_as_node_user(OP_NODE / "entrypoint.sh", shell=shell, **env)
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()
@@ -886,15 +1270,19 @@ def test_op_node_entrypoint_refuses_chains_v1_21_no_longer_embeds(tmp_path, netw
     Redstone, Superseed and Xterio left its embedded registry. Without a rollup config it
     would stop with op-node's own unknown-network error; the entry point says what to do."""
     fake = _fake_binary(tmp_path / "op-node")
-    jwt = tmp_path / "jwt.hex"
-    jwt.write_text("ab" * 32)
-    done = _run(OP_NODE / "entrypoint.sh", OP_NODE_BIN=str(fake), OP_NODE_NETWORK=network,
-                OP_NODE_L2_ENGINE_AUTH=str(jwt), JWT_WAIT_SECONDS="0",
-                DATA_DIR=str(tmp_path / "data"), **env)
+    if env.get("OP_NODE_ROLLUP_CONFIG"):
+        env = {**env, "OP_NODE_ROLLUP_CONFIG": str(tmp_path / "rollup.json")}
+        (tmp_path / "rollup.json").write_text("{}\n")
+    done = _run(OP_NODE / "entrypoint.sh",
+                **_op_node_env(tmp_path, fake, OP_NODE_NETWORK=network, **env))
     if refused:
         assert done.returncode == 64, done.stderr
         lines = done.stderr.strip().splitlines()
-        assert len(lines) == 1 and network in lines[0] and "OP_NODE_ROLLUP_CONFIG" in lines[0]
+        assert len(lines) == 1 and network in lines[0], lines
+        # what it advertises is exactly what compose.yml passes on (tests/test_stack.py)
+        for what in ("CHAIN_CONFIG_DIR", "OP_NODE_ROLLUP_CONFIG=/chain-config/rollup.json",
+                     "NETHERMIND_CONFIG=/chain-config/nethermind.json"):
+            assert what in lines[0], lines[0]
         assert "ARG" not in done.stdout
     else:
         assert done.returncode == 0, done.stderr

@@ -1,6 +1,10 @@
 """The stack as compose.yml runs it, on the engine, with small stand-ins for the two
 images: the real entry points and jwt-init on the local busybox base, with fakes for
-the clients and for a slow snapshot restore.
+the clients (they print their arguments, the settings they read and the config files
+they were given) and for a slow snapshot restore. For the restore itself, a third
+image carries the real snapshot-restore and the host's aria2c, curl, zstd, GNU tar and
+flock (with the libraries they load), and a Range-honouring, throttled HTTP server on
+a test network's gateway serves the snapshot.
 
 `docker compose up` runs the real compose.yml plus an override that swaps the images,
 shortens the health check, drops the published ports and labels everything; the
@@ -21,14 +25,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import BASE_IMAGE, ROOT, TEST_LABEL, need_compose
+from tests.helpers import BASE_IMAGE, ROOT, TEST_LABEL, need, need_compose
 
 EXECUTION = ROOT / "docker" / "execution"
 OP_NODE = ROOT / "docker" / "op-node"
 STACK_VARS_PREFIXES = ("COMPOSE_", "DOCKER_DEFAULT_PLATFORM")
 
-# A client that is up at once and stops on SIGTERM (it runs as PID 1).
+# A client that prints how it was started (arguments, the settings it reads, the config
+# files it was given), then is up at once and stops on SIGTERM (it runs as PID 1);
+# STANDIN_ONESHOT=1 makes it exit after printing.
 FAKE_CLIENT = """#!/bin/sh
+for a in "$@"; do echo "ARG $a"; done
+env | grep -E '^(OP_NODE_|NETHERMIND_CONFIG=)' | sort | sed 's/^/ENV /'
+if [ -n "${OP_NODE_ROLLUP_CONFIG:-}" ]; then sed 's/^/FILE /' "$OP_NODE_ROLLUP_CONFIG"; fi
+prev=
+for a in "$@"; do
+  if [ "$prev" = --config ] && [ -f "$a" ]; then sed 's/^/FILE /' "$a"; fi
+  prev="$a"
+done
+[ -z "${STANDIN_ONESHOT:-}" ] || exit 0
 trap 'exit 0' TERM INT
 touch /tmp/ready
 while :; do sleep 1; done
@@ -99,13 +114,18 @@ def stand_ins(engine, base_image, tmp_path_factory):
             pass
 
 
-def _override(images: dict[str, str], health_seconds: int) -> dict:
+def _override(images: dict[str, str], health_seconds: int, network: str | None = None) -> dict:
     """Swap images, keep compose away from builds and registries, shorten the health
-    check to a window of about `health_seconds`, publish nothing, label everything."""
+    check to a window of about `health_seconds`, publish nothing, label everything; on
+    NETWORK (made by the test) when given."""
     labels = {TEST_LABEL: "1"}
     quick = {"test": ["CMD-SHELL", "test -e /tmp/ready"], "interval": "1s", "timeout": "1s",
              "retries": max(health_seconds - 1, 1), "start_period": "1s"}
-    execution_env = {"RESTORE_SECONDS": "${RESTORE_SECONDS:-0}"}
+    execution_env = {"RESTORE_SECONDS": "${RESTORE_SECONDS:-0}",
+                     "SNAPSHOT_MAX_TRIES": "${SNAPSHOT_MAX_TRIES:-0}",
+                     "SNAPSHOT_CONNECTIONS": "${SNAPSHOT_CONNECTIONS:-16}"}
+    networks = {"default": {"name": network, "external": True} if network else
+                {"labels": labels}}
     return {
         "services": {
             "base-execution": {"image": images["execution"], "pull_policy": "never",
@@ -117,14 +137,16 @@ def _override(images: dict[str, str], health_seconds: int) -> dict:
                              "healthcheck": quick, "ports": [], "labels": labels,
                              "stop_grace_period": "2s"},
         },
-        "volumes": {v: {"labels": labels} for v in ("execution-data", "op-node-data", "jwt")},
-        "networks": {"default": {"labels": labels}},
+        "volumes": {v: {"labels": labels} for v in ("execution-data", "op-node-data", "jwt",
+                                                   "chain-config")},
+        "networks": networks,
     }
 
 
-def _override_file(tmp_path: Path, images: dict[str, str], health_seconds: int) -> Path:
+def _override_file(tmp_path: Path, images: dict[str, str], health_seconds: int,
+                   network: str | None = None) -> Path:
     # `ports: []` would be merged into compose.yml's list; !reset empties it.
-    text = json.dumps(_override(images, health_seconds), indent=2)
+    text = json.dumps(_override(images, health_seconds, network), indent=2)
     text = text.replace('"ports": []', '"ports": !reset []')
     path = tmp_path / "override.yml"
     path.write_text(text)  # JSON is YAML; the !reset tag is YAML's
@@ -133,10 +155,10 @@ def _override_file(tmp_path: Path, images: dict[str, str], health_seconds: int) 
 
 class Stack:
     def __init__(self, engine, tmp_path: Path, images: dict[str, str], health_seconds: int,
-                 **env: str) -> None:
+                 network: str | None = None, **env: str) -> None:
         self.engine = engine
         self.project = f"opkit-test-{uuid.uuid4().hex[:10]}"
-        override = _override_file(tmp_path, images, health_seconds)
+        override = _override_file(tmp_path, images, health_seconds, network)
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith(STACK_VARS_PREFIXES) and not k.startswith("SNAPSHOT_")}
         self.env = {**base, "COMPOSE_PROJECT_NAME": self.project,
@@ -246,3 +268,284 @@ def test_a_root_owned_bind_mount_stops_the_container_with_the_fix(engine, stand_
         if container is not None:
             container.remove(force=True)
         shutil.rmtree(host_dir, ignore_errors=True)
+
+
+# ------------------------------------------------ a chain's own config files (item 3)
+@pytest.fixture
+def chain_dir():
+    """A host folder of chain config files that uid 10001 can read (pytest's tmp_path
+    is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="opkit-test-chain-"))
+    path.chmod(0o755)
+    for name, text in (("rollup.json", '{"l2_chain_id": 1135, "block_time": 2}\n'),
+                       ("nethermind.json", '{"Init": {"ChainSpecPath": '
+                                           '"/chain-config/chainspec.json"}}\n')):
+        (path / name).write_text(text)
+        (path / name).chmod(0o644)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _printed(done: subprocess.CompletedProcess, kind: str) -> list[str]:
+    return [line[len(kind) + 1:] for line in done.stdout.splitlines()
+            if line.startswith(kind + " ")]
+
+
+def test_a_chain_op_node_dropped_runs_from_its_own_config_files(engine, stand_ins, tmp_path,
+                                                                 chain_dir):
+    """Item 3, end to end through the real compose.yml: CHAIN_CONFIG_DIR is mounted at
+    /chain-config; op-node gets OP_NODE_ROLLUP_CONFIG, can read the file, and runs
+    without a network (which would make it ignore the file); Nethermind gets
+    --config <the file>. Before, compose passed neither variable nor any folder, and
+    Nethermind got --config lisk-mainnet."""
+    need_compose()
+    stack = Stack(engine, tmp_path, stand_ins, 3, NETWORK="lisk-mainnet",
+                  CHAIN_CONFIG_DIR=str(chain_dir),
+                  OP_NODE_ROLLUP_CONFIG="/chain-config/rollup.json",
+                  NETHERMIND_CONFIG="/chain-config/nethermind.json")
+    try:
+        init = stack.compose("run", "--rm", "--no-deps", "-T", "base-execution-init")
+        assert init.returncode == 0, init.stderr  # the engine-API secret, for op-node
+        op_node = stack.compose("run", "--rm", "--no-deps", "-T", "-e", "STANDIN_ONESHOT=1",
+                                "base-op-node")
+        assert op_node.returncode == 0, op_node.stdout + op_node.stderr
+        env = dict(line.split("=", 1) for line in _printed(op_node, "ENV"))
+        assert env["OP_NODE_ROLLUP_CONFIG"] == "/chain-config/rollup.json"
+        assert "OP_NODE_NETWORK" not in env
+        assert env["OP_NODE_L1_ETH_RPC"] == "http://l1.invalid:8545"
+        assert _printed(op_node, "FILE") == ['{"l2_chain_id": 1135, "block_time": 2}']
+        assert _printed(op_node, "ARG") == []
+
+        execution = stack.compose("run", "--rm", "--no-deps", "-T", "-e",
+                                  "STANDIN_ONESHOT=1", "base-execution")
+        assert execution.returncode == 0, execution.stdout + execution.stderr
+        args = _printed(execution, "ARG")
+        assert args[:2] == ["--config", "/chain-config/nethermind.json"]
+        assert args.count("--config") == 1
+        assert _printed(execution, "FILE") == [
+            '{"Init": {"ChainSpecPath": "/chain-config/chainspec.json"}}']
+    finally:
+        stack.down()
+    assert sorted(p.name for p in chain_dir.iterdir()) == ["nethermind.json", "rollup.json"]
+
+
+def test_a_dropped_chain_without_its_files_is_refused_with_what_to_set(engine, stand_ins,
+                                                                        tmp_path):
+    need_compose()
+    stack = Stack(engine, tmp_path, stand_ins, 3, NETWORK="lisk-mainnet")
+    try:
+        init = stack.compose("run", "--rm", "--no-deps", "-T", "base-execution-init")
+        assert init.returncode == 0, init.stderr
+        op_node = stack.compose("run", "--rm", "--no-deps", "-T", "base-op-node")
+        assert op_node.returncode == 64
+        assert "CHAIN_CONFIG_DIR" in op_node.stderr
+        assert "OP_NODE_ROLLUP_CONFIG=/chain-config/rollup.json" in op_node.stderr
+        assert _printed(op_node, "ENV") == []
+    finally:
+        stack.down()
+
+
+# ------------------------------------------------------- the real restore (item 6)
+# dash as /bin/sh, as in the Ubuntu-based production image (and because the static
+# busybox's ash runs its own applets, such as a tar without --use-compress-program,
+# before anything on PATH)
+HOST_TOOLS = ("dash", "aria2c", "curl", "zstd", "tar", "flock")
+RESTORE_DOCKERFILE = """\
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+COPY rootfs/ /
+COPY entrypoint.sh /usr/local/bin/execution-entrypoint
+COPY jwt-init.sh /usr/local/bin/jwt-init
+COPY snapshot-restore.sh /usr/local/bin/snapshot-restore
+COPY client /nethermind/nethermind
+ENV LD_LIBRARY_PATH=/opt/host-lib
+RUN ["/usr/local/bin/dash", "-c", "ln -sf /usr/local/bin/dash /bin/sh"]
+RUN ln -s zstd /usr/local/bin/unzstd && \\
+    aria2c --version >/dev/null && curl --version >/dev/null && tar --version >/dev/null && \\
+    mkdir -p /data/nethermind /secrets /tmp && chown -R 10001:10001 /data /secrets && \\
+    chmod 1777 /tmp
+USER 10001:10001
+ENTRYPOINT ["/usr/local/bin/execution-entrypoint"]
+"""
+
+
+def _host_tools(rootfs: Path, tools: tuple[str, ...]) -> None:
+    """Copy the host's TOOLS into ROOTFS (/usr/local/bin), their libraries into
+    /opt/host-lib and the dynamic loader where the binaries look for it."""
+    libs = rootfs / "opt" / "host-lib"
+    libs.mkdir(parents=True)
+    (rootfs / "usr" / "local" / "bin").mkdir(parents=True)
+    for tool in tools:
+        found = shutil.which(tool)
+        if found is None:
+            need(f"{tool} is not installed (apt-get install dash aria2 curl zstd tar "
+                 "util-linux)")
+        shutil.copy2(found, rootfs / "usr" / "local" / "bin" / tool)
+        ldd = subprocess.run(["ldd", found], capture_output=True, text=True, check=True)
+        for line in ldd.stdout.splitlines():
+            parts = line.split()
+            if "=>" in parts and len(parts) > 2 and parts[2].startswith("/"):
+                shutil.copy2(parts[2], libs / os.path.basename(parts[2]))
+            elif parts and parts[0].startswith("/"):  # the loader, by its own path
+                loader = rootfs / parts[0].lstrip("/")
+                loader.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(parts[0], loader)
+    certs = Path("/etc/ssl/certs/ca-certificates.crt")  # aria2c loads them at start
+    if certs.exists():
+        (rootfs / "etc" / "ssl" / "certs").mkdir(parents=True)
+        shutil.copy2(certs, rootfs / "etc" / "ssl" / "certs" / certs.name)
+
+
+@pytest.fixture(scope="module")
+def restore_image(engine, base_image, tmp_path_factory):
+    """The execution stand-in with the real snapshot-restore and the tools it runs,
+    under dash."""
+    context = tmp_path_factory.mktemp("stand-in-restore")
+    _host_tools(context / "rootfs", HOST_TOOLS)
+    for name in ("entrypoint.sh", "jwt-init.sh", "snapshot-restore.sh"):
+        shutil.copy2(EXECUTION / name, context / name)
+    _script(context / "client", FAKE_CLIENT)
+    (context / "Dockerfile").write_text(RESTORE_DOCKERFILE)
+    tag = f"opkit-test-stack-{uuid.uuid4().hex[:8]}-restore:1"
+    engine.images.build(path=str(context), tag=tag, rm=True,
+                        buildargs={"BASE_IMAGE": base_image},
+                        labels={TEST_LABEL: "1", f"{TEST_LABEL}.session": BASE_IMAGE})
+    yield tag
+    try:
+        engine.images.remove(tag, force=True)
+    except Exception:  # noqa: BLE001 (already gone is fine)
+        pass
+
+
+@pytest.fixture
+def test_network(engine):
+    """A labelled network made by the test: (name, gateway). The snapshot server
+    listens on the gateway, where the containers reach the host."""
+    name = f"opkit-test-{uuid.uuid4().hex[:10]}-net"
+    network = engine.networks.create(name, labels={TEST_LABEL: "1"})
+    network.reload()
+    yield name, network.attrs["IPAM"]["Config"][0]["Gateway"]
+    network.remove()
+
+
+@pytest.fixture
+def snapshot_server(test_network):
+    from tests.test_scripts import RangeServer
+
+    server = RangeServer(host=test_network[1])
+    yield server
+    server.close()
+
+
+def _publish(server, tmp_path: Path, name: str, size: int) -> dict:
+    """A .tar.zst of random database files at /snapshots/NAME, with its .sha256."""
+    from tests.test_scripts import pack
+
+    tree = tmp_path / f"tree-{uuid.uuid4().hex[:6]}"
+    (tree / "state").mkdir(parents=True)
+    (tree / "blocks").mkdir()
+    (tree / "state" / "000001.sst").write_bytes(os.urandom(size))
+    (tree / "blocks" / "CURRENT").write_text("MANIFEST-000001\n")
+    snapshot = pack(tree, tmp_path / f"{uuid.uuid4().hex[:6]}.tar.zst")
+    path = f"/snapshots/{name}"
+    server.files[path] = snapshot["data"]
+    server.files[path + ".sha256"] = f"{snapshot['sha256']}  {name}\n".encode()
+    return {**snapshot, "path": path}
+
+
+def _wait(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _restore_stack(engine, stand_ins, restore_image, tmp_path, test_network, server,
+                   **env: str) -> Stack:
+    name = "op-sepolia-nethermind.tar.zst"
+    return Stack(engine, tmp_path, {**stand_ins, "execution": restore_image}, 3,
+                 network=test_network[0], SNAPSHOT_URL=f"{server.url}/snapshots/{name}",
+                 SNAPSHOT_CONNECTIONS="1", **env)
+
+
+def test_stopping_the_init_service_mid_download_keeps_its_progress(
+        engine, stand_ins, restore_image, tmp_path, test_network, snapshot_server):
+    """Item 6 on the engine: `docker compose stop base-execution-init` in the middle of a
+    throttled download. The restore (PID 1) passes the SIGTERM on to aria2c, which saves
+    its control file; the container exits 143 well within compose.yml's grace period.
+    The next `docker compose up` resumes from there, and the restore completes with the
+    published checksum. Before, the stop never reached aria2c: compose killed it after
+    10 s (exit 137), and the next start downloaded from the beginning (or, with no
+    control file yet, took the partial archive as complete and failed its checksum)."""
+    need_compose()
+    snapshot = _publish(snapshot_server, tmp_path, "op-sepolia-nethermind.tar.zst",
+                        1024 * 1024)
+    stack = _restore_stack(engine, stand_ins, restore_image, tmp_path, test_network,
+                           snapshot_server)
+    snapshot_server.rate = 32 * 1024
+    try:
+        up = stack.compose("up", "-d", "--no-build", "base-execution-init")
+        assert up.returncode == 0, up.stdout + up.stderr
+        _wait(lambda: snapshot_server.gets(snapshot["path"]), 60, "the download to start")
+        time.sleep(3)  # about 100 kB of the 1 MB archive
+        started = time.monotonic()
+        stop = stack.compose("stop", "base-execution-init")
+        took = time.monotonic() - started
+        assert stop.returncode == 0, stop.stderr
+        state = stack.container("base-execution-init").attrs["State"]
+        logs = stack.container("base-execution-init").logs().decode()
+        assert state["ExitCode"] == 143, (state, logs)
+        assert took < 10, took
+        assert "stopped (SIGTERM)" in logs, logs
+
+        snapshot_server.rate = None
+        before = len(snapshot_server.gets(snapshot["path"]))
+        up = stack.compose("up", "-d", "--no-build")
+        init = stack.container("base-execution-init")
+        assert up.returncode == 0, up.stderr + init.logs().decode()
+        assert init.attrs["State"]["ExitCode"] == 0
+        logs = init.logs().decode()
+        assert "restored op-sepolia-nethermind.tar.zst into " \
+               "/data/nethermind/nethermind_db/op-sepolia" in logs, logs
+        resumed = [r["range"] for r in snapshot_server.gets(snapshot["path"])[before:]]
+        starts = [int(r[6:].split("-")[0]) for r in resumed if r and r.startswith("bytes=")]
+        assert starts and min(starts) >= 32 * 1024, resumed  # not from the beginning
+        marker = stack.compose("exec", "-T", "base-execution", "cat", "/data/.snapshot/RESTORED")
+        assert f"sha256={snapshot['sha256']}" in marker.stdout, marker.stdout + marker.stderr
+    finally:
+        snapshot_server.rate = None
+        stack.down()
+
+
+def test_a_snapshot_republished_between_two_starts_is_downloaded_afresh(
+        engine, stand_ins, restore_image, tmp_path, test_network, snapshot_server):
+    """Item 6: the first `up` ends with an interrupted download (the server hangs up,
+    one try), its progress saved. The snapshot is then replaced at the same URL. The
+    next `up` sees another ETag than the one recorded when the download started and
+    downloads the new archive from the start. Before, it resumed, spliced the new tail
+    onto the old head, failed the checksum and left the FAILED note: `up` failed."""
+    need_compose()
+    name = "op-sepolia-nethermind.tar.zst"
+    first = _publish(snapshot_server, tmp_path, name, 1024 * 1024)
+    snapshot_server.drop_after(first["path"], 256 * 1024)
+    stack = _restore_stack(engine, stand_ins, restore_image, tmp_path, test_network,
+                           snapshot_server, SNAPSHOT_MAX_TRIES="1")
+    try:
+        up = stack.compose("up", "-d", "--no-build")
+        assert up.returncode != 0
+        logs = stack.container("base-execution-init").logs().decode()
+        assert "the next start resumes it" in logs, logs
+
+        second = _publish(snapshot_server, tmp_path, name, 1024 * 1024)
+        before = len(snapshot_server.gets(second["path"]))
+        up = stack.compose("up", "-d", "--no-build")
+        logs = stack.container("base-execution-init").logs().decode()
+        assert up.returncode == 0, up.stderr + logs
+        assert "was republished since the download of op-sepolia-nethermind.tar.zst " \
+               "started (ETag " in logs, logs
+        ranges = [r["range"] for r in snapshot_server.gets(second["path"])[before:]]
+        assert ranges in ([None], ["bytes=0-"]), ranges
+        marker = stack.compose("exec", "-T", "base-execution", "cat", "/data/.snapshot/RESTORED")
+        assert f"sha256={second['sha256']}" in marker.stdout, marker.stdout + marker.stderr
+    finally:
+        stack.down()

@@ -9,6 +9,14 @@
 #
 # NETHERMIND_EXTRA_FLAGS adds flags; OP_SEQUENCER_URL sets Optimism.SequencerUrl;
 # EXECUTION_P2P_PORT (default 30303) is the P2P port, TCP and UDP discovery alike.
+# NETHERMIND_CONFIG, a Nethermind config file inside the container (a chain Nethermind
+# ships no config for: e.g. /chain-config/nethermind.json from CHAIN_CONFIG_DIR), is
+# passed as --config instead of $NETWORK.
+#
+# NETWORK is required. compose.yml also hands over whether op-node's two required
+# settings are there (OPKIT_L1_RPC_URL_SET, OPKIT_L1_BEACON_URL_SET: "yes" or empty, never
+# the values), so the one-shot service that `up` starts first refuses a stack that
+# cannot run, in one line. Each refusal exits 64.
 set -eu
 
 bin_dir="$(dirname "$0")"
@@ -55,16 +63,42 @@ case "${1:-}" in
   snapshot-restore) exec "$(tool snapshot-restore)" ;;
 esac
 
-case "${NETWORK:-}" in
-  "")
-    say "NETWORK is not set (e.g. op-mainnet, op-sepolia)"
-    exit 64 ;;
+# missing NAME WHAT: the one-line refusal for a required setting nobody set.
+missing() {
+  say "$1 is not set: set it in .env beside compose.yml (or in Portainer's stack" \
+      "environment) to $2; see .env.example"
+  exit 64
+}
+[ -n "${NETWORK:-}" ] || missing NETWORK \
+  "the OP Stack chain to follow, e.g. op-mainnet or op-sepolia"
+if [ -n "${OPKIT_L1_RPC_URL_SET+set}" ] && [ -z "$OPKIT_L1_RPC_URL_SET" ]; then
+  missing L1_RPC_URL "your L1 (Ethereum) execution RPC endpoint"
+fi
+if [ -n "${OPKIT_L1_BEACON_URL_SET+set}" ] && [ -z "$OPKIT_L1_BEACON_URL_SET" ]; then
+  missing L1_BEACON_URL "your L1 beacon (consensus) API endpoint"
+fi
+unset OPKIT_L1_RPC_URL_SET OPKIT_L1_BEACON_URL_SET
+
+case "$NETWORK" in
   base-mainnet|base-sepolia|base)
     say "${NETWORK} is not supported: Base moved to its own clients" \
         "(base-reth-node, base-consensus) at its Azul upgrade, and Nethermind 1.38.1+ ships" \
         "no Base config. Pick an OP Stack chain that runs op-node, e.g. op-mainnet."
     exit 64 ;;
 esac
+
+# Nethermind's config: the file NETHERMIND_CONFIG names, or the one it ships for NETWORK.
+# (Nethermind reads NETHERMIND_CONFIG itself too: never hand it an empty one.)
+config="${NETHERMIND_CONFIG:-}"
+if [ -z "$config" ]; then
+  unset NETHERMIND_CONFIG
+  config="$NETWORK"
+elif [ ! -f "$config" ] || [ ! -r "$config" ]; then
+  say "NETHERMIND_CONFIG is $config, but there is no such readable file in the container:" \
+      "put the chain's Nethermind config in the folder CHAIN_CONFIG_DIR names (mounted at" \
+      "/chain-config) and point NETHERMIND_CONFIG at it, e.g. /chain-config/nethermind.json"
+  exit 64
+fi
 
 # The one-shot service before the node: the secret, and a restore that may take hours
 # (the node's health check would count them against it). The node runs both steps
@@ -85,10 +119,22 @@ if [ "$p2p_port" -lt 1 ] || [ "$p2p_port" -gt 65535 ]; then
 fi
 
 "$(tool jwt-init)" "$jwt_file"
-"$(tool snapshot-restore)"
+# A stop (SIGTERM to this script, PID 1) is passed on to the restore, which lets its
+# download save its progress; the node is then not started.
+"$(tool snapshot-restore)" &
+restore=$!
+trap 'kill -TERM "$restore" 2>/dev/null || true' TERM INT
+status=0
+wait "$restore" || status=$?
+while kill -0 "$restore" 2>/dev/null; do  # the wait was ended by a stop
+  status=0
+  wait "$restore" || status=$?
+done
+trap - TERM INT
+[ "$status" -eq 0 ] || exit "$status"
 mkdir -p "$data_dir"
 
-set -- --config "$NETWORK" --data-dir "$data_dir" \
+set -- --config "$config" --data-dir "$data_dir" \
   --JsonRpc.Enabled=true --JsonRpc.Host=0.0.0.0 --JsonRpc.Port=8545 \
   --JsonRpc.EngineHost=0.0.0.0 --JsonRpc.EnginePort=8551 \
   --JsonRpc.JwtSecretFile="$jwt_file" \

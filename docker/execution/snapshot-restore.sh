@@ -29,13 +29,53 @@
 # the database folder is taken.
 #
 # Rules: a non-empty target is never touched. The download resumes where the last
-# start left it (aria2c -c). The checksum is verified before anything is extracted;
-# on a mismatch nothing is extracted and the restore refuses to run again until the
+# start left it (aria2c -c, from its control file NAME.aria2), unless the server's
+# ETag or Last-Modified (or size) differs from what it said when the download started
+# (NAME.source): a snapshot republished at the same URL is downloaded afresh, never
+# spliced onto the old one. A finished download is marked by NAME.downloaded, never
+# inferred from a missing control file; an archive with neither is of unknown state
+# and is downloaded again. The checksum is verified before anything is extracted; on
+# a mismatch nothing is extracted and the restore refuses to run again until the
 # FAILED note is removed. Extraction goes to a temporary folder that is renamed into
 # place only when complete, then a marker records the restore.
+#
+# Stopping: SIGTERM or SIGINT (`docker stop`; in the one-shot init service this
+# script is PID 1) is passed on to the running step, and the script waits for it:
+# aria2c then saves its control file, so the next start resumes where this one
+# stopped. It exits 143 (TERM) or 130 (INT).
 set -eu
 
 say() { echo "snapshot-restore: $*" >&2; }
+
+# step CMD [ARGS...]: run CMD as a child that a stop is passed on to; its exit status.
+# A stop ends the script once the child has finished (so aria2c saves its progress).
+child=
+stopped=
+on_stop() {
+  stopped="$1"
+  if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null || true; fi
+}
+trap 'on_stop TERM' TERM
+trap 'on_stop INT' INT
+stop_now() {
+  say "stopped (SIG$stopped); the next start picks up where this one stopped"
+  if [ "$stopped" = INT ]; then exit 130; fi
+  exit 143
+}
+step() {
+  [ -z "$stopped" ] || stop_now
+  "$@" &
+  child=$!
+  status=0
+  wait "$child" || status=$?
+  while [ -n "$stopped" ] && kill -0 "$child" 2>/dev/null; do  # wait ended by the stop
+    status=0
+    wait "$child" || status=$?
+  done
+  child=
+  [ -z "$stopped" ] || stop_now
+  return "$status"
+}
 
 url="${SNAPSHOT_URL:-}"
 data_dir="${DATA_DIR:-/data/nethermind}"
@@ -128,6 +168,9 @@ fi
 
 mkdir -p "$state_dir"
 archive="$state_dir/$name"
+control="$archive.aria2"         # aria2c's progress: present while a download is partial
+source_file="$archive.source"    # what the server said about the archive at the start
+downloaded="$archive.downloaded" # written once aria2c has finished the download
 
 # One restore at a time per volume (the one-shot service, and the node's own start,
 # both run this). The second waits, then finds the work done.
@@ -135,29 +178,29 @@ if command -v flock >/dev/null 2>&1; then
   exec 9>"$state_dir/lock"
   if ! flock -n 9; then
     say "another restore is running on this volume; waiting for it"
-    flock 9
+    step flock 9
     exec 9>&-
     exec sh "$0"  # it is done: look again from the start
   fi
 fi
 
-fetch() { # fetch URL FILE-NAME [extra aria2c options...]
+fetch() { # fetch URL FILE-NAME [extra aria2c options...]: only through `step` (it execs)
   src="$1"; out="$2"; shift 2
-  aria2c --continue=true --dir="$state_dir" --out="$out" \
+  exec aria2c --continue=true --dir="$state_dir" --out="$out" \
     --max-connection-per-server="$connections" --split="$connections" \
     --max-tries="$max_tries" --retry-wait=5 --file-allocation=none \
     --auto-file-renaming=false --allow-overwrite=false \
     --console-log-level=warn --summary-interval=60 --download-result=hide "$@" "$src"
 }
 
-# Room for the archive plus its extraction, before downloading anything.
+# What the server says about the archive: its size, ETag and Last-Modified.
 human() { # human BYTES
   awk -v b="$1" 'BEGIN { split("bytes kB MB GB TB PB EB", u, " "); i = 1
     while (b >= 1000 && i < 7) { b /= 1000; i++ }
     if (i == 1) printf "%d bytes", b; else printf "%.1f %s", b, u[i] }'
 }
-header_size() { # the size an HTTP response's headers (stdin; last response wins) tell
-  tr -d '\r' | awk '
+header_size() { # the size response headers (stdin; the last response wins) tell
+  awk '
     /^HTTP\// { status = $2; len = ""; total = "" }
     tolower($1) == "content-length:" { len = $2 }
     tolower($1) == "content-range:" { n = split($NF, part, "/"); total = part[n] }
@@ -166,18 +209,85 @@ header_size() { # the size an HTTP response's headers (stdin; last response wins
       else if (status == 200 && len ~ /^[0-9]+$/ && len > 0) print len
     }'
 }
-archive_size() { # the archive's size in bytes according to the server, or nothing
-  size="$(curl -fsSIL --max-time 60 "$url" 2>/dev/null | header_size)" || size=
+header() { # header NAME: its value in the last response of $headers
+  printf '%s\n' "$headers" | awk -v want="$1" '
+    /^HTTP\// { value = "" }
+    { i = index($0, ":")
+      if (i > 1 && tolower(substr($0, 1, i - 1)) == want) {
+        value = substr($0, i + 1); sub(/^[ \t]+/, "", value); sub(/[ \t]+$/, "", value) } }
+    END { print value }'
+}
+probe() { # sets size, etag and modified (each empty when the server does not tell)
+  headers="$(curl -fsSIL --max-time 60 "$url" 2>/dev/null | tr -d '\r')" || headers=
+  size="$(printf '%s\n' "$headers" | header_size)"
   if [ -z "$size" ]; then
     # Presigned S3 URLs are signed for GET and refuse HEAD: ask for the first byte and
     # read the total from Content-Range (--max-filesize stops a server that ignores it).
-    size="$(curl -sSL --max-time 60 --range 0-0 --max-filesize 1 -D - -o /dev/null \
-      "$url" 2>/dev/null | header_size)" || size=
+    headers="$(curl -sSL --max-time 60 --range 0-0 --max-filesize 1 -D - -o /dev/null \
+      "$url" 2>/dev/null | tr -d '\r')" || headers=
+    size="$(printf '%s\n' "$headers" | header_size)"
   fi
-  printf '%s' "$size"
+  etag="$(header etag)"
+  modified="$(header last-modified)"
 }
-check_space() {
-  size="$(archive_size)"
+describe() { # the record of what the server said, as NAME.source and NAME.downloaded keep it
+  printf 'etag=%s\nlast-modified=%s\nsize=%s\n' "$etag" "$modified" "$size"
+}
+recorded() { # recorded KEY FILE
+  sed -n "s/^$1=//p" "$2" | head -n 1
+}
+changes() { # how the server's archive differs from the one recorded in FILE, or nothing
+  was_etag="$(recorded etag "$1")"
+  was_modified="$(recorded last-modified "$1")"
+  was_size="$(recorded size "$1")"
+  if [ -n "$was_etag" ] && [ -n "$etag" ]; then
+    [ "$was_etag" = "$etag" ] || echo "ETag $was_etag, now $etag"
+  elif [ -n "$was_modified" ] && [ -n "$modified" ]; then
+    [ "$was_modified" = "$modified" ] || echo "Last-Modified $was_modified, now $modified"
+  elif [ -n "$was_size" ] && [ -n "$size" ] && [ "$was_size" != "$size" ]; then
+    echo "size $was_size, now $size bytes"
+  fi
+}
+comparable() { # whether FILE and the server share an ETag or a Last-Modified to compare
+  { [ -n "$(recorded etag "$1")" ] && [ -n "$etag" ]; } ||
+    { [ -n "$(recorded last-modified "$1")" ] && [ -n "$modified" ]; }
+}
+discard() { rm -f "$archive" "$control" "$source_file" "$downloaded"; }
+
+probe
+
+# What an earlier start left: a finished download, a partial one, or nothing usable.
+state=none
+if [ -e "$archive" ] && [ -e "$downloaded" ]; then
+  state=complete
+  record="$downloaded"
+elif [ -e "$archive" ] && [ -e "$control" ]; then
+  state=partial
+  record="$source_file"
+elif [ -e "$archive" ] || [ -e "$control" ] || [ -e "$downloaded" ]; then
+  # e.g. a download killed before aria2c saved its control file: which parts of the
+  # file hold data is unknown, so none of it is used
+  say "found $name from an earlier start without aria2c's control file or a" \
+      "finished-download marker: its content is unknown, so it is downloaded again"
+  discard
+fi
+if [ "$state" != none ]; then
+  if [ ! -e "$record" ]; then
+    say "no record of what the server said when the download of $name started (an" \
+        "earlier version of this image): resuming it without checking for a republished" \
+        "snapshot"
+  elif [ -n "$(changes "$record")" ]; then
+    say "the snapshot at $path was republished since the download of $name started" \
+        "($(changes "$record")): downloading it again from the start"
+    discard
+    state=none
+  elif [ "$state" = partial ] && ! comparable "$record"; then
+    say "warning: the server tells neither ETag nor Last-Modified for $name, so a" \
+        "snapshot republished since the download started cannot be told apart; resuming"
+  fi
+fi
+
+check_space() { # room for the archive plus its extraction, before downloading anything
   if [ -z "$size" ]; then
     say "warning: the server did not tell the size of $name, so free space cannot be" \
         "checked first; downloading anyway"
@@ -205,8 +315,7 @@ check_space() {
   fi
   say "$name is $(human "$size"); $(human "$need") needed, $(human "$free") free"
 }
-
-if [ ! -e "$archive" ] || [ -e "$archive.aria2" ]; then
+if [ "$state" != complete ]; then
   check_space
 fi
 
@@ -214,7 +323,7 @@ expected="${SNAPSHOT_SHA256:-}"
 if [ -z "$expected" ]; then
   say "reading the published checksum from ${sum_url%%[?#]*}"
   rm -f "$state_dir/$name.sha256" "$state_dir/$name.sha256.aria2"
-  if ! fetch "$sum_url" "$name.sha256" --continue=false --max-tries=3; then
+  if ! step fetch "$sum_url" "$name.sha256" --continue=false --max-tries=3; then
     say "could not download ${sum_url%%[?#]*}; set SNAPSHOT_SHA256 to give the checksum directly"
     exit 1
   fi
@@ -226,22 +335,33 @@ if [ "${#expected}" -ne 64 ] || [ -n "$(printf '%s' "$expected" | tr -d '0-9a-f'
   exit 1
 fi
 
-if [ -e "$archive" ] && [ ! -e "$archive.aria2" ]; then
+if [ "$state" = complete ]; then
   say "found a complete download of $name from an earlier start"
 else
+  if [ "$state" = none ]; then
+    describe > "$source_file"
+  fi
   say "downloading $path into $state_dir (resumable: a restart continues it)"
-  if ! fetch "$url" "$name"; then
+  if ! step fetch "$url" "$name"; then
     say "download interrupted; the next start resumes it"
     exit 1
+  fi
+  if [ -e "$source_file" ]; then
+    mv "$source_file" "$downloaded"
+  else
+    describe > "$downloaded"
   fi
 fi
 
 say "verifying sha256 of $name"
-actual="$(sha256sum "$archive" | cut -d ' ' -f 1)"
+sum_into() { exec sha256sum "$1" > "$2"; }
+step sum_into "$archive" "$state_dir/$name.sum"
+actual="$(cut -d ' ' -f 1 "$state_dir/$name.sum")"
+rm -f "$state_dir/$name.sum"
 if [ "$actual" != "$expected" ]; then
   printf 'sha256 mismatch for %s: expected %s, got %s (archive deleted, nothing extracted)\n' \
     "$name" "$expected" "$actual" > "$failed_note"
-  rm -f "$archive" "$archive.aria2"
+  discard
   say "$(cat "$failed_note")"
   exit 1
 fi
@@ -250,7 +370,7 @@ fi
 rm -rf "$state_dir"/extract.*
 work="$(mktemp -d "$state_dir/extract.XXXXXX")"
 say "extracting into $work"
-if ! tar --use-compress-program=unzstd -xf "$archive" -C "$work"; then
+if ! step tar --use-compress-program=unzstd -xf "$archive" -C "$work"; then
   rm -rf "$work"
   say "extraction failed; nothing was moved into $target"
   exit 1
@@ -299,6 +419,7 @@ rm -rf "$work"
 printf '%s sha256=%s target=%s restored=%s\n' "$path" "$expected" "$target" \
   "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$done_marker"
 if [ "${SNAPSHOT_KEEP_ARCHIVE:-0}" != 1 ]; then
-  rm -f "$archive" "$state_dir/$name.sha256"
+  discard
+  rm -f "$state_dir/$name.sha256"
 fi
 say "restored $name into $target"

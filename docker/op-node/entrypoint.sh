@@ -4,6 +4,13 @@
 # op-node reads its settings from OP_NODE_* variables (compose.yml sets them);
 # EXTRA_OP_NODE_FLAGS adds flags, and arguments are passed through. (Not an OP_NODE_*
 # name: op-node warns about every OP_NODE_* variable that is not one of its flags.)
+#
+# NETWORK (OP_NODE_NETWORK), L1_RPC_URL (OP_NODE_L1_ETH_RPC) and L1_BEACON_URL
+# (OP_NODE_L1_BEACON) are required: without one, one line names it, exit 64.
+# OP_NODE_ROLLUP_CONFIG, a rollup config file inside the container (a chain op-node
+# does not embed: e.g. /chain-config/rollup.json from CHAIN_CONFIG_DIR), replaces the
+# built-in config of OP_NODE_NETWORK: op-node ignores the file whenever a network is
+# set, so OP_NODE_NETWORK is then left out. Empty, it is left out itself.
 set -eu
 
 jwt_file="${OP_NODE_L2_ENGINE_AUTH:-/secrets/jwt.hex}"
@@ -32,6 +39,19 @@ if [ ! -w "$p" ] || [ ! -x "$p" ]; then
   exit 1
 fi
 
+# missing NAME OP-NODE-NAME WHAT: the one-line refusal for a required setting nobody set.
+missing() {
+  say "$1 is not set ($2 is empty): set $1 in .env beside compose.yml (or in" \
+      "Portainer's stack environment) to $3; see .env.example"
+  exit 64
+}
+[ -n "${OP_NODE_NETWORK:-}" ] || missing NETWORK OP_NODE_NETWORK \
+  "the OP Stack chain to follow, e.g. op-mainnet or op-sepolia"
+[ -n "${OP_NODE_L1_ETH_RPC:-}" ] || missing L1_RPC_URL OP_NODE_L1_ETH_RPC \
+  "your L1 (Ethereum) execution RPC endpoint"
+[ -n "${OP_NODE_L1_BEACON:-}" ] || missing L1_BEACON_URL OP_NODE_L1_BEACON \
+  "your L1 beacon (consensus) API endpoint"
+
 case "${OP_NODE_NETWORK:-}" in
   base-mainnet|base-sepolia|base)
     echo "op-node-entrypoint: ${OP_NODE_NETWORK} is not supported: Base moved to its own" \
@@ -56,12 +76,29 @@ case "${OP_NODE_NETWORK:-}" in
 # dropped-networks-end
     if [ "$embeds_dropped" = no ] && [ -z "${OP_NODE_ROLLUP_CONFIG:-}" ]; then
       say "${OP_NODE_NETWORK} is not built into op-node ${OPKIT_OP_NODE_VERSION:-v1.21.0+}" \
-          "(v1.21.0 dropped it from its registry): set OP_NODE_ROLLUP_CONFIG to the chain's" \
-          "rollup config (and give Nethermind its chain spec), or pin an op-node older than" \
+          "(v1.21.0 dropped it from its registry): put the chain's rollup.json and its" \
+          "Nethermind config in a folder, set CHAIN_CONFIG_DIR to it," \
+          "OP_NODE_ROLLUP_CONFIG=/chain-config/rollup.json and" \
+          "NETHERMIND_CONFIG=/chain-config/nethermind.json; or pin an op-node older than" \
           "v1.21.0"
       exit 64
     fi ;;
 esac
+
+# A rollup config file replaces the network's built-in one (see the top).
+if [ -z "${OP_NODE_ROLLUP_CONFIG:-}" ]; then
+  unset OP_NODE_ROLLUP_CONFIG
+elif [ ! -f "$OP_NODE_ROLLUP_CONFIG" ] || [ ! -r "$OP_NODE_ROLLUP_CONFIG" ]; then
+  say "OP_NODE_ROLLUP_CONFIG is $OP_NODE_ROLLUP_CONFIG, but there is no such readable file" \
+      "in the container: put the chain's rollup config in the folder CHAIN_CONFIG_DIR" \
+      "names (mounted at /chain-config) and point OP_NODE_ROLLUP_CONFIG at it, e.g." \
+      "/chain-config/rollup.json"
+  exit 64
+else
+  say "using the rollup config $OP_NODE_ROLLUP_CONFIG for $OP_NODE_NETWORK (op-node" \
+      "ignores the file while a network is set, so --network is left out)"
+  unset OP_NODE_NETWORK
+fi
 
 # OP_NODE_EXTRA_FLAGS is the old name (compose.yml hands it over as
 # LEGACY_OP_NODE_EXTRA_FLAGS). Keep it out of op-node's environment.
