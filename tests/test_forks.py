@@ -472,7 +472,7 @@ def test_doctor_forks_check_ok_and_warn(upstream):
     assert ok.status == "ok" and "next: lagoon in 10 days" in ok.detail
     base = doctor.check_forks(_doctor_probe("base-mainnet"), None)
     assert base.status == "warn" and "Azul" in base.detail
-    unset = doctor.check_forks(_doctor_probe("unset-at-build-time"), None)
+    unset = doctor.check_forks(_doctor_probe(""), None)  # compose.yml: ${NETWORK:-}
     assert unset.status == "skip"
 
 
