@@ -412,6 +412,54 @@ def serve_nethermind_lagoon(fake, version: str = "2.4.0", code: bool = True,
     serve_nethermind(fake, {version: (code, data)})
 
 
+# ----------------------------------------------------- a compose project, CONTRACTS-17
+# compose.yml's base-execution extends docker/${EXECUTION_CLIENT:-nethermind}.yml, each
+# client's file carrying its own pin and EXECUTION_CLIENT (CONTRACTS-17 §2, checked with
+# compose 2.40); op-node gets NETWORK and OP_NODE_L2_FOLLOW_SOURCE (§3).
+CLIENT_COMPOSE = """services:
+  base-op-node:
+    build:
+      context: ./op-node
+      args:
+        OP_NODE_VERSION: ${{OP_NODE_VERSION:-{op_node}}}
+        OP_NODE_COMMIT: ${{OP_NODE_COMMIT:-{commit}}}
+    environment:
+      OP_NODE_NETWORK: ${{NETWORK:-}}
+      EXECUTION_CLIENT: ${{EXECUTION_CLIENT:-nethermind}}
+      OP_NODE_L2_FOLLOW_SOURCE: ${{OP_NODE_L2_FOLLOW_SOURCE:-}}
+  base-execution:
+    extends:
+      file: ./docker/${{EXECUTION_CLIENT:-nethermind}}.yml
+      service: base-execution
+    environment:
+      NETWORK: ${{NETWORK:-}}
+"""
+CLIENT_FILE = """services:
+  base-execution:
+    build:
+      context: {context}
+      args:
+        {var}: ${{{var}:-{version}}}
+    environment:
+      EXECUTION_CLIENT: {client}
+"""
+
+
+def write_client_stack(root, op_node="v1.21.0", nethermind="1.39.3", op_reth="v2.10.0",
+                       env: str = ""):
+    """Write that project under ROOT (a pathlib.Path) with these pins; ENV is its .env."""
+    (root / "docker").mkdir(parents=True, exist_ok=True)
+    (root / "compose.yml").write_text(CLIENT_COMPOSE.format(
+        op_node=op_node, commit=OP_NODE_TAGS[f"op-node/{op_node}"]))
+    for client, var, version, context in (
+            ("nethermind", "NETHERMIND_VERSION", nethermind, "./execution"),
+            ("op-reth", "OP_RETH_VERSION", op_reth, ".")):
+        (root / "docker" / f"{client}.yml").write_text(CLIENT_FILE.format(
+            context=context, var=var, version=version, client=client))
+    (root / ".env").write_text(env)
+    return root
+
+
 def serve_all(fake) -> None:
     serve_registry(fake)
     serve_op_node(fake)

@@ -90,73 +90,17 @@ def clients(monkeypatch):
     return table
 
 
-CLIENT_COMPOSE = """services:
-  base-op-node:
-    build:
-      context: ./op-node
-      args:
-        OP_NODE_VERSION: ${{OP_NODE_VERSION:-{op_node}}}
-        OP_NODE_COMMIT: ${{OP_NODE_COMMIT:-{commit}}}
-    environment:
-      OP_NODE_NETWORK: ${{NETWORK:-}}
-      EXECUTION_CLIENT: ${{EXECUTION_CLIENT:-nethermind}}
-      OP_NODE_L2_FOLLOW_SOURCE: ${{OP_NODE_L2_FOLLOW_SOURCE:-}}
-  base-execution:
-    extends:
-      file: ./docker/${{EXECUTION_CLIENT:-nethermind}}.yml
-      service: base-execution
-    environment:
-      NETWORK: ${{NETWORK:-}}
-"""
-CLIENT_FILE = """services:
-  base-execution:
-    build:
-      context: {context}
-      args:
-        {var}: ${{{var}:-{version}}}
-    environment:
-      EXECUTION_CLIENT: {client}
-"""
-
-
 @pytest.fixture
 def client_stack(tmp_path, monkeypatch, clients):
-    """Factory: a compose project wired as CONTRACTS-17 §2 (EXECUTION_CLIENT picks
-    docker/<client>.yml, each with its own pin), pinned op-node v1.21.0, Nethermind
-    1.39.3 and op-reth v2.10.0 unless given; `env` lines go to its .env."""
+    """Factory: forks_upstream.write_client_stack's project (CONTRACTS-17 §2 wiring),
+    pinned op-node v1.21.0, Nethermind 1.39.3 and op-reth v2.10.0 unless given, in
+    COMPOSE_FILE; `env` lines go to its .env."""
 
     def make(op_node="v1.21.0", nethermind="1.39.3", op_reth="v2.10.0", env=""):
-        root = tmp_path / "client-stack"
-        (root / "docker").mkdir(parents=True, exist_ok=True)
-        commit = up.OP_NODE_TAGS[f"op-node/{op_node}"]
-        (root / "compose.yml").write_text(CLIENT_COMPOSE.format(op_node=op_node,
-                                                                commit=commit))
-        for client, var, version, context in (
-                ("nethermind", "NETHERMIND_VERSION", nethermind, "./execution"),
-                ("op-reth", "OP_RETH_VERSION", op_reth, ".")):
-            (root / "docker" / f"{client}.yml").write_text(CLIENT_FILE.format(
-                context=context, var=var, version=version, client=client))
-        (root / ".env").write_text(env)
+        root = up.write_client_stack(tmp_path / "client-stack", op_node, nethermind, op_reth,
+                                     env)
         monkeypatch.setenv("COMPOSE_FILE", str(root / "compose.yml"))
         return root
-
-    return make
-
-
-@pytest.fixture
-def network_project(fixture_project, monkeypatch):
-    """Factory: a fixture project (`fixture_project(**pins)`) whose op-node service gets
-    NETWORK as compose.yml hands it over (OP_NODE_NETWORK), from a second compose file in
-    COMPOSE_FILE: the network a build checks is the one compose resolves."""
-
-    def make(**pins):
-        project = fixture_project(**pins)
-        extra = project.path / "compose.network.yml"
-        service = _components.get("op-node").service
-        extra.write_text(f"services:\n  {service}:\n    environment:\n"
-                         "      OP_NODE_NETWORK: ${NETWORK:-}\n")
-        monkeypatch.setenv("COMPOSE_FILE", f"{project.compose_file}{os.pathsep}{extra}")
-        return project
 
     return make
 
@@ -798,7 +742,7 @@ def test_a_wrong_client_is_one_line(upstream, client_stack):
     """EXECUTION_CLIENT=geth reaches base-execution as `nethermind.yml`-less compose would
     refuse; the kit names the accepted values (here compose resolves a file we give)."""
     root = client_stack()
-    (root / "docker" / "geth.yml").write_text(CLIENT_FILE.format(
+    (root / "docker" / "geth.yml").write_text(up.CLIENT_FILE.format(
         context=".", var="GETH_VERSION", version="1", client="geth"))
     line = one_line_error(inv("source.forks", "--network", "op-sepolia",
                               env={"EXECUTION_CLIENT": "geth"}))
@@ -953,14 +897,7 @@ def test_the_shipped_file_answers_a_host_without_github(clients, tmp_path, monke
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("OPKIT_FORKS_KNOWN", raising=False)
     monkeypatch.setenv("OPKIT_NOW", up.NOW_ISO)
-    root = tmp_path / "client-stack"
-    (root / "docker").mkdir(parents=True)
-    (root / "compose.yml").write_text(CLIENT_COMPOSE.format(
-        op_node="v1.21.0", commit=up.OP_NODE_TAGS["op-node/v1.21.0"]))
-    for client, var, version in (("nethermind", "NETHERMIND_VERSION", "1.39.3"),
-                                 ("op-reth", "OP_RETH_VERSION", "v2.10.0")):
-        (root / "docker" / f"{client}.yml").write_text(CLIENT_FILE.format(
-            context=".", var=var, version=version, client=client))
+    root = up.write_client_stack(tmp_path / "client-stack", "v1.21.0", "1.39.3", "v2.10.0")
     monkeypatch.setenv("COMPOSE_FILE", str(root / "compose.yml"))
     shipped = json.loads((ROOT / "tasks" / "forks-known.json").read_text())
     done = inv("source.forks", "--network", "op-sepolia")
