@@ -1,12 +1,19 @@
 """Fork readiness, the logic: the registry's schedule for a network against what each
 pinned client release carries, fork by fork.
 
+A release carries a fork when its data schedules it (the registry revision op-node and
+op-reth build from, the chain spec Nethermind ships) under a key its code reads (see
+tasks/_embedded.py); a time under a key the code does not read activates nothing.
+
 `assess(network, pins)` returns a `Report`: one row per fork (the registry's schedule, and
 forks a client carries that the registry does not schedule), each with a verdict per
-component: `ready` (carries the fork at the same time), `not-ready` (lacks it or carries
-another time; `diverges_at` is when the client leaves the chain) or `unknown` (with the
-reason). Requests stay bounded: the registry head, chainList.json and the chain's file; per
-component one tag listing, the pinned release's schedule, and the newest stable release's
+component: `ready` (carries the fork at the same time), `not-ready` (lacks it, saying
+whether the code, the data or both lack it, or carries another time; `diverges_at` is
+when the client leaves the chain) or `unknown` (with the reason). The components in use
+are judged; other execution clients are assessed for comparison, and an execution client
+in use that lacks a fork is pointed at one that carries it (the switch). Requests stay
+bounded: the registry head, chainList.json and the chain's file; per component one tag
+listing, the pinned release's schedule and code file, and the newest stable release's
 only when the pinned one is not ready. Commit-addressed reads are cached for good.
 """
 

@@ -10,7 +10,8 @@ Where the schedule lives (read upstream, 2026-11-30):
   are written into each chain's file; inline at the top level before that, where a chain
   with `superchain_time` inherits the times of `superchain/configs/<superchain>/superchain.toml`
   that are at or after its `superchain_time` (0 when not after its genesis `l2_time`).
-- The registry renamed `interop_time` to `lagoon_time` (June 2026): both mean Lagoon.
+- The registry renamed `interop_time` to `lagoon_time` (June 2026): both mean Lagoon, but
+  a client's code reads one name, so the schedule keeps which key each time came under.
 - `keep_karst_upgrade_gas` sits among the times but is a flag, not a fork; in the inline
   layout `block_time` (seconds per block) and `superchain_time` share the top level with
   the fork times and are not forks either.
