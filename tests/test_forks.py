@@ -105,6 +105,24 @@ def client_stack(tmp_path, monkeypatch, clients):
     return make
 
 
+@pytest.fixture
+def network_project(fixture_project, monkeypatch):
+    """Factory: a fixture project (`fixture_project(**pins)`) whose op-node service gets
+    NETWORK as compose.yml hands it over (OP_NODE_NETWORK), from a second compose file in
+    COMPOSE_FILE: the network a build checks is the one compose resolves."""
+
+    def make(**pins):
+        project = fixture_project(**pins)
+        extra = project.path / "compose.network.yml"
+        service = _components.get("op-node").service
+        extra.write_text(f"services:\n  {service}:\n    environment:\n"
+                         "      OP_NODE_NETWORK: ${NETWORK:-}\n")
+        monkeypatch.setenv("COMPOSE_FILE", f"{project.compose_file}{os.pathsep}{extra}")
+        return project
+
+    return make
+
+
 def row_of(rows: list[dict], fork: str) -> dict:
     return next(row for row in rows if row["fork"] == fork)
 
