@@ -159,48 +159,61 @@ def unset_required(config: dict) -> list[str]:
             if var in env and not str(env[var] or "").strip()]
 
 
-def check_forks(probe: EngineProbe, c) -> Check:
-    """Fork readiness of the pinned clients for the configured network (`inv source.forks`)."""
-    from . import _readiness, forks
-    from ._github import Unreachable
+def check_forks(probe: EngineProbe, c) -> list[Check]:
+    """Fork readiness of the clients in use for the configured network (`inv source.forks`),
+    from GitHub or, unreachable, from the known-forks file; on an interop chain also what
+    the node verifies without an op-supernode."""
+    from . import forks
 
     config = probe.config
     if config is None:
-        return Check("forks", "skip", "needs the compose config")
+        return [Check("forks", "skip", "needs the compose config")]
     op_node = _components.get("op-node")  # the network is the one op-node follows
     network = str(_chains.environment(config, op_node.service).get("OP_NODE_NETWORK") or "").strip()
     if not network:
-        return Check("forks", "skip", "no network configured (NETWORK): nothing to check")
+        return [Check("forks", "skip", "no network configured (NETWORK): nothing to check")]
     pins = {}
     for entry in _components.all_components():
         pins.update(build_args(config, entry.service))
     try:
-        report = _readiness.assess(network, pins, repos=forks.repos(c), now=forks.now())
-    except Unreachable as exc:
-        return Check("forks", "skip", f"fork readiness not checked: {exc.reason}")
+        sel = forks.selection(config)
+        report = forks.assess_or_known(network, pins, sel, c, compare_always=False)
     except KitError as exc:
-        return Check("forks", "warn", exc.reason, "`inv source.forks` shows the details")
+        return [Check("forks", "warn", exc.reason, "`inv source.forks` shows the details")]
+    checks = [_forks_verdict(report, network)]
+    note = forks.interop_note(report, forks.follow_source(config))
+    if note:
+        checks.append(Check("interop", note[0], note[1], "" if note[0] == "ok" else
+                            f"run an op-supernode and set {forks.FOLLOW_SETTING} to its "
+                            f"/<chainID> endpoint (see README, Forks and upgrades)"))
+    return checks
+
+
+def _forks_verdict(report, network: str) -> Check:
+    from . import _readiness, forks
+
+    offline = f" (from {report.offline.rsplit('answering from ', 1)[-1]}: GitHub " \
+              "unreachable)" if report.offline else ""
     blocking = report.blocking(forks.DEFAULT_WITHIN)
-    later = [(row, name) for row in report.rows for name in report.views
+    later = [(row, name) for row in report.rows for name in report.judged
              if name in row and row[name].status == "not-ready"]
-    unknown = [f"{name} for {row['fork']}" for row in report.rows for name in report.views
+    unknown = [f"{name} for {row['fork']}" for row in report.rows for name in report.judged
                if name in row and row[name].status == "unknown"]
     if blocking or later:
         row, name = (blocking[0][0], blocking[0][1]) if blocking else later[0]
-        verdict = row[name]
-        fix = (f"{_components.pin_command(_components.get(name), verdict.carried_by)}, "
-               "then inv build" if verdict.carried_by else "no release carries it yet: "
-               "watch upstream and `inv source.forks` daily")
         return Check("forks", "fail" if blocking else "warn",
-                     forks.headline(report, row, name, fix=False), fix)
+                     forks.headline(report, row, name, fix=False) + offline,
+                     forks.fix_for(report, row, name))
     if unknown:
         return Check("forks", "warn", f"{network}: readiness unknown ({', '.join(unknown[:3])}"
-                     f"{', ...' if len(unknown) > 3 else ''})", "`inv source.forks` says why")
+                     f"{', ...' if len(unknown) > 3 else ''}){offline}",
+                     "`inv source.forks` says why")
     upcoming = [r for r in report.rows if (r["activation"] or 0) > report.now]
     nxt = ""
     if upcoming:
         soon = _readiness.relative(upcoming[0]["activation"], report.now)
         nxt = f"; next: {upcoming[0]['fork']} {soon}"
-    pinned = ", ".join(f"{_components.get(n).label} {v.version}"
-                       for n, v in report.views.items())
-    return Check("forks", "ok", f"{pinned} carry every fork scheduled for {network}{nxt}")
+    pinned = ", ".join(f"{_components.get(n).label} {report.views[n].version}"
+                       for n in report.judged)
+    return Check("forks", "ok", f"{pinned} carry every fork scheduled for {network}{nxt}"
+                 f"{offline}")

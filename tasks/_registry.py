@@ -10,7 +10,8 @@ Where the schedule lives (read upstream, 2026-11-30):
   are written into each chain's file; inline at the top level before that, where a chain
   with `superchain_time` inherits the times of `superchain/configs/<superchain>/superchain.toml`
   that are at or after its `superchain_time` (0 when not after its genesis `l2_time`).
-- The registry renamed `interop_time` to `lagoon_time` (June 2026): both mean Lagoon.
+- The registry renamed `interop_time` to `lagoon_time` (June 2026): both mean Lagoon, but
+  a client's code reads one name, so the schedule keeps which key each time came under.
 - `keep_karst_upgrade_gas` sits among the times but is a flag, not a fork; in the inline
   layout `block_time` (seconds per block) and `superchain_time` share the top level with
   the fork times and are not forks either.
@@ -63,33 +64,47 @@ def fork_name(key: str) -> str:
     return ALIASES.get(name, name)
 
 
-def fork_times(table: dict) -> dict[str, int]:
-    """{fork: Unix seconds} for the `<fork>_time` integers directly in `table`."""
-    times: dict[str, int] = {}
+def fork_keys(table: dict) -> dict[str, str]:
+    """{fork: the `<fork>_time` key that schedules it} for the integers directly in
+    `table` (the key a client's code must read for the time to count)."""
+    keys: dict[str, str] = {}
     for key, value in (table or {}).items():
         if not key.endswith("_time") or isinstance(value, bool) or not isinstance(value, int):
             continue
         name = fork_name(key)
-        if name not in NOT_FORKS and (name not in times or key.startswith(name)):
-            times[name] = value  # lagoon_time wins over its old name interop_time
-    return times
+        if name not in NOT_FORKS and (name not in keys or key.startswith(name)):
+            keys[name] = key  # lagoon_time wins over its old name interop_time
+    return keys
+
+
+def fork_times(table: dict) -> dict[str, int]:
+    """{fork: Unix seconds} for the `<fork>_time` integers directly in `table`."""
+    return {fork: table[key] for fork, key in fork_keys(table).items()}
 
 
 def chain_schedule(chain: dict, superchain: dict | None = None) -> dict[str, int]:
     """A chain's fork times from its parsed TOML (either layout), with inheritance applied
     for the inline layout when `superchain` (the parsed superchain.toml) is given."""
-    if isinstance(chain.get("hardforks"), dict):
-        return fork_times(chain["hardforks"])  # 2.0 layout: what you see is what you get
-    own = fork_times(chain)
+    return chain_schedule_keys(chain, superchain)[0]
+
+
+def chain_schedule_keys(chain: dict, superchain: dict | None = None
+                        ) -> tuple[dict[str, int], dict[str, str]]:
+    """`chain_schedule`, and for each fork the registry key that schedules it."""
+    if isinstance(chain.get("hardforks"), dict):  # 2.0 layout: what you see is what you get
+        return fork_times(chain["hardforks"]), fork_keys(chain["hardforks"])
+    own, keys = fork_times(chain), fork_keys(chain)
     joined = chain.get("superchain_time")
     if superchain is None or not isinstance(joined, int) or isinstance(joined, bool):
-        return own
+        return own, keys
     genesis = ((chain.get("genesis") or {}).get("l2_time")) or 0
-    shared = {**fork_times(superchain), **fork_times(superchain.get("hardforks") or {})}
-    for fork, when in shared.items():
+    tables = (superchain, superchain.get("hardforks") or {})
+    shared = {fork: (table[key], key) for table in tables
+              for fork, key in fork_keys(table).items()}
+    for fork, (when, key) in shared.items():
         if fork not in own and when >= joined:
-            own[fork] = when if when > genesis else 0
-    return own
+            own[fork], keys[fork] = (when if when > genesis else 0), key
+    return own, keys
 
 
 def inherits(chain: dict) -> bool:
@@ -146,6 +161,12 @@ class Registry:
 
     def schedule_at(self, commit: str, chain: Chain) -> dict[str, int] | None:
         """The chain's fork times at a registry commit; None when its file is absent there."""
+        found = self.schedule_keys_at(commit, chain)
+        return None if found is None else found[0]
+
+    def schedule_keys_at(self, commit: str, chain: Chain
+                         ) -> tuple[dict[str, int], dict[str, str]] | None:
+        """`schedule_at`, with the key that schedules each fork (`chain_schedule_keys`)."""
         text = self.github.file_at(self.repo, chain.path, commit, missing_ok=True)
         if text is None:
             return None
@@ -155,4 +176,4 @@ class Registry:
             shared = self.github.file_at(self.repo, chain.superchain_path, commit,
                                          missing_ok=True)
             superchain = parse_toml(shared, chain.superchain_path) if shared else None
-        return chain_schedule(parsed, superchain)
+        return chain_schedule_keys(parsed, superchain)

@@ -1,11 +1,17 @@
 """`inv source.forks`: will the pinned clients follow the chain through its next hard forks?
 
 Settings are what compose resolves (`docker compose config`, tasks/_compose.py's
-`read_settings`): the network compose.yml hands the services (NETWORK) and the pins
-(OP_NODE_VERSION, OP_NODE_COMMIT, NETHERMIND_VERSION), each from the shell environment,
-else a .env file compose reads, else compose.yml's `${VAR:-default}`. OPKIT_NOW (Unix
-seconds or an ISO date) fixes "now", for tests and for asking "what will it say on that
-day".
+`read_settings`): the network compose.yml hands the services (NETWORK), the pins
+(OP_NODE_VERSION, OP_NODE_COMMIT, NETHERMIND_VERSION, OP_RETH_VERSION) and the execution
+client in use (EXECUTION_CLIENT, as base-execution's environment carries it), each from
+the shell environment, else a .env file compose reads, else compose's `${VAR:-default}`.
+OPKIT_NOW (Unix seconds or an ISO date) fixes "now", for tests and for asking "what will
+it say on that day".
+
+The components in use (op-node and the selected execution client) are judged; the other
+execution client is read too, so the report says in one line what switching would give.
+A host that cannot reach GitHub answers from the known-forks file (tasks/_known.py). On
+the interop chains the report also says what the node verifies without an op-supernode.
 
 The same assessment backs doctor's forks check and the one-line warning builds print.
 """
@@ -14,11 +20,13 @@ from __future__ import annotations
 
 import json as jsonlib
 import os
+import sys
 import time
+from dataclasses import dataclass
 
 from invoke import task
 
-from . import _components, _compose
+from . import _components, _compose, _known
 from ._errors import KitError
 
 DEFAULT_WITHIN = 30
@@ -67,6 +75,119 @@ def repos(c=None) -> dict[str, str]:
     return {entry.name: upstream_repo(c, entry.name) for entry in _components.all_components()}
 
 
+# ------------------------------------------------------------- components in use
+DEFAULT_CLIENT = "nethermind"  # CONTRACTS-17 §1
+
+
+def client_in_use(config: dict) -> str:
+    """EXECUTION_CLIENT as compose resolved it: base-execution's environment carries it
+    (CONTRACTS-17 §2); the default when it does not. Readiness reads it here until the
+    component table has its own reader of the components in use."""
+    from ._readiness import CLIENT_SETTING
+
+    service = _components.get("execution").service
+    env = _compose.service_environment(config, service)
+    return str(env.get(CLIENT_SETTING) or "").strip() or DEFAULT_CLIENT
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The readable components in use (judged) and the other execution clients."""
+
+    client: str
+    in_use: tuple[str, ...]
+    others: tuple[str, ...]
+
+
+def selection(config: dict, components=None) -> Selection:
+    """Which components CONFIG puts in use (of COMPONENTS, default all), and the other
+    execution clients; a client value no component answers to: one line."""
+    from ._readiness import CLIENT_SETTING, EXECUTION_CLIENTS, client_value, readable
+
+    client = client_in_use(config)
+    names = readable(components)
+    clients = {client_value(n): n for n in readable() if client_value(n)}
+    if clients and client not in clients:
+        raise KitError(f"{CLIENT_SETTING}={client} is no execution client: use "
+                       f"{' or '.join(sorted(clients))}")
+    in_use = tuple(n for n in names if client_value(n) in (None, client))
+    others = tuple(n for n in readable() if n in EXECUTION_CLIENTS and n not in in_use
+                   and client_value(n) not in (None, client))
+    return Selection(client, in_use, others)
+
+
+def other_pins(c, others):
+    """A callable giving the pins of the execution clients not in use: compose resolved
+    once more with each one selected (their pins live in their own compose files)."""
+    from ._readiness import CLIENT_SETTING, client_value
+
+    def read() -> dict[str, str]:
+        from invoke import Context
+
+        pins: dict[str, str] = {}
+        for name in others:
+            env = {CLIENT_SETTING: client_value(name) or name}
+            pins.update(_compose.read_settings(c or Context(), env).args)
+        return pins
+
+    return read
+
+
+def follow_source(config: dict) -> str:
+    """OP_NODE_L2_FOLLOW_SOURCE as op-node's service gets it (empty: unset)."""
+    service = _components.get("op-node").service
+    return str(_compose.service_environment(config, service).get(FOLLOW_SETTING) or "").strip()
+
+
+def assess_or_known(network, pins, sel: Selection, c=None, compare_always=True,
+                    components=None):
+    """The report for NETWORK: from GitHub, else (unreachable, nothing cached) from the
+    known-forks file, whose note the report carries (`offline`)."""
+    from ._github import Unreachable
+    from ._readiness import assess
+
+    more = other_pins(c, sel.others)
+    in_use = sel.in_use if components is None else components
+    try:
+        return assess(network, pins, repos=repos(c), now=now(), components=in_use,
+                      others=sel.others, more_pins=more, compare_always=compare_always)
+    except Unreachable as exc:
+        return _known.answer(network, pins, in_use, sel.others, now(), exc.reason, more)
+
+
+# ------------------------------------------------------------------------ interop
+# Interop dependency sets from Lagoon on (OP's interop notice; the op-reth v2.10.0
+# notes for the testnets; the mainnet pair from the Lagoon mainnet date).
+INTEROP_SETS = {"op-sepolia": "unichain-sepolia", "unichain-sepolia": "op-sepolia",
+                "op-mainnet": "unichain-mainnet", "unichain-mainnet": "op-mainnet"}
+FOLLOW_SETTING = "OP_NODE_L2_FOLLOW_SOURCE"
+NOTICE = ("OP's interop notice (docs.optimism.io/notices/interop-prep) requires it; its "
+          "stored copy predates the December date (it still says July 2026), so whether it "
+          "is still required is unconfirmed")
+
+
+def interop_note(report, follow: str) -> tuple[str, str] | None:
+    """(status, sentence) on what the node verifies on an interop chain from Lagoon on:
+    ok when it follows an op-supernode, warn when it derives alone; None elsewhere."""
+    from ._readiness import utc
+
+    peer = INTEROP_SETS.get(report.network)
+    lagoon = next((r["activation"] for r in report.rows if r["fork"] == "lagoon"), None)
+    if peer is None or lagoon is None:
+        return None
+    since = f"from Lagoon ({utc(lagoon)}) {report.network} and {peer} form an interop " \
+            "dependency set"
+    if follow:
+        return "ok", (f"{since}; op-node follows the op-supernode at {follow} "
+                      f"({FOLLOW_SETTING}) for the safe chain, and that supernode "
+                      f"cross-validates the messages between the two chains")
+    return "warn", (f"{since}; without {FOLLOW_SETTING} this op-node follows the unsafe "
+                    "chain over P2P and derives the safe chain from L1 itself, but does not "
+                    f"cross-validate interop dependencies (messages from {peer}): do not use "
+                    "it as a verifier or RPC source for cross-chain messages. For that, set "
+                    f"{FOLLOW_SETTING} to an op-supernode's /<chainID> endpoint ({NOTICE})")
+
+
 # ------------------------------------------------------------------------- output
 def rows_json(report) -> list[dict]:
     from ._readiness import utc
@@ -78,7 +199,7 @@ def rows_json(report) -> list[dict]:
                  "activation_utc": utc(when) if when is not None else None}
         for name in report.views:
             if name in row:
-                entry[name] = row[name].as_dict()
+                entry[name] = {**row[name].as_dict(), "in_use": name in report.judged}
         out.append(entry)
     return out
 
@@ -86,15 +207,22 @@ def rows_json(report) -> list[dict]:
 def print_report(report) -> None:
     from ._readiness import label, relative
 
-    print(f"{report.network}: schedule from superchain-registry main @ {report.registry[:12]}, "
+    where = report.offline.rsplit("answering from ", 1)[-1] if report.offline else \
+        "superchain-registry main"
+    print(f"{report.network}: schedule from {where} @ {report.registry[:12]}, "
           f"now {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(report.now))}")
-    for name, view in report.views.items():
-        print(f"  {label(name)} {view.version}: {view.problem or view.source or 'no schedule'}")
-    names = list(report.views)
+    names = report.judged
+    for name in names:
+        view = report.views[name]
+        code = f"; code: {view.code_source}" if view.code_source and not view.problem else ""
+        print(f"  {label(name)} {view.version}: "
+              f"{view.problem or view.source or 'no schedule'}{code}")
     header = f"{'fork':<22}{'activation (UTC)':<22}{'when':<27}" + "".join(
         f"{n:<11}" for n in names)
     print("\n" + header.rstrip())
     for row in report.rows:
+        if not any(n in row for n in names):
+            continue
         when = row["activation"]
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(when)) if when is not None \
             else "-"
@@ -102,11 +230,32 @@ def print_report(report) -> None:
         print(f"{row['fork']:<22}{stamp:<22}{relative(when, report.now):<27}{cells}".rstrip())
     notes = [(row, n) for row in report.rows for n in names
              if n in row and row[n].status != "ready"]
-    if notes:
+    if notes or report.compared:
         print()
     for row, name in notes:
         verdict = row[name]
         print(f"{LABEL[verdict.status]}: {name} for {row['fork']}: {verdict.reason}")
+    for name in report.compared:
+        print(comparison(report, name))
+
+
+def comparison(report, name: str) -> str:
+    """One line: what execution client NAME (not in use) would give on this network."""
+    from ._readiness import CLIENT_SETTING, client_value, label
+
+    view = report.views[name]
+    who = f"{label(name)} {view.version} (not in use; {CLIENT_SETTING}={client_value(name)})"
+    if view.problem:
+        return f"instead: {who}: unknown: {view.problem}"
+    lacking = [row["fork"] for row in report.rows
+               if name in row and row[name].status == "not-ready"]
+    unknown = [row["fork"] for row in report.rows
+               if name in row and row[name].status == "unknown"]
+    if lacking:
+        return f"instead: {who} would not be ready either: lacks {', '.join(lacking)}"
+    if unknown:
+        return f"instead: {who}: unknown for {', '.join(unknown)}"
+    return f"instead: {who} carries every fork {report.network} schedules"
 
 
 def headline(report, row: dict, name: str, fix: bool = True) -> str:
@@ -122,15 +271,45 @@ def headline(report, row: dict, name: str, fix: bool = True) -> str:
         text = f"{who} carries {fork} at {utc(verdict.carries)}, which the registry does not " \
                f"schedule for {report.network}"
     elif verdict.carries is None:
-        text = f"{who} lacks {fork}, which {report.network} activates at {utc(when)} " \
-               f"({relative(when, report.now)})"
+        half = {"code": f"its code does not read {view_key(report, name, fork)}",
+                "data": "its data does not schedule it",
+                "both": "neither its code nor its data has it"}.get(verdict.missing or "")
+        text = f"{who} lacks {fork}{f' ({half})' if half else ''}, which {report.network} " \
+               f"activates at {utc(when)} ({relative(when, report.now)})"
     else:
         text = f"{who} carries {fork} at {utc(verdict.carries)}, but {report.network} " \
                f"activates it at {utc(when)} ({relative(when, report.now)})"
     if verdict.carried_by and fix:
         text += f"; {entry.label} {verdict.carried_by} carries it " \
                 f"({_components.pin_command(entry, verdict.carried_by)})"
+    elif verdict.switch and fix:
+        text += f"; switch to {switch_text(report, row, verdict)}"
     return text
+
+
+def view_key(report, name: str, fork: str) -> str:
+    return report.views[name].keys.get(fork, f"{fork}'s key")
+
+
+def switch_text(report, row: dict, verdict) -> str:
+    """`op-reth v2.10.0, which carries it: put EXECUTION_CLIENT=op-reth in .env ...`."""
+    from ._readiness import label, switch_command
+
+    theirs = row[verdict.switch]
+    version = theirs.carried_by or theirs.version
+    return (f"{label(verdict.switch)} {version}, which carries it: "
+            f"{switch_command(verdict.switch, theirs.carried_by)}")
+
+
+def fix_for(report, row: dict, name: str) -> str:
+    """The fix for one not-ready verdict: the pin, the switch, or watching upstream."""
+    verdict = row[name]
+    if verdict.carried_by:
+        return f"{_components.pin_command(_components.get(name), verdict.carried_by)}, " \
+               "then inv build"
+    if verdict.switch:
+        return f"switch to {switch_text(report, row, verdict)}"
+    return "no release carries it yet: watch upstream and `inv source.forks` daily"
 
 
 def blocking_message(report, within: float) -> str | None:
@@ -146,62 +325,105 @@ def blocking_message(report, within: float) -> str | None:
 @task(help={
     "network": "the chain to check, as op-node names it (e.g. op-sepolia); default: NETWORK "
                "as compose resolves it (the shell, else .env)",
-    "within": f"exit 1 when a client is not ready for a fork active now or within this many "
-              f"days (default {DEFAULT_WITHIN})",
+    "within": f"exit 1 when a client in use is not ready for a fork active now or within "
+              f"this many days (default {DEFAULT_WITHIN})",
     "json": "print a JSON list, one object per fork: fork, activation (Unix seconds) and "
-            "per component (op-node, execution) status, reason and details",
+            "per component (op-node, execution, op-reth) status, reason, in_use and details",
+    "refresh": "also rewrite the known-forks file (tasks/forks-known.json), which hosts "
+               "that cannot reach GitHub answer from: the schedule of the Lagoon networks "
+               "and this one, and the verdicts of the pinned releases; needs GitHub",
 })
-def forks(c, network=None, within=None, json=False):
-    """Fork readiness: the network's hard forks and whether the pinned clients carry them."""
-    from ._readiness import assess
-
+def forks(c, network=None, within=None, json=False, refresh=False):
+    """Fork readiness: the network's hard forks and whether the clients in use carry them."""
     days = parse_within(within)
-    resolved = _compose.read_settings(c)
+    config = _compose.compose_config(c)
+    resolved = _compose.settings(config)
     network = (network or resolved.network or "").strip()
     if not network:
         raise KitError("no network: pass --network (e.g. op-sepolia) or set NETWORK in the "
                        "environment or in the .env file beside compose.yml")
-    report = assess(network, resolved.args, repos=repos(c), now=now())
+    sel = selection(config)
+    report = assess_or_known(network, resolved.args, sel, c)
+    if refresh:
+        refresh_known(c, report, resolved.args, sel)
+    if report.offline:
+        print(f"note: {report.offline}", file=sys.stderr)
     if json:
         print(jsonlib.dumps(rows_json(report), indent=2))
     else:
         print_report(report)
+        note = interop_note(report, follow_source(config))
+        if note:
+            print(f"\ninterop: {note[1]}")
     message = blocking_message(report, days)
     if message:
         raise KitError(message)
 
 
+def refresh_known(c, report, pins: dict[str, str], sel: Selection) -> None:
+    """Rewrite the known-forks file from GitHub: REPORT's network and the Lagoon networks
+    (a network the registry or this stack cannot follow is left out, with a note)."""
+    from ._readiness import assess
+
+    if report.offline:  # what the file says is no refresh of it
+        why = report.offline.split("; answering from ")[0]
+        raise KitError(f"cannot refresh {_known.path().name}: {why}")
+    known = _known.load()
+    pins = {**other_pins(c, sel.others)(), **pins}
+    names = (*sel.in_use, *sel.others)
+    known = _known.record(known, report)
+    for network in _known.NETWORKS:
+        if network == report.network:
+            continue
+        try:
+            more = assess(network, pins, repos=repos(c), now=report.now, components=names)
+        except KitError as exc:
+            print(f"note: {network} left out of {_known.path().name}: {exc.reason}",
+                  file=sys.stderr)
+            continue
+        known = _known.record(known, more)
+    where = _known.write(known, report.now)
+    print(f"wrote {where} ({len(known['networks'])} networks)", file=sys.stderr)
+
+
 # ------------------------------------------------------------- doctor and build
 def build_warning(components, overrides: dict[str, str] | None = None, c=None,
-                  settings: _compose.Settings | None = None) -> str | None:
+                  settings: _compose.Settings | None = None,
+                  config: dict | None = None) -> str | None:
     """One line when a version about to be built lacks a fork the network schedules, or
     when whether it follows them cannot be told; None (and no request at all) when no
     network is set. SETTINGS: what compose resolves (asked when not given), with
-    OVERRIDES (what the build hands compose) in force."""
+    OVERRIDES (what the build hands compose) in force; CONFIG, the resolved config, says
+    which execution client is in use. Offline, the known-forks file answers."""
     from invoke import Context
 
-    from ._readiness import assess
-
-    settings = (settings or _compose.read_settings(c or Context())).overridden(overrides)
+    if settings is None:
+        config = config or _compose.compose_config(c or Context(), overrides)
+        settings = _compose.settings(config)
+    settings = settings.overridden(overrides)
     network = settings.network
     if not network:
         return None
     try:
-        report = assess(network, settings.args, repos=repos(c), now=now(),
-                        components=components)
+        config = config or _compose.compose_config(c or Context(), overrides)
+        sel = selection(config)
+        report = assess_or_known(network, settings.args, sel, c, compare_always=False,
+                                 components=components)
     except KitError as exc:
         return f"note: fork check for {network} skipped: {exc.reason}"
-    lacking = [(row, name) for row in report.rows for name in components
+    judged = report.judged
+    lacking = [(row, name) for row in report.rows for name in judged
                if name in row and row[name].status == "not-ready"]
+    offline = f" ({report.offline.rsplit('answering from ', 1)[-1]})" if report.offline else ""
     if not lacking:
-        unknown = [name for name in components
+        unknown = [name for name in judged
                    if name in report.views and report.views[name].problem]
         if unknown:
             view = report.views[unknown[0]]
             return (f"note: whether {_components.get(view.component).label} {view.version} "
                     f"follows {network}'s forks is unknown: {view.problem} "
-                    "(inv source.forks)")
+                    f"(inv source.forks){offline}")
         return None
     lacking.sort(key=lambda item: item[0][item[1]].diverges_at or 0)
     more = f" (+{len(lacking) - 1} more: inv source.forks)" if len(lacking) > 1 else ""
-    return f"warning: {headline(report, *lacking[0])}{more}"
+    return f"warning: {headline(report, *lacking[0])}{more}{offline}"

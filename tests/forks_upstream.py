@@ -29,9 +29,33 @@ It reproduces the *structure* of the real sources (read 2026-11-30), not their f
   NethermindEth/core-scripts gen2spec.jq gives geth's `interopTime` (the registry's old
   name for lagoon_time), so the reader must map it to lagoon.
 
-The activation times are the public ones: OP Sepolia's as the registry lists them through
-Karst, and Lagoon at 1796918401 (2026-12-10 16:00:01 UTC) as op-node v1.21.0's release
-notes announce it.
+- ethereum-optimism/optimism (op-reth tags `op-reth/vX.Y.Z`): the same root gitlink
+  (optimism PR #21474 on; op-reth's chainspec build.rs builds from it), and before it the
+  pin file `rust/op-reth/crates/chainspec/res/superchain_registry_commit` (@4f3298990a6e).
+
+The code that reads each fork key, era by era (our own text, the upstream *shape*):
+
+- op-node: `op-core/superchain/types.go`, `type HardforkConfig struct` with one
+  `*uint64` field per fork tagged `toml:"<fork>_time"` (@03794207: karst_time, then
+  lagoon_time; the registry's old name interop_time before its rename of June 2026).
+- op-reth: `rust/op-reth/crates/chainspec/src/superchain/chain_metadata.rs`,
+  `#[serde(rename_all = "snake_case")] pub(crate) struct HardforkConfig` with one
+  `pub <fork>_time: Option<u64>` per fork, stopping at karst_time in every stored version
+  (@0b879adf, up to September 2026). The fixture's op-reth v2.10.0 adds `lagoon_time` (as
+  its release notes imply; the tag's file is UNVERIFIED), and the invented v2.9.1 builds
+  from a gitlink that schedules lagoon_time while its struct stops at karst_time: the trap
+  the issue names (data schedules it, code activates nothing).
+- Nethermind: `src/Nethermind/Nethermind.Optimism/OptimismChainSpecEngineParameters.cs`,
+  `public ulong? <Fork>Timestamp { get; set; }` per fork (@01dd031e: Regolith through
+  Jovian; KarstTimestamp added for 1.38.1). No release has a Lagoon property, so the
+  fixture's newest Nethermind (2.2.1) lacks Lagoon in code and data, as upstream does up
+  to 2.3.0. Tests that need a Nethermind carrying Lagoon serve one of their own
+  (`serve_nethermind_lagoon`), with the key `interopTimestamp`.
+
+The activation times are the public ones: the registry's through Karst (superchain-registry
+8336d2aedd19, the eight Lagoon chains' [hardforks]), and Lagoon at 1796918401 (2026-12-10
+16:00:01 UTC) on the testnets and 1799683201 (2027-01-11 16:00:01 UTC) on the mainnets, as
+op-node v1.21.0's and op-reth v2.10.0's release notes announce them.
 """
 
 from __future__ import annotations
@@ -45,6 +69,7 @@ NETHERMIND = "NethermindEth/nethermind"
 REGISTRY = "ethereum-optimism/superchain-registry"
 OP_GETH = "ethereum-optimism/op-geth"
 LAGOON = 1796918401  # 2026-12-10 16:00:01 UTC
+LAGOON_MAINNET = 1799683201  # 2027-01-11 16:00:01 UTC
 NOW = 1796054400  # 2026-11-30 16:00:00 UTC: Lagoon is 10 days and 1 second away
 NOW_ISO = "2026-11-30T16:00:00Z"
 
@@ -58,8 +83,40 @@ SEPOLIA_TIMES = {
     "granite": 1723478400, "holocene": 1732633200, "pectra_blob_schedule": 1742486400,
     "isthmus": 1744905600, "jovian": 1763568001, "karst": 1781712001,
 }
-MAINNET_OP_TIMES = {"canyon": 1704992401, "delta": 1708560000, "ecotone": 1710374401,
-                    "karst": 1783526401, "lagoon": 1799683201}
+# The other Lagoon chains at superchain-registry 8336d2aedd19 ([hardforks], times only).
+_G = {"canyon": 0, "delta": 0, "ecotone": 0}
+LAGOON_CHAINS = {
+    "sepolia/op": (11155420, SEPOLIA_TIMES),
+    "sepolia/ink": (763373, SEPOLIA_TIMES),
+    "sepolia/soneium-minato": (1946, {**_G, "fjord": 1730106000, "granite": 1730106000,
+                                      "holocene": 1734685200, "pectra_blob_schedule":
+                                      1742486400, "isthmus": 1744905600,
+                                      "jovian": 1763568001, "karst": 1781712001}),
+    "sepolia/unichain": (1301, {**_G, "fjord": 0, "granite": 0, "holocene": 1734559200,
+                                "pectra_blob_schedule": 1742486400, "isthmus": 1744905600,
+                                "jovian": 1763568001, "karst": 1781712001}),
+    "mainnet/op": (10, {"canyon": 1704992401, "delta": 1708560000, "ecotone": 1710374401,
+                        "fjord": 1720627201, "granite": 1726070401, "holocene": 1736445601,
+                        "isthmus": 1746806401, "jovian": 1764691201, "karst": 1783526401}),
+    "mainnet/ink": (57073, {**_G, "fjord": 0, "granite": 0, "holocene": 1742396400,
+                            "isthmus": 1746806401, "jovian": 1764691201,
+                            "karst": 1783526401}),
+    "mainnet/soneium": (1868, {**_G, "fjord": 0, "granite": 0, "holocene": 1738573200,
+                               "isthmus": 1746806401, "jovian": 1764691201,
+                               "karst": 1783526401}),
+    "mainnet/unichain": (130, {**_G, "fjord": 0, "granite": 0, "holocene": 1736445601,
+                               "isthmus": 1746806401, "jovian": 1764691201,
+                               "karst": 1783526401}),
+}
+
+
+def network_of(identifier: str) -> str:
+    superchain, name = identifier.split("/")
+    return f"{name}-{superchain}"
+
+
+def lagoon_of(identifier: str) -> int:
+    return LAGOON if identifier.startswith("sepolia/") else LAGOON_MAINNET
 
 REG_MAIN = sha("registry main, late November 2026")
 REG_AUG = sha("registry, August 2026: Karst, no Lagoon yet")
@@ -87,8 +144,57 @@ OP_NODE_TAGS = {
     "op-batcher/v1.21.0": sha("op-batcher"),
 }
 OP_NODE_ANNOTATED = {"op-node/v1.19.5", "op-node/v1.21.0"}
+OP_RETH_TAGS = {
+    "op-reth/v2.10.0": "65e8033" + sha("op-reth 2.10.0")[7:],  # 65e8033 upstream
+    "op-reth/v2.9.1": sha("op-reth 2.9.1, invented: lagoon in data, not in code"),
+    "op-reth/v2.3.3": sha("op-reth 2.3.3"),  # first release on the root gitlink
+    "op-reth/v2.3.1": sha("op-reth 2.3.1"),  # the pin-file era
+    "op-reth/v2.11.0-rc.1": sha("op-reth 2.11.0-rc.1"),
+}
 NM_TAGS = {"2.2.1": sha("nm 2.2.1"), "1.39.3": sha("nm 1.39.3"), "1.38.0": sha("nm 1.38.0"),
            "2.3.0-rc.1": sha("nm 2.3.0-rc.1")}
+OP_NODE_FORK_CODE = "op-core/superchain/types.go"
+OP_RETH_FORK_CODE = "rust/op-reth/crates/chainspec/src/superchain/chain_metadata.rs"
+NM_FORK_CODE = "src/Nethermind/Nethermind.Optimism/OptimismChainSpecEngineParameters.cs"
+THROUGH_KARST = ("canyon", "delta", "ecotone", "fjord", "granite", "holocene", "isthmus",
+                 "jovian", "karst")
+
+
+def go_hardforks(keys) -> str:
+    """op-core's types.go, as far as forks go: one tagged *uint64 per registry key."""
+    fields = "".join(f"\t{k.title().replace('_', '')} *uint64 `toml:\"{k}\"`\n" for k in keys)
+    return ("package superchain\n\ntype ChainConfig struct {\n\tName string `toml:\"name\"`\n"
+            "\tSuperchainTime *uint64 `toml:\"superchain_time\"`\n"
+            "\tHardforks HardforkConfig `toml:\"hardforks\"`\n}\n\n"
+            f"type HardforkConfig struct {{\n{fields}"
+            "\tPectraBlobScheduleTime *uint64 `toml:\"pectra_blob_schedule_time,omitempty\"`\n"
+            "}\n")
+
+
+def rust_hardforks(forks) -> str:
+    """op-reth's chain_metadata.rs, as far as forks go: the serde struct of fork times
+    and the extra-fields struct that repeats them (camelCase) for the genesis config."""
+    fields = "".join(f"    pub {f}_time: Option<u64>,\n" for f in forks)
+    return ("use serde::{Deserialize, Serialize};\n\n"
+            "#[derive(Clone, Debug, Deserialize)]\n#[serde(rename_all = \"snake_case\")]\n"
+            "pub(crate) struct ChainMetadata {\n    pub chain_id: u64,\n"
+            "    pub hardforks: HardforkConfig,\n}\n\n"
+            "#[derive(Clone, Debug, Deserialize)]\n#[serde(rename_all = \"snake_case\")]\n"
+            "pub(crate) struct HardforkConfig {\n    pub regolith_time: Option<u64>,\n"
+            f"{fields}}}\n\n"
+            "impl HardforkConfig {\n    const fn op_fork_time(&self) -> Option<u64> { None }\n}\n\n"
+            "#[derive(Clone, Debug, Serialize)]\n#[serde(rename_all = \"camelCase\")]\n"
+            f"pub(crate) struct ChainConfigExtraFields {{\n{fields}}}\n")
+
+
+def cs_engine_parameters(forks) -> str:
+    """Nethermind's Optimism spec provider parameters: one nullable property per fork."""
+    props = "".join(f"    public ulong? {f.title()}Timestamp {{ get; set; }}\n\n" for f in forks)
+    return ("namespace Nethermind.Optimism;\n\n"
+            "public class OptimismChainSpecEngineParameters : IChainSpecEngineParameters\n{\n"
+            "    public ulong? RegolithTimestamp { get; set; }\n\n"
+            "    public long? BedrockBlockNumber { get; set; }\n\n"
+            f"{props}    public Address? L1FeeRecipient {{ get; set; }}\n}}\n")
 
 
 # ------------------------------------------------------------------- registry files
@@ -120,17 +226,19 @@ def chain_list(identifiers) -> str:
 
 # Base is not here: the registry removed mainnet/base and sepolia/base (0d9aefc4, 2026-04-27).
 IDENTIFIERS = ["mainnet/op", "sepolia/op", "sepolia/lisk", "mainnet/lisk",
-               "sepolia/soneium-minato", "mainnet/xterio-eth"]
+               "sepolia/soneium-minato", "mainnet/xterio-eth", "sepolia/ink",
+               "sepolia/unichain", "mainnet/ink", "mainnet/soneium", "mainnet/unichain"]
 
 
 def serve_registry(fake) -> None:
     fake.serve_branch(REGISTRY, "main", REG_MAIN)
     fake.serve_file(REGISTRY, "chainList.json", REG_MAIN, chain_list(IDENTIFIERS))
     op_sepolia = "superchain/configs/sepolia/op.toml"
-    fake.serve_file(REGISTRY, op_sepolia, REG_MAIN, hardforks_toml(
-        "OP Sepolia Testnet", 11155420, {**SEPOLIA_TIMES, "lagoon": LAGOON}))
-    fake.serve_file(REGISTRY, op_sepolia, REG_AUG,
-                    hardforks_toml("OP Sepolia Testnet", 11155420, SEPOLIA_TIMES))
+    for ident, (chain_id, times) in LAGOON_CHAINS.items():
+        path = f"superchain/configs/{ident}.toml"
+        fake.serve_file(REGISTRY, path, REG_MAIN, hardforks_toml(
+            ident, chain_id, {**times, "lagoon": lagoon_of(ident)}))
+        fake.serve_file(REGISTRY, path, REG_AUG, hardforks_toml(ident, chain_id, times))
     through_isthmus = {k: v for k, v in SEPOLIA_TIMES.items()
                        if k not in ("jovian", "karst")}
     fake.serve_file(REGISTRY, op_sepolia, REG_2025,
@@ -154,7 +262,13 @@ def serve_op_node(fake) -> None:
     gomods = {commit: GOMOD for commit in OP_NODE_TAGS.values()}
     gomods[OP_NODE_TAGS["op-node/v1.13.2"]] = GOMOD_OP_GETH
     gomods[OP_NODE_TAGS["op-node/v1.9.0"]] = GOMOD_REGISTRY_MODULE
-    fake.add_repo(OPTIMISM, OP_NODE_TAGS, annotated=OP_NODE_ANNOTATED, gomod=gomods)
+    fake.add_repo(OPTIMISM, {**OP_NODE_TAGS, **OP_RETH_TAGS}, annotated=OP_NODE_ANNOTATED,
+                  gomod=gomods, prefixes=("", "op-node/v", "op-reth/v"))
+    lagoon_keys = [f"{f}_time" for f in (*THROUGH_KARST, "lagoon")]
+    for tag in ("op-node/v1.21.0", "op-node/v1.19.5", "op-node/v1.22.0-rc.1"):
+        fake.serve_file(OPTIMISM, OP_NODE_FORK_CODE, OP_NODE_TAGS[tag], go_hardforks(lagoon_keys))
+    fake.serve_file(OPTIMISM, OP_NODE_FORK_CODE, OP_NODE_TAGS["op-node/v1.18.2"], go_hardforks(
+        [f"{f}_time" for f in (*THROUGH_KARST[:-1], "interop")]))
     fake.serve_submodule(OPTIMISM, "superchain-registry", OP_NODE_TAGS["op-node/v1.21.0"],
                          REG_MAIN)
     fake.serve_submodule(OPTIMISM, "superchain-registry", OP_NODE_TAGS["op-node/v1.19.5"],
@@ -164,6 +278,22 @@ def serve_op_node(fake) -> None:
     fake.serve_file(OPTIMISM, "op-core/superchain/superchain-registry-commit.txt",
                     OP_NODE_TAGS["op-node/v1.18.2"], REG_AUG + "\n")
     fake.serve_file(OP_GETH, "superchain-registry-commit.txt", "v1.101503.4", REG_2025 + "\n")
+
+
+# --------------------------------------------------------------------- op-reth tags
+def serve_op_reth(fake) -> None:
+    """op-reth tags (listed with op-node's, same repository): gitlink and struct per era."""
+    eras = {"op-reth/v2.10.0": (REG_MAIN, (*THROUGH_KARST, "lagoon")),
+            "op-reth/v2.11.0-rc.1": (REG_MAIN, (*THROUGH_KARST, "lagoon")),
+            "op-reth/v2.9.1": (REG_MAIN, THROUGH_KARST),
+            "op-reth/v2.3.3": (REG_AUG, THROUGH_KARST)}
+    for tag, (registry, forks) in eras.items():
+        fake.serve_submodule(OPTIMISM, "superchain-registry", OP_RETH_TAGS[tag], registry)
+        fake.serve_file(OPTIMISM, OP_RETH_FORK_CODE, OP_RETH_TAGS[tag], rust_hardforks(forks))
+    old = OP_RETH_TAGS["op-reth/v2.3.1"]
+    fake.serve_file(OPTIMISM, "rust/op-reth/crates/chainspec/res/superchain_registry_commit",
+                    old, REG_2025 + "\n")
+    fake.serve_file(OPTIMISM, OP_RETH_FORK_CODE, old, rust_hardforks(THROUGH_KARST[:-2]))
 
 
 # ------------------------------------------------------------------ Nethermind tags
@@ -242,20 +372,96 @@ def compress(spec: dict, dictionary: bytes) -> bytes:
     return out.getvalue()
 
 
-def serve_nethermind(fake) -> None:
-    fake.add_repo(NETHERMIND, NM_TAGS, annotated={"2.2.1"}, prefixes=("",))
-    dictionary = zstd_dictionary()
+_DICTIONARY: list[bytes] = []
+
+
+def serve_nethermind(fake, extra: dict[str, tuple[bool, bool]] | None = None) -> None:
+    """Nethermind tags: 1.38.0 (through Jovian), 1.39.3 and 2.2.1 (through Karst, every
+    Lagoon chain's spec), 2.3.0-rc.1. EXTRA: {version: (code has Lagoon, spec has it)},
+    releases a test adds (through Karst otherwise)."""
+    extra = extra or {}
+    tags = {**NM_TAGS, **{v: sha(f"nm {v} {flags}") for v, flags in extra.items()}}
+    fake.add_repo(NETHERMIND, tags, annotated={"2.2.1"}, prefixes=("",))
+    if not _DICTIONARY:
+        _DICTIONARY.append(zstd_dictionary())
+    dictionary = _DICTIONARY[0]
     chains = "src/Nethermind/Chains"
-    specs = {"1.39.3": SEPOLIA_TIMES, "2.2.1": {**SEPOLIA_TIMES, "lagoon": LAGOON},
-             "1.38.0": {k: v for k, v in SEPOLIA_TIMES.items() if k != "karst"}}
-    for version, times in specs.items():
-        commit = NM_TAGS[version]
+    releases = {"1.38.0": (THROUGH_KARST[:-1], False), "1.39.3": (THROUGH_KARST, False),
+                "2.2.1": (THROUGH_KARST, False)}
+    releases.update({v: ((*THROUGH_KARST, "interop") if code else THROUGH_KARST, data)
+                     for v, (code, data) in extra.items()})
+    for version, (forks, lagoon) in releases.items():
+        commit = tags[version]
+        fake.serve_file(NETHERMIND, NM_FORK_CODE, commit, cs_engine_parameters(forks))
         fake.serve_file(NETHERMIND, f"{chains}/dictionary", commit, dictionary)
-        fake.serve_file(NETHERMIND, f"{chains}/op-sepolia.json.zst", commit,
-                        compress(chainspec(times), dictionary))
+        for ident, (chain_id, times) in LAGOON_CHAINS.items():
+            if version == "1.38.0" and ident != "sepolia/op":
+                continue
+            times = {k: v for k, v in times.items() if k in forks}
+            if lagoon:
+                times["lagoon"] = lagoon_of(ident)
+            network = network_of(ident)
+            fake.serve_file(NETHERMIND, f"{chains}/{network}.json.zst", commit, compress(
+                chainspec(times, ident, network, chain_id), dictionary))
+
+
+def serve_nethermind_lagoon(fake, version: str = "2.4.0", code: bool = True,
+                            data: bool = True) -> None:
+    """A Nethermind release of the test's own (none upstream carries Lagoon): its spec
+    provider has InteropTimestamp when CODE, its chain specs interopTimestamp when DATA."""
+    serve_nethermind(fake, {version: (code, data)})
+
+
+# ----------------------------------------------------- a compose project, CONTRACTS-17
+# compose.yml's base-execution extends docker/${EXECUTION_CLIENT:-nethermind}.yml, each
+# client's file carrying its own pin and EXECUTION_CLIENT (CONTRACTS-17 §2, checked with
+# compose 2.40); op-node gets NETWORK and OP_NODE_L2_FOLLOW_SOURCE (§3).
+CLIENT_COMPOSE = """services:
+  base-op-node:
+    build:
+      context: ./op-node
+      args:
+        OP_NODE_VERSION: ${{OP_NODE_VERSION:-{op_node}}}
+        OP_NODE_COMMIT: ${{OP_NODE_COMMIT:-{commit}}}
+    environment:
+      OP_NODE_NETWORK: ${{NETWORK:-}}
+      EXECUTION_CLIENT: ${{EXECUTION_CLIENT:-nethermind}}
+      OP_NODE_L2_FOLLOW_SOURCE: ${{OP_NODE_L2_FOLLOW_SOURCE:-}}
+  base-execution:
+    extends:
+      file: ./docker/${{EXECUTION_CLIENT:-nethermind}}.yml
+      service: base-execution
+    environment:
+      NETWORK: ${{NETWORK:-}}
+"""
+CLIENT_FILE = """services:
+  base-execution:
+    build:
+      context: {context}
+      args:
+        {var}: ${{{var}:-{version}}}
+    environment:
+      EXECUTION_CLIENT: {client}
+"""
+
+
+def write_client_stack(root, op_node="v1.21.0", nethermind="1.39.3", op_reth="v2.10.0",
+                       env: str = ""):
+    """Write that project under ROOT (a pathlib.Path) with these pins; ENV is its .env."""
+    (root / "docker").mkdir(parents=True, exist_ok=True)
+    (root / "compose.yml").write_text(CLIENT_COMPOSE.format(
+        op_node=op_node, commit=OP_NODE_TAGS[f"op-node/{op_node}"]))
+    for client, var, version, context in (
+            ("nethermind", "NETHERMIND_VERSION", nethermind, "./execution"),
+            ("op-reth", "OP_RETH_VERSION", op_reth, ".")):
+        (root / "docker" / f"{client}.yml").write_text(CLIENT_FILE.format(
+            context=context, var=var, version=version, client=client))
+    (root / ".env").write_text(env)
+    return root
 
 
 def serve_all(fake) -> None:
     serve_registry(fake)
     serve_op_node(fake)
+    serve_op_reth(fake)
     serve_nethermind(fake)

@@ -9,11 +9,18 @@ superchain/configs/sepolia/op.toml [hardforks] (superchain-registry 8336d2aedd19
 at karst_time; the registry's main adds lagoon_time (Lagoon in 10 days, the clock being
 fixed at forks_upstream.NOW). Nethermind 1.39.3's src/Nethermind/Chains/op-sepolia.json.zst
 (laid out as Nethermind's scripts/superchain.py writes it) stops at Karst too. So both
-pins lack Lagoon; op-node v1.21.0 and the fixture's Nethermind 2.2.1 carry it.
+pins lack Lagoon; op-node v1.21.0 carries it, no Nethermind release does (2.2.1, the
+newest, lacks it in code and data, as upstream), and op-reth v2.10.0 does: so an operator
+on Nethermind is told to switch (EXECUTION_CLIENT=op-reth, then `inv build`).
+
+Tests of the execution client in use run against `client_stack`: a compose project wired
+as CONTRACTS-17 §2 says (compose.yml extends docker/${EXECUTION_CLIENT:-nethermind}.yml),
+written here, with the component table of §4 (`clients`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -41,13 +48,61 @@ def upstream(github_api, monkeypatch):
 
 @pytest.fixture
 def stack(tmp_path, monkeypatch):
-    """A copy of the project's compose.yml pinned like today's case: op-node v1.19.5."""
+    """A copy of the project's compose.yml (and the per-client files it extends, when
+    there are any) pinned like today's case: op-node v1.19.5; Nethermind at compose's
+    default, 1.39.3."""
     path = tmp_path / "stack" / "compose.yml"
     path.parent.mkdir()
     shutil.copy2(ROOT / "compose.yml", path)
-    source.write_pins(path, PINS_TODAY)
+    for client in ("nethermind", "op-reth"):
+        extended = ROOT / "docker" / f"{client}.yml"
+        if extended.exists():
+            (path.parent / "docker").mkdir(exist_ok=True)
+            shutil.copy2(extended, path.parent / "docker" / extended.name)
+    source.write_pins(path, {k: v for k, v in PINS_TODAY.items() if k.startswith("OP_NODE")})
     monkeypatch.setenv("COMPOSE_FILE", str(path))
     return path
+
+
+@dataclasses.dataclass(frozen=True)
+class _ClientComponent(_components.Component):
+    client: str | None = None
+
+
+@pytest.fixture
+def clients(monkeypatch):
+    """The component table as CONTRACTS-17 §4 has it: `execution` with client
+    "nethermind" and `op-reth` (monorepo tags op-reth/vX.Y.Z, OP_RETH_VERSION). The kit's
+    table carries them once merged; until then this supplies them."""
+    table = _components.COMPONENTS
+    for name in ("OP_RETH_VERSION", "EXECUTION_CLIENT", "OP_NODE_L2_FOLLOW_SOURCE"):
+        monkeypatch.delenv(name, raising=False)
+    if "op-reth" in table and getattr(table["execution"], "client", None):
+        return table
+    execution = table["execution"]
+    fields = {f.name: getattr(execution, f.name) for f in dataclasses.fields(execution)}
+    monkeypatch.setitem(table, "execution", _ClientComponent(**fields, client="nethermind"))
+    monkeypatch.setitem(table, "op-reth", _ClientComponent(
+        name="op-reth", title="op-reth", service=execution.service,
+        upstream="ethereum-optimism/optimism", tag_namespace="op-reth/", v_prefix=True,
+        version_var="OP_RETH_VERSION", budget="1GB", client="op-reth",
+        probe=_components.Probe(("/usr/local/bin/op-reth",))))
+    return table
+
+
+@pytest.fixture
+def client_stack(tmp_path, monkeypatch, clients):
+    """Factory: forks_upstream.write_client_stack's project (CONTRACTS-17 §2 wiring),
+    pinned op-node v1.21.0, Nethermind 1.39.3 and op-reth v2.10.0 unless given, in
+    COMPOSE_FILE; `env` lines go to its .env."""
+
+    def make(op_node="v1.21.0", nethermind="1.39.3", op_reth="v2.10.0", env=""):
+        root = up.write_client_stack(tmp_path / "client-stack", op_node, nethermind, op_reth,
+                                     env)
+        monkeypatch.setenv("COMPOSE_FILE", str(root / "compose.yml"))
+        return root
+
+    return make
 
 
 @pytest.fixture
@@ -75,8 +130,9 @@ def row_of(rows: list[dict], fork: str) -> dict:
 # --------------------------------------------------------------------- today's case
 def test_v1_19_pin_lacks_lagoon_then_ready_after_pinning(upstream, stack):
     """Today's case end to end: both pins are NOT READY for Lagoon (exit 1, one error
-    line naming op-node and "+1 more"); pinning op-node v1.21.0 makes op-node ready and
-    names Nethermind 2.2.1 as the carrier; pinning that too makes every row ready."""
+    line naming op-node and "+1 more"); pinning op-node v1.21.0 makes op-node ready; no
+    Nethermind release carries Lagoon (2.2.1, the newest, has neither the property in
+    OptimismChainSpecEngineParameters.cs nor the key in its chain spec)."""
     done = inv("source.forks", "--network", "op-sepolia")
     assert done.returncode == 1, done.stdout + done.stderr
     lagoon = next(line for line in done.stdout.splitlines() if line.startswith("lagoon "))
@@ -94,14 +150,10 @@ def test_v1_19_pin_lacks_lagoon_then_ready_after_pinning(upstream, stack):
     after = inv("source.forks", "--network", "op-sepolia", "--json")
     row = row_of(json.loads(after.stdout), "lagoon")
     assert row["op-node"]["status"] == "ready" and row["op-node"]["version"] == "v1.21.0"
-    assert row["execution"]["status"] == "not-ready"
-    assert row["execution"]["carried_by"] == "2.2.1"
+    assert row["execution"]["status"] == "not-ready" and row["execution"]["carried_by"] is None
+    assert row["execution"]["missing"] == "both"
+    assert "Nethermind 2.2.1, does not carry it either" in row["execution"]["reason"]
     assert after.returncode == 1 and "Nethermind 1.39.3 lacks lagoon" in after.stderr
-
-    assert inv("source.pin", "--component", "execution", "--version", "2.2.1").returncode == 0
-    ready = inv("source.forks", "--network", "op-sepolia")
-    assert ready.returncode == 0, ready.stderr
-    assert "NOT READY" not in ready.stdout and ready.stderr == ""
 
 
 def test_within_decides_the_exit_code_not_the_verdict(upstream, stack):
@@ -219,10 +271,11 @@ def test_no_network_anywhere_is_one_line(upstream, stack):
 def test_request_counts_cold_warm_offline(upstream):
     """Cold: every read once; warm: only the three revalidations (registry head and the
     two tag listings), all conditional; offline: the same answer from the cache."""
-    cold = _readiness.assess("op-sepolia", PINS_TODAY, now=up.NOW)
-    assert len(upstream.requests) == 15
+    pair = ("op-node", "execution")
+    cold = _readiness.assess("op-sepolia", PINS_TODAY, now=up.NOW, components=pair)
+    assert len(upstream.requests) == 19  # 15 + each op-node's and Nethermind's code file
     upstream.requests.clear()
-    warm = _readiness.assess("op-sepolia", PINS_TODAY, now=up.NOW)
+    warm = _readiness.assess("op-sepolia", PINS_TODAY, now=up.NOW, components=pair)
     assert len(upstream.requests) == 3
     assert all("If-None-Match" in r["headers"] for r in upstream.requests)
     assert forks.rows_json(warm) == forks.rows_json(cold)
@@ -244,11 +297,13 @@ def test_offline_after_a_warm_run_gives_the_same_answer(upstream, stack, outage)
     assert len(notes) == 1 and "answering from the cache" in notes[0]
 
 
-def test_offline_with_nothing_cached_is_one_line(upstream, stack):
-    """Nothing cached and the stand-in gone: one line naming the cause (the real `inv`)."""
+def test_offline_with_nothing_cached_nor_known_is_one_line(upstream, stack, tmp_path):
+    """Nothing cached, no known-forks file and the stand-in gone: one line naming both
+    (the real `inv`)."""
     upstream.close()
-    assert "cannot reach the GitHub API" in one_line_error(
-        inv_process("source.forks", "--network", "op-sepolia"))
+    line = one_line_error(inv_process("source.forks", "--network", "op-sepolia", env={
+        "OPKIT_FORKS_KNOWN": str(tmp_path / "none.json")}))
+    assert "cannot reach the GitHub API" in line and "none.json to answer from" in line
 
 
 # ---------------------------------------------------------------- op-node eras
@@ -295,7 +350,8 @@ def test_a_component_without_a_reader_is_not_assessed(upstream, monkeypatch):
                                      upstream="example-org/sidecar", version_var="SIDECAR_VERSION",
                                      budget="1MB", probe=_components.Probe(("sidecar",)))
     monkeypatch.setitem(_components.COMPONENTS, sidecar.name, sidecar)
-    assert _readiness.readable() == ("op-node", "execution")
+    assert _readiness.readable() == tuple(n for n in ("op-node", "execution", "op-reth")
+                                          if n in _components.COMPONENTS)
     report = _readiness.assess("op-sepolia", {**PINS_TODAY, "SIDECAR_VERSION": "1.0.0"},
                                now=up.NOW, components=("op-node", "sidecar"))
     assert list(report.views) == ["op-node"]
@@ -443,44 +499,78 @@ def test_opkit_now_accepts_seconds_and_iso(monkeypatch):
 
 
 # ----------------------------------------------------------------------- doctor
-def _doctor_probe(network: str, op_node: str = "v1.19.5",
-                  nethermind: str = "1.39.3") -> doctor.EngineProbe:
-    """What doctor's probe would read from a compose config with these settings."""
+def _doctor_probe(network: str, op_node: str = "v1.19.5", nethermind: str = "1.39.3",
+                  client: str | None = None, op_reth: str = "v2.10.0",
+                  follow: str = "") -> doctor.EngineProbe:
+    """What doctor's probe would read from a compose config with these settings (CLIENT:
+    EXECUTION_CLIENT as base-execution's environment carries it; its pin only)."""
     node, execution = _components.get("op-node"), _components.get("execution")
+    args = {"OP_RETH_VERSION": op_reth} if client == "op-reth" else \
+        {execution.version_var: nethermind}
+    env = {"EXECUTION_CLIENT": client} if client else {}
     return doctor.EngineProbe(config={"services": {
-        node.service: {"environment": {"OP_NODE_NETWORK": network},
+        node.service: {"environment": {"OP_NODE_NETWORK": network,
+                                       "OP_NODE_L2_FOLLOW_SOURCE": follow},
                        "build": {"args": {node.version_var: op_node}}},
-        execution.service: {"build": {"args": {execution.version_var: nethermind}}}}})
+        execution.service: {"build": {"args": args}, "environment": env}}})
 
 
 def test_doctor_forks_check_fails_with_the_pin_to_fix_it(upstream):
     """doctor's forks check on today's case: fail (Lagoon is within 30 days), the detail
     names the op-node pin and when, and the fix is the pin command, said once."""
     assert doctor.check_forks in doctor.CHECKS
-    check = doctor.check_forks(_doctor_probe("op-sepolia"), None)
+    check = doctor.check_forks(_doctor_probe("op-sepolia"), None)[0]
     assert check.status == "fail"
     assert "op-node v1.19.5 lacks lagoon" in check.detail and "in 10 days" in check.detail
     assert check.fix.startswith("inv source.pin --version v1.21.0")
     assert "inv source.pin" not in check.detail  # said once, in the fix
 
 
-def test_doctor_forks_check_ok_and_warn(upstream):
-    """op-node/v1.21.0's gitlink names registry main (with lagoon_time); the fixture's
-    Nethermind 2.2.1 spec carries Lagoon as interopTimestamp (an assumed key: see
-    forks_upstream). Base: warn without a request; no network at build time: skip."""
-    ok = doctor.check_forks(_doctor_probe("op-sepolia", "v1.21.0", "2.2.1"), None)
-    assert ok.status == "ok" and "next: lagoon in 10 days" in ok.detail
+def test_doctor_forks_check_ok_and_warn(upstream, clients):
+    """op-node/v1.21.0's gitlink names registry main (with lagoon_time) and its
+    op-core/superchain/types.go reads lagoon_time; op-reth v2.10.0 (in use) reads it in
+    chain_metadata.rs and builds from the same gitlink. Base: warn without a request; no
+    network at build time: skip."""
+    ok = doctor.check_forks(_doctor_probe("op-sepolia", "v1.21.0", client="op-reth"), None)
+    assert ok[0].status == "ok" and "next: lagoon in 10 days" in ok[0].detail
+    assert "op-node v1.21.0, op-reth v2.10.0 carry" in ok[0].detail
     base = doctor.check_forks(_doctor_probe("base-mainnet"), None)
-    assert base.status == "warn" and "Azul" in base.detail
-    unset = doctor.check_forks(_doctor_probe(""), None)  # compose.yml: ${NETWORK:-}
-    assert unset.status == "skip"
+    assert base[0].status == "warn" and "Azul" in base[0].detail
+    unset = doctor.check_forks(_doctor_probe(""), None)  # compose: ${NETWORK:-}
+    assert unset[0].status == "skip"
 
 
-def test_doctor_forks_check_offline_with_nothing_cached_skips(upstream):
-    """GitHub unreachable and nothing cached: doctor skips the check, it does not fail."""
+def test_doctor_names_the_switch_for_nethermind_on_a_lagoon_chain(upstream, clients,
+                                                                   client_stack):
+    """Nethermind in use on op-sepolia (no release carries Lagoon: 2.2.1's
+    OptimismChainSpecEngineParameters.cs has no property for it): fail, and the fix is
+    the switch to op-reth (its pin read from compose with EXECUTION_CLIENT=op-reth)."""
+    client_stack()
+    check = doctor.check_forks(_doctor_probe("op-sepolia", "v1.21.0", client="nethermind"),
+                               None)[0]
+    assert check.status == "fail" and "Nethermind 1.39.3 lacks lagoon" in check.detail
+    assert "neither its code nor its data" in check.detail
+    assert "op-reth v2.10.0" in check.fix and "EXECUTION_CLIENT=op-reth in .env" in check.fix
+    assert "`inv build`" in check.fix
+
+
+def test_doctor_offline_answers_from_the_known_file(upstream, clients, client_stack,
+                                                    tmp_path, monkeypatch):
+    """GitHub unreachable and nothing cached: doctor no longer skips (it did, and exited
+    0, for a Lagoon chain on Nethermind); it fails from the known-forks file and says
+    the file's date."""
+    client_stack()
+    known = tmp_path / "known.json"
+    monkeypatch.setenv("OPKIT_FORKS_KNOWN", str(known))
+    assert inv("source.forks", "--network", "op-sepolia", "--refresh").returncode == 1
     upstream.close()
-    check = doctor.check_forks(_doctor_probe("op-sepolia"), None)
-    assert check.status == "skip" and "cannot reach the GitHub API" in check.detail
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    check = doctor.check_forks(_doctor_probe("op-sepolia", "v1.21.0", client="nethermind"),
+                               None)[0]
+    assert check.status == "fail", check
+    assert "Nethermind 1.39.3 lacks lagoon" in check.detail
+    assert "known.json, written 2026-11-30: GitHub unreachable" in check.detail
+    assert "EXECUTION_CLIENT=op-reth" in check.fix
 
 
 def test_doctor_forks_check_asks_the_mirror_source_config_names(upstream):
@@ -490,7 +580,7 @@ def test_doctor_forks_check_asks_the_mirror_source_config_names(upstream):
     from invoke import Config, Context
 
     config = Config(overrides={"source": {"op_node_repo": "someorg/optimism-mirror"}})
-    check = doctor.check_forks(_doctor_probe("op-sepolia"), Context(config=config))
+    check = doctor.check_forks(_doctor_probe("op-sepolia"), Context(config=config))[0]
     asked = {r["path"].split("/")[2:4] == ["someorg", "optimism-mirror"]
              for r in upstream.requests if r["path"].startswith("/repos/someorg/")}
     assert asked == {True}, [r["path"] for r in upstream.requests]
@@ -514,8 +604,9 @@ def test_build_warning_is_one_line_and_free_without_network(upstream, stack):
             "OP_NODE_VERSION": "v1.21.0", "OP_NODE_COMMIT": up.OP_NODE_TAGS["op-node/v1.21.0"]})
     finally:
         del os.environ["NETWORK"]
-    assert line.startswith("warning: op-node v1.19.5 lacks lagoon, which op-sepolia "
-                           "activates at 2026-12-10 16:00:01 UTC (in 10 days)")
+    assert line.startswith("warning: op-node v1.19.5 lacks lagoon (its data does not "
+                           "schedule it), which op-sepolia activates at 2026-12-10 16:00:01 "
+                           "UTC (in 10 days)")
     assert "v1.21.0 carries it" in line and "\n" not in line
     assert resolved is None
 
@@ -621,3 +712,263 @@ def test_inv_build_warns_about_an_older_version_set_in_env(network_project, upst
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1, done.stderr
     assert "op-node v1.19.5 lacks lagoon" in warnings[0] and "v1.21.0" in warnings[0]
+
+
+# ------------------------------------------------------- the execution client in use
+def test_nethermind_on_a_lagoon_chain_names_the_switch(upstream, client_stack):
+    """EXECUTION_CLIENT unset (Nethermind) on op-sepolia, op-node v1.21.0: exit 1, the
+    error names the switch (EXECUTION_CLIENT=op-reth in .env, then `inv build`), and one
+    line says what op-reth v2.10.0 would give. Structures: Nethermind 1.39.3's
+    OptimismChainSpecEngineParameters.cs (@01dd031e shape, KarstTimestamp the newest) and
+    its chain spec (scripts/superchain.py @898d9a27 shape); op-reth's root gitlink and
+    chain_metadata.rs HardforkConfig (@0b879adf shape, plus lagoon_time at v2.10.0)."""
+    client_stack()
+    done = inv("source.forks", "--network", "op-sepolia")
+    assert done.returncode == 1, done.stdout + done.stderr
+    error = one_line_error(done)
+    assert "Nethermind 1.39.3 lacks lagoon (neither its code nor its data has it)" in error
+    assert "switch to op-reth v2.10.0, which carries it: put EXECUTION_CLIENT=op-reth in " \
+           ".env (or Portainer's env editor), then run `inv build`" in error
+    instead = [line for line in done.stdout.splitlines() if line.startswith("instead:")]
+    assert instead == ["instead: op-reth v2.10.0 (not in use; EXECUTION_CLIENT=op-reth) "
+                       "carries every fork op-sepolia schedules"]
+    header = next(line for line in done.stdout.splitlines() if line.startswith("fork "))
+    assert header.split()[-2:] == ["op-node", "execution"]  # the components in use
+
+
+def test_op_reth_v2_10_reports_lagoon_ready(upstream, client_stack):
+    """EXECUTION_CLIENT=op-reth in .env: op-reth v2.10.0 is judged (ready for Lagoon:
+    its gitlink's registry schedules lagoon_time and its chain_metadata.rs reads it), exit
+    0; Nethermind, not in use, is only compared. pectra_blob_schedule_time has no field in
+    op-reth's struct: a rollup-node setting, ready for an execution client."""
+    client_stack(env="EXECUTION_CLIENT=op-reth\n")
+    done = inv("source.forks", "--network", "op-sepolia", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    lagoon = row_of(rows, "lagoon")
+    assert lagoon["op-reth"]["status"] == "ready" and lagoon["op-reth"]["in_use"] is True
+    assert lagoon["execution"]["status"] == "not-ready"
+    assert lagoon["execution"]["in_use"] is False
+    assert row_of(rows, "pectra_blob_schedule")["op-reth"]["status"] == "ready"
+    text = inv("source.forks", "--network", "op-sepolia")
+    assert text.returncode == 0
+    assert "instead: Nethermind 1.39.3 (not in use; EXECUTION_CLIENT=nethermind) would not " \
+           "be ready either: lacks lagoon" in text.stdout
+
+
+def test_a_wrong_client_is_one_line(upstream, client_stack):
+    """EXECUTION_CLIENT=geth reaches base-execution as `nethermind.yml`-less compose would
+    refuse; the kit names the accepted values (here compose resolves a file we give)."""
+    root = client_stack()
+    (root / "docker" / "geth.yml").write_text(up.CLIENT_FILE.format(
+        context=".", var="GETH_VERSION", version="1", client="geth"))
+    line = one_line_error(inv("source.forks", "--network", "op-sepolia",
+                              env={"EXECUTION_CLIENT": "geth"}))
+    assert "EXECUTION_CLIENT=geth is no execution client: use nethermind or op-reth" in line
+
+
+def test_op_reth_whose_code_lacks_the_key_is_not_ready(upstream, clients):
+    """The trap the issue names: the invented op-reth v2.9.1 builds from a gitlink whose
+    registry schedules lagoon_time, but its chain_metadata.rs HardforkConfig stops at
+    karst_time (every stored version up to Sep 2026, @0b879adf): NOT READY, the code is
+    what lacks it; v2.10.0 (newest stable) carries it."""
+    report = _readiness.assess("op-sepolia", {"OP_RETH_VERSION": "v2.9.1"}, now=up.NOW,
+                               components=("op-reth",))
+    verdict = row_of(report.rows, "lagoon")["op-reth"]
+    assert verdict.status == "not-ready" and verdict.missing == "code"
+    assert "schedules it at 2026-12-10 16:00:01 UTC, but its code" in verdict.reason
+    assert "does not read lagoon_time" in verdict.reason
+    assert "chain_metadata.rs at op-reth/v2.9.1" in verdict.reason
+    assert verdict.carried_by == "v2.10.0"
+    assert report.views["op-reth"].unread["lagoon"] == up.LAGOON
+
+
+@pytest.mark.parametrize("version, registry, how, missing", [
+    ("v2.10.0", up.REG_MAIN, "superchain-registry gitlink", None),
+    ("v2.3.3", up.REG_AUG, "superchain-registry gitlink", "both"),
+    ("v2.3.1", up.REG_2025, "res/superchain_registry_commit", "both"),
+])
+def test_each_op_reth_era_finds_its_registry_revision(upstream, clients, version, registry,
+                                                      how, missing):
+    """op-reth eras: the root gitlink (optimism PR #21474 on; build.rs reads it, E4) and
+    the pin file rust/op-reth/crates/chainspec/res/superchain_registry_commit before it
+    (@4f3298990a6e). v2.3.3's registry (Aug 2026) and struct both stop at Karst; v2.3.1's
+    struct stops at isthmus_time and its pin predates Lagoon."""
+    report = _readiness.assess("op-sepolia", {"OP_RETH_VERSION": version}, now=up.NOW,
+                               components=("op-reth",))
+    view = report.views["op-reth"]
+    assert registry[:12] in view.source and how in view.source
+    verdict = row_of(report.rows, "lagoon")["op-reth"]
+    assert verdict.missing == missing
+    assert (verdict.status == "ready") == (missing is None)
+
+
+@pytest.mark.parametrize("code, data, status, missing", [
+    (True, True, "ready", None), (False, True, "not-ready", "code"),
+    (True, False, "not-ready", "data"),
+])
+def test_nethermind_needs_the_property_and_the_key(upstream, clients, code, data, status,
+                                                   missing):
+    """A Nethermind release of the test's own: a chain spec's interopTimestamp (the name
+    gen2spec.jq gives) binds only to an InteropTimestamp property of
+    src/Nethermind/Nethermind.Optimism/OptimismChainSpecEngineParameters.cs (bound by
+    name, case-insensitively): both must be there."""
+    up.serve_nethermind_lagoon(upstream, "2.4.0", code=code, data=data)
+    report = _readiness.assess("op-sepolia", {"NETHERMIND_VERSION": "2.4.0"}, now=up.NOW,
+                               components=("execution",))
+    verdict = row_of(report.rows, "lagoon")["execution"]
+    assert (verdict.status, verdict.missing) == (status, missing)
+    if missing == "code":
+        assert "does not read interoptimestamp" in verdict.reason
+
+
+def test_op_node_code_must_read_the_registry_key(upstream):
+    """op-node maps registry keys through op-core/superchain/types.go HardforkConfig toml
+    tags (@03794207: lagoon_time; op-node/rollup applyHardforks copies every field by
+    name). A types.go that still says interop_time while the gitlink's registry writes
+    lagoon_time (renamed in superchain-registry ac4e48516794) reads nothing: code lacks."""
+    keys = [f"{f}_time" for f in (*up.THROUGH_KARST, "interop")]
+    upstream.serve_file(up.OPTIMISM, up.OP_NODE_FORK_CODE, up.OP_NODE_TAGS["op-node/v1.21.0"],
+                        up.go_hardforks(keys))
+    report = _readiness.assess("op-sepolia", {"OP_NODE_VERSION": "v1.21.0"}, now=up.NOW,
+                               components=("op-node",))
+    verdict = row_of(report.rows, "lagoon")["op-node"]
+    assert verdict.status == "not-ready" and verdict.missing == "code"
+    assert "does not read lagoon_time" in verdict.reason
+
+
+def test_code_key_parsers():
+    """The three shapes, in our words: Go toml tags in `type HardforkConfig struct`, Rust
+    `pub <fork>_time` fields in `struct HardforkConfig` (not the extra-fields struct's
+    twins, with serde aliases), C# `public ulong? <Fork>Timestamp { get; set; }`."""
+    assert _embedded.go_toml_fork_keys(up.go_hardforks(["karst_time", "lagoon_time"])) == {
+        "karst": {"karst_time"}, "lagoon": {"lagoon_time"},
+        "pectra_blob_schedule": {"pectra_blob_schedule_time"}}
+    rust = up.rust_hardforks(["karst"]).replace(
+        "    pub karst_time", '    #[serde(alias = "interop_time")]\n    pub karst_time')
+    assert _embedded.rust_fork_keys(rust) == {"regolith": {"regolith_time"},
+                                              "karst": {"karst_time"},
+                                              "lagoon": {"interop_time"}}
+    assert _embedded.cs_fork_keys(up.cs_engine_parameters(["karst", "interop"])) == {
+        "regolith": {"regolithtimestamp"}, "karst": {"karsttimestamp"},
+        "lagoon": {"interoptimestamp"}}
+
+
+# --------------------------------------------------------------- the known-forks file
+def test_refresh_writes_the_known_file(upstream, client_stack, tmp_path, monkeypatch):
+    """`--refresh` on a host that reaches GitHub writes the file (dated by the clock,
+    every Lagoon network the stand-in registry has, each pinned release's view and
+    verdicts with reasons); offline, `--refresh` is one line and leaves it alone."""
+    client_stack()
+    known = tmp_path / "known.json"
+    monkeypatch.setenv("OPKIT_FORKS_KNOWN", str(known))
+    done = inv("source.forks", "--network", "op-sepolia", "--refresh")
+    assert done.returncode == 1 and f"wrote {known}" in done.stderr
+    data = json.loads(known.read_text())
+    assert data["written"] == "2026-11-30" and data["registry"] == up.REG_MAIN
+    assert data["networks"]["op-sepolia"]["lagoon"] == up.LAGOON
+    assert data["networks"]["unichain-mainnet"]["lagoon"] == up.LAGOON_MAINNET
+    assert set(data["networks"]) == {up.network_of(i) for i in up.LAGOON_CHAINS}
+    nm = data["releases"]["execution"]["1.39.3"]["op-sepolia"]["verdicts"]["lagoon"]
+    assert nm["status"] == "not-ready" and "neither its data" in nm["reason"]
+    assert data["releases"]["op-reth"]["v2.10.0"]["ink-sepolia"]["verdicts"]["lagoon"] == \
+        "ready"
+    assert not list(tmp_path.glob(".forks-known-*"))  # the temporary file is gone
+    before = known.read_text()
+    upstream.close()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    line = one_line_error(inv("source.forks", "--network", "op-sepolia", "--refresh"))
+    assert "cannot refresh known.json" in line and known.read_text() == before
+
+
+def test_offline_answers_from_the_known_file_with_its_date(upstream, client_stack, tmp_path,
+                                                           monkeypatch):
+    """A host that cannot reach GitHub (nothing cached) answers from the file: the same
+    verdicts, a note with the file's date, exit 1 and the switch for Nethermind."""
+    client_stack()
+    known = tmp_path / "known.json"
+    monkeypatch.setenv("OPKIT_FORKS_KNOWN", str(known))
+    online = inv("source.forks", "--network", "op-sepolia", "--refresh", "--json")
+    upstream.close()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    offline = inv("source.forks", "--network", "op-sepolia", "--json")
+    assert offline.returncode == 1
+    notes = [line for line in offline.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "answering from known.json, written 2026-11-30" in notes[0]
+    lagoon_on, lagoon_off = (row_of(json.loads(d.stdout), "lagoon") for d in (online, offline))
+    for name in ("op-node", "execution", "op-reth"):
+        assert lagoon_off[name]["status"] == lagoon_on[name]["status"]
+    assert "EXECUTION_CLIENT=op-reth" in offline.stderr
+
+
+def test_the_shipped_file_answers_a_host_without_github(clients, tmp_path, monkeypatch):
+    """GITHUB_API_URL at a closed port, an empty cache, the repository's own
+    tasks/forks-known.json and compose's pins (CONTRACTS-17: op-node v1.21.0, Nethermind
+    1.39.3, op-reth v2.10.0, stood in by client_stack's defaults): Nethermind on OP
+    Sepolia is NOT READY for Lagoon, from the file, with its date and the switch."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("OPKIT_FORKS_KNOWN", raising=False)
+    monkeypatch.setenv("OPKIT_NOW", up.NOW_ISO)
+    root = up.write_client_stack(tmp_path / "client-stack", "v1.21.0", "1.39.3", "v2.10.0")
+    monkeypatch.setenv("COMPOSE_FILE", str(root / "compose.yml"))
+    shipped = json.loads((ROOT / "tasks" / "forks-known.json").read_text())
+    done = inv("source.forks", "--network", "op-sepolia")
+    assert done.returncode == 1, done.stdout + done.stderr
+    note, error = done.stderr.strip().splitlines()
+    assert note.startswith("note: cannot reach the GitHub API")
+    assert note.endswith(f"answering from forks-known.json, written {shipped['written']}")
+    assert error.startswith("error: not ready: ")
+    assert "Nethermind 1.39.3 lacks lagoon" in error and "EXECUTION_CLIENT=op-reth" in error
+    reth = inv("source.forks", "--network", "ink-sepolia", env={"EXECUTION_CLIENT": "op-reth"})
+    assert reth.returncode == 0, reth.stdout + reth.stderr
+
+
+def test_build_warning_offline_comes_from_the_file(upstream, client_stack, tmp_path,
+                                                   monkeypatch):
+    """`inv build`'s warning line, GitHub unreachable: from the file, naming it."""
+    client_stack()
+    monkeypatch.setenv("OPKIT_FORKS_KNOWN", str(tmp_path / "known.json"))
+    inv("source.forks", "--network", "op-sepolia", "--refresh")
+    upstream.close()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("NETWORK", "op-sepolia")
+    line = forks.build_warning(("op-node", "execution"))
+    assert line.startswith("warning: Nethermind 1.39.3 lacks lagoon"), line
+    assert "EXECUTION_CLIENT=op-reth" in line
+    assert line.endswith("(known.json, written 2026-11-30)") and "\n" not in line
+
+
+# ------------------------------------------------------------------------ interop
+def test_interop_chains_say_what_the_node_verifies(upstream, client_stack):
+    """OP Sepolia (with Unichain Sepolia, from Lagoon): without OP_NODE_L2_FOLLOW_SOURCE
+    the report says the node does not cross-validate interop dependencies (OP's notice,
+    marked as predating the December date); with it, that op-node follows the
+    supernode. Ink Sepolia is in no dependency set: nothing said."""
+    client_stack(env="EXECUTION_CLIENT=op-reth\n")
+    plain = inv("source.forks", "--network", "op-sepolia").stdout
+    line = next(x for x in plain.splitlines() if x.startswith("interop:"))
+    assert "op-sepolia and unichain-sepolia form an interop dependency set" in line
+    assert "does not cross-validate interop dependencies" in line
+    assert "not use it as a verifier or RPC source" in line and "unconfirmed" in line
+    follow = inv("source.forks", "--network", "op-sepolia", env={
+        "OP_NODE_L2_FOLLOW_SOURCE": "http://op-supernode:8545/11155420"}).stdout
+    assert "follows the op-supernode at http://op-supernode:8545/11155420" in follow
+    ink = inv("source.forks", "--network", "ink-sepolia").stdout
+    assert "interop:" not in ink
+
+
+def test_doctor_interop_check(upstream, clients):
+    """doctor adds an interop line on OP Sepolia: warn without a follow source, ok with."""
+    probe = _doctor_probe("op-sepolia", "v1.21.0", client="op-reth")
+    checks = doctor.check_forks(probe, None)
+    assert [c.name for c in checks] == ["forks", "interop"]
+    assert checks[1].status == "warn" and "OP_NODE_L2_FOLLOW_SOURCE" in checks[1].fix
+    followed = doctor.check_forks(_doctor_probe("op-sepolia", "v1.21.0", client="op-reth",
+                                                follow="http://sn:8545/11155420"), None)
+    assert followed[1].status == "ok" and "http://sn:8545/11155420" in followed[1].detail
