@@ -401,6 +401,8 @@ def test_a_missing_required_setting_is_named_by_the_entry_points_not_compose(tmp
     assert done.returncode == 0, done.stderr
     assert missing not in done.stderr  # no "variable is not set" warning either
     services = json.loads(done.stdout)["services"]
+    if client:  # the client's own entry point runs (chosen by the environment compose gives)
+        assert services["base-execution-init"]["environment"]["EXECUTION_CLIENT"] == client
     for name in ("base-execution-init", "base-execution", "base-op-node"):
         run = _entrypoint_as_configured(services[name], tmp_path / name)
         assert run.returncode == 64, (name, run.stderr)
@@ -417,6 +419,8 @@ def test_with_the_required_settings_the_entry_points_start_the_clients(tmp_path,
     clients."""
     services = _config(tmp_path, **({"EXECUTION_CLIENT": client} if client else {}))[
         "services"]
+    if client:
+        assert services["base-execution"]["environment"]["EXECUTION_CLIENT"] == client
     for name in ("base-execution", "base-op-node"):
         run = _entrypoint_as_configured(services[name], tmp_path / name)
         assert run.returncode == 0, (name, run.stderr)
