@@ -174,6 +174,7 @@ def test_op_reth_dockerfile_extends_the_official_image_as_non_root():
     run = _run_instructions(DOCKERFILES["op-reth"])
     assert len(run) == 1 and run[0].startswith("apk add --no-cache aria2 zstd curl &&"), run
     assert "apt-get" not in run[0] and "bash" not in run[0]
+    assert "/usr/local/bin/op-reth --version" in run[0]  # the binary is where it is run
     # busybox's user tools, the kit's uid/gid, owning the data and secret folders
     assert "addgroup -S -g 10001 " in run[0] and "adduser -S -D -H -u 10001 " in run[0]
     assert re.search(r"chown \S+ /data /data/op-reth /secrets$", run[0]), run[0]
