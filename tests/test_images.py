@@ -21,23 +21,37 @@ import pytest
 
 from tests.helpers import ROOT, TEST_LABEL, just_binary, need_compose
 
-DOCKERFILES = {
+DOCKERFILES = {  # image -> its Dockerfile
     "base-op-node": ROOT / "docker" / "op-node" / "Dockerfile",
     "base-execution": ROOT / "docker" / "execution" / "Dockerfile",
+    "op-reth": ROOT / "docker" / "op-reth" / "Dockerfile",
 }
+# image -> (the compose service that builds it, the setting that selects it)
+BUILT_BY = {"base-op-node": ("base-op-node", {}), "base-execution": ("base-execution", {}),
+            "op-reth": ("base-execution", {"EXECUTION_CLIENT": "op-reth"})}
 BUNDLE_SCRIPT = ROOT / "docker" / "op-node" / "superchain-bundle.sh"
-PINS = {  # pinned build arg -> the service it belongs to
+PINS = {  # pinned build arg -> the image it belongs to
     "OP_NODE_VERSION": "base-op-node", "OP_NODE_COMMIT": "base-op-node",
     "GO_VERSION": "base-op-node", "OP_NODE_REPO": "base-op-node",
-    "NETHERMIND_VERSION": "base-execution",
+    "NETHERMIND_VERSION": "base-execution", "OP_RETH_VERSION": "op-reth",
 }
+# compose.yml and the two files its execution services extend (CONTRACTS-17 #2)
+CLIENT_FILES = {"nethermind": ROOT / "docker" / "nethermind.yml",
+                "op-reth": ROOT / "docker" / "op-reth.yml"}
+COMPOSE_FILES = [ROOT / "compose.yml", *CLIENT_FILES.values()]
 MINIMAL_ENV = {
     "NETWORK": "op-sepolia",
     "L1_RPC_URL": "http://l1.example.invalid:8545",
     "L1_BEACON_URL": "http://beacon.example.invalid:5052",
 }
 # Every variable compose.yml reads, so the caller's shell cannot leak into a test.
-STACK_VARS = sorted(set(re.findall(r"\$\{([A-Z0-9_]+)", (ROOT / "compose.yml").read_text())))
+STACK_VARS = sorted({name for path in COMPOSE_FILES
+                     for name in re.findall(r"\$\{([A-Z0-9_]+)", path.read_text())})
+
+
+def _pin_text() -> str:
+    """The text of every file that holds pins."""
+    return "\n".join(path.read_text() for path in COMPOSE_FILES)
 
 
 def _hadolint() -> str:
@@ -145,6 +159,41 @@ def test_execution_dockerfile_extends_nethermind_as_non_root():
         assert f"/usr/local/bin/{script}" in text
 
 
+def test_op_reth_dockerfile_extends_the_official_image_as_non_root():
+    """Upstream facts (op-reth-facts.md section 1): the image OP Labs publishes is
+    us-docker.pkg.dev/oplabs-tools-artifacts/images/op-reth:<vX.Y.Z>, built from
+    rust/op-reth/DockerfileOp (ethereum-optimism/optimism@0ddd0724a7a7, docker-bake.hcl
+    target op-reth): Wolfi runtime (chainguard/wolfi-base, apk, busybox sh), no USER
+    (root), binary /usr/local/bin/op-reth, no VOLUME. Busybox's tar, flock, find and od
+    are built in (wolfi-dev/os@184923cfd54c busybox/busyboxconfig: CONFIG_TAR,
+    CONFIG_FLOCK, CONFIG_FEATURE_FIND_EXEC_PLUS, CONFIG_OD; FEATURE_PREFER_APPLETS off)."""
+    text = DOCKERFILES["op-reth"].read_text()
+    assert re.search(r"^FROM us-docker\.pkg\.dev/oplabs-tools-artifacts/images/op-reth:"
+                     r"\$\{OP_RETH_VERSION\}$", text, re.MULTILINE)
+    assert "ghcr.io" not in re.sub(r"^\s*#.*$", "", text, flags=re.MULTILINE)
+    run = _run_instructions(DOCKERFILES["op-reth"])
+    assert len(run) == 1 and run[0].startswith("apk add --no-cache aria2 zstd curl &&"), run
+    assert "apt-get" not in run[0] and "bash" not in run[0]
+    assert "/usr/local/bin/op-reth --version" in run[0]  # the binary is where it is run
+    # busybox's user tools, the kit's uid/gid, owning the data and secret folders
+    assert "addgroup -S -g 10001 " in run[0] and "adduser -S -D -H -u 10001 " in run[0]
+    assert re.search(r"chown \S+ /data /data/op-reth /secrets$", run[0]), run[0]
+    assert re.search(r"^USER 10001:10001$", text, re.MULTILINE)
+    # one copy of each shared script, from the build context docker/
+    for source, installed in (("op-reth/entrypoint.sh", "op-reth-entrypoint"),
+                              ("execution/jwt-init.sh", "jwt-init"),
+                              ("execution/snapshot-restore.sh", "snapshot-restore")):
+        assert re.search(rf"^COPY {re.escape(source)} /usr/local/bin/{installed}$", text,
+                         re.MULTILINE), source
+    assert 'ENTRYPOINT ["/usr/local/bin/op-reth-entrypoint"]' in text
+    env: dict[str, str] = {}
+    for line in re.findall(r"^ENV\s+(.+)$", re.sub(r"\\\n\s*", " ", text), re.MULTILINE):
+        env.update(item.split("=", 1) for item in shlex.split(line))
+    assert env == {"DATA_DIR": "/data/op-reth", "SNAPSHOT_LAYOUT": "op-reth"}
+    for label in ("title", "version", "base.name", "source"):
+        assert f"org.opencontainers.image.{label}=" in text
+
+
 def test_scripts_are_committed_executable():
     # COPY keeps the mode from the build context: the exec bit must be in git.
     done = subprocess.run(["git", "ls-files", "-s", "docker"], cwd=ROOT, capture_output=True,
@@ -152,30 +201,35 @@ def test_scripts_are_committed_executable():
     modes = {line.split()[-1]: line.split()[0] for line in done.stdout.splitlines()}
     scripts = [p for p in modes if p.endswith(".sh")]
     assert {"docker/op-node/entrypoint.sh", "docker/op-node/superchain-bundle.sh",
-            "docker/execution/entrypoint.sh",
+            "docker/execution/entrypoint.sh", "docker/op-reth/entrypoint.sh",
             "docker/execution/jwt-init.sh", "docker/execution/snapshot-restore.sh"} <= set(scripts)
     assert all(modes[p] == "100755" for p in scripts), modes
 
 
 # ---------------------------------------------------------------- compose config
 def test_pins_are_literal_defaults_that_agree_everywhere():
-    text = (ROOT / "compose.yml").read_text()
+    text = _pin_text()
     for name in PINS:
         defaults = re.findall(r"\$\{" + name + r":-([^}]*)\}", text)
-        assert defaults, f"{name} has no ${{{name}:-value}} default in compose.yml"
+        assert defaults, f"{name} has no ${{{name}:-value}} default in the compose files"
         assert len(set(defaults)) == 1, f"{name} is pinned to different values: {defaults}"
     pins = {n: re.search(r"\$\{" + n + r":-([^}]*)\}", text).group(1) for n in PINS}
     assert re.fullmatch(r"v\d+\.\d+\.\d+", pins["OP_NODE_VERSION"])
     assert re.fullmatch(r"[0-9a-f]{7,40}", pins["OP_NODE_COMMIT"])
     assert re.fullmatch(r"\d+\.\d+(\.\d+)?", pins["GO_VERSION"])
     assert re.fullmatch(r"\d+\.\d+\.\d+", pins["NETHERMIND_VERSION"])
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", pins["OP_RETH_VERSION"])
+    # each client's pin lives in its own file, and nowhere else
+    for name, client in (("NETHERMIND_VERSION", "nethermind"), ("OP_RETH_VERSION", "op-reth")):
+        assert [p for p in COMPOSE_FILES if "${" + name + ":-" in p.read_text()] == \
+            [CLIENT_FILES[client]], name
     # Only the version pins (build arg + image tag) may repeat.
     for name in ("OP_NODE_COMMIT", "GO_VERSION", "OP_NODE_REPO"):
         assert text.count("${" + name + ":-") == 1, name
 
 
 def _pin(name: str) -> str:
-    return re.search(r"\$\{" + name + r":-([^}]*)\}", (ROOT / "compose.yml").read_text()).group(1)
+    return re.search(r"\$\{" + name + r":-([^}]*)\}", _pin_text()).group(1)
 
 
 def test_pins_carry_the_forks_scheduled_for_the_next_weeks():
@@ -187,6 +241,8 @@ def test_pins_carry_the_forks_scheduled_for_the_next_weeks():
       the release page's prefix; the 7-hex floor is what the Dockerfile check accepts.
     - Nethermind 1.38.1 (2026-06-15 release notes) added OP's Karst (OP mainnet
       2026-07-08) and removed the Base configs; nothing older follows OP mainnet today.
+    - op-reth v2.10.0 (monorepo tag op-reth/v2.10.0, 2026-11-25 release notes) is the
+      release named as required for Lagoon (shared/reference/upstream-checks-2026-12-06.md).
     Go: op-node go.mod says go 1.24 up to v1.19.1-rc.1 and 1.26 from v1.19.x final."""
     from packaging.version import Version
 
@@ -197,6 +253,7 @@ def test_pins_carry_the_forks_scheduled_for_the_next_weeks():
     assert Version(_pin("NETHERMIND_VERSION")) >= Version("1.38.1")
     # 2.3 stops shipping the config files `--config $NETWORK` loads: not before it is checked
     assert Version(_pin("NETHERMIND_VERSION")) < Version("2.3")
+    assert Version(_pin("OP_RETH_VERSION").lstrip("v")) >= Version("2.10.0")
 
 
 def test_config_validates_with_a_minimal_env(tmp_path):
@@ -208,8 +265,7 @@ def test_config_validates_with_a_minimal_env(tmp_path):
 
     assert set(services) == {name for entry in _components.all_components()
                              for name in (entry.service, entry.init_service) if name}
-    text = (ROOT / "compose.yml").read_text()
-    pin = {n: re.search(r"\$\{" + n + r":-([^}]*)\}", text).group(1) for n in PINS}
+    pin = {n: _pin(n) for n in PINS}
     assert services["base-op-node"]["image"] == f"base-op-node:{pin['OP_NODE_VERSION']}"
     assert services["base-execution"]["image"] == f"base-execution:{pin['NETHERMIND_VERSION']}"
     assert services["base-op-node"]["build"]["tags"] == ["base-op-node:latest"]
@@ -314,7 +370,8 @@ def _entrypoint_as_configured(service: dict, tmp_path: Path,
     """Run the entry point of SERVICE (its compose config) on the host with the
     environment compose resolved, only the container paths moved into TMP_PATH."""
     env = {k: str(v) for k, v in service["environment"].items()}
-    is_op_node = "OP_NODE_L2_ENGINE_AUTH" in env
+    folder = "op-node" if "OP_NODE_L2_ENGINE_AUTH" in env else \
+        {"op-reth": "op-reth"}.get(env.get("EXECUTION_CLIENT", ""), "execution")
     tmp_path.mkdir(parents=True, exist_ok=True)
     jwt = tmp_path / "jwt.hex"
     jwt.write_text("ab" * 32)
@@ -322,25 +379,31 @@ def _entrypoint_as_configured(service: dict, tmp_path: Path,
              "OP_NODE_L2_ENGINE_AUTH": str(jwt), "JWT_WAIT_SECONDS": "0",
              "OP_NODE_BIN": str(_fake_client(tmp_path / "op-node")),
              "NETHERMIND_BIN": str(_fake_client(tmp_path / "nethermind")),
+             "OP_RETH_BIN": str(_fake_client(tmp_path / "op-reth")),
              "PATH": os.environ["PATH"]}
-    script = ROOT / "docker" / ("op-node" if is_op_node else "execution") / "entrypoint.sh"
+    script = ROOT / "docker" / folder / "entrypoint.sh"
     return subprocess.run(["sh", str(script), *(service.get("command") or []), *args],
                           env={**env, **moved}, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.parametrize("client", [None, "op-reth"])
 @pytest.mark.parametrize("missing", ["NETWORK", "L1_RPC_URL", "L1_BEACON_URL"])
 def test_a_missing_required_setting_is_named_by_the_entry_points_not_compose(tmp_path,
-                                                                           missing):
+                                                                           missing, client):
     """compose.yml spells the three required settings ${X:-}: compose resolves the
     project without them (so `docker compose down/ps/logs` work without .env), and the
     entry points, run with exactly the environment compose resolved, refuse in one line
     naming the setting, exit 64. base-execution-init, which `up` starts first, refuses
-    any of the three; op-node too."""
+    any of the three; op-node too. With either execution client."""
     env = {k: v for k, v in MINIMAL_ENV.items() if k != missing}
+    if client:
+        env["EXECUTION_CLIENT"] = client
     done = compose_config(tmp_path, env_file=env)
     assert done.returncode == 0, done.stderr
     assert missing not in done.stderr  # no "variable is not set" warning either
     services = json.loads(done.stdout)["services"]
+    if client:  # the client's own entry point runs (chosen by the environment compose gives)
+        assert services["base-execution-init"]["environment"]["EXECUTION_CLIENT"] == client
     for name in ("base-execution-init", "base-execution", "base-op-node"):
         run = _entrypoint_as_configured(services[name], tmp_path / name)
         assert run.returncode == 64, (name, run.stderr)
@@ -351,10 +414,14 @@ def test_a_missing_required_setting_is_named_by_the_entry_points_not_compose(tmp
         assert "RAN" not in run.stdout
 
 
-def test_with_the_required_settings_the_entry_points_start_the_clients(tmp_path):
+@pytest.mark.parametrize("client", [None, "op-reth"])
+def test_with_the_required_settings_the_entry_points_start_the_clients(tmp_path, client):
     """The control for the test above: the same run with MINIMAL_ENV gets to the
     clients."""
-    services = _config(tmp_path)["services"]
+    services = _config(tmp_path, **({"EXECUTION_CLIENT": client} if client else {}))[
+        "services"]
+    if client:
+        assert services["base-execution"]["environment"]["EXECUTION_CLIENT"] == client
     for name in ("base-execution", "base-op-node"):
         run = _entrypoint_as_configured(services[name], tmp_path / name)
         assert run.returncode == 0, (name, run.stderr)
@@ -389,6 +456,127 @@ def test_compose_down_ps_and_logs_work_without_an_env_file(tmp_path):
              "-p", project, *command], env=_env(), capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, (command, done.stderr)
         assert "required variable" not in done.stderr
+
+
+# ------------------------------------------- the execution client (issue 17)
+CLIENT_SIDE = {  # what docker/<client>.yml gives the two execution services
+    "nethermind": {"image": "base-execution", "pin": "NETHERMIND_VERSION",
+                   "context": ROOT / "docker" / "execution", "dockerfile": "Dockerfile",
+                   "volume": "execution-data", "data_dir": "/data/nethermind",
+                   "health": "web3_clientVersion", "own": {"NETHERMIND_CONFIG",
+                                                            "NETHERMIND_EXTRA_FLAGS"}},
+    "op-reth": {"image": "base-execution-op-reth", "pin": "OP_RETH_VERSION",
+                "context": ROOT / "docker", "dockerfile": "op-reth/Dockerfile",
+                "volume": "op-reth-data", "data_dir": "/data/op-reth",
+                "health": "eth_chainId", "own": {"OP_RETH_CHAIN", "EXTRA_OP_RETH_FLAGS"}},
+}
+SHARED_ENVIRONMENT = {"NETWORK", "OPKIT_L1_RPC_URL_SET", "OPKIT_L1_BEACON_URL_SET", "JWT_FILE",
+                      "OP_SEQUENCER_URL", "SNAPSHOT_URL", "SNAPSHOT_SHA256",
+                      "SNAPSHOT_SHA256_URL", "SNAPSHOT_SUBDIR", "SNAPSHOT_TARGET",
+                      "SNAPSHOT_SPACE_FACTOR", "EXECUTION_P2P_PORT"}
+
+
+@pytest.mark.parametrize("setting, where", [
+    (None, None), ("nethermind", "shell"), ("op-reth", "shell"), ("op-reth", "env-file")])
+def test_execution_client_picks_what_the_execution_services_extend(tmp_path, setting, where):
+    """CONTRACTS-17 #1-#3: EXECUTION_CLIENT (shell, .env or Portainer's env editor;
+    unset: nethermind) picks docker/<client>.yml, which gives base-execution and
+    base-execution-init their image, build, data volume, health check and own settings;
+    compose.yml adds what both share, and tells op-node the client."""
+    shell = {"EXECUTION_CLIENT": setting} if where == "shell" else {}
+    env_file = {**MINIMAL_ENV, "EXECUTION_CLIENT": setting} if where == "env-file" else None
+    done = compose_config(tmp_path, env_file=env_file, **shell)
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    client = setting or "nethermind"
+    side = CLIENT_SIDE[client]
+    execution, init = services["base-execution"], services["base-execution-init"]
+    assert execution["image"] == f"{side['image']}:{_pin(side['pin'])}"
+    assert init["image"] == execution["image"] and init["pull_policy"] == "never"
+    assert "build" not in init and init["command"] == ["init"]
+    build = execution["build"]
+    assert (Path(build["context"]), build["dockerfile"]) == (side["context"], side["dockerfile"])
+    assert build["args"][side["pin"]] == _pin(side["pin"])
+    assert build["tags"] == [f"{side['image']}:latest"]
+    for service in (execution, init):
+        mounts = {v["target"]: v for v in service["volumes"]}
+        assert set(mounts) == {"/data", "/secrets", "/chain-config"}
+        assert (mounts["/data"]["type"], mounts["/data"]["source"]) == ("volume", side["volume"])
+        assert mounts["/secrets"]["source"] == "jwt"
+        environment = service["environment"]
+        assert environment["EXECUTION_CLIENT"] == client
+        assert environment["DATA_DIR"] == side["data_dir"]
+        others = set().union(*(s["own"] for c, s in CLIENT_SIDE.items() if c != client))
+        assert set(environment) == SHARED_ENVIRONMENT | side["own"] | {"EXECUTION_CLIENT",
+                                                                        "DATA_DIR"}
+        assert not others & set(environment)
+    assert init["environment"] == execution["environment"]
+    assert side["health"] in execution["healthcheck"]["test"][1]
+    assert "curl" in execution["healthcheck"]["test"][1]
+    assert execution["restart"] == "unless-stopped"
+    # op-reth's MDBX and Nethermind's database both get minutes to close
+    assert execution["stop_grace_period"] == "5m0s" and init["stop_grace_period"] == "2m0s"
+    assert execution["depends_on"]["base-execution-init"]["condition"] == \
+        "service_completed_successfully"
+    assert services["base-op-node"]["depends_on"]["base-execution"]["condition"] == \
+        "service_healthy"
+    op_node = services["base-op-node"]["environment"]
+    assert op_node["EXECUTION_CLIENT"] == client
+    assert op_node["OP_NODE_L2_ENGINE_KIND"] == "" and op_node["OP_NODE_L2_FOLLOW_SOURCE"] == ""
+    assert op_node["OP_NODE_L2_ENGINE_RPC"] == "http://base-execution:8551"
+
+
+def test_a_wrong_execution_client_is_named_by_compose(tmp_path):
+    """CONTRACTS-17 #2: compose itself says it cannot open docker/<name>.yml."""
+    done = compose_config(tmp_path, EXECUTION_CLIENT="besu")
+    assert done.returncode != 0
+    assert str(ROOT / "docker" / "besu.yml") in done.stderr, done.stderr
+
+
+def test_both_data_volumes_are_declared_whichever_client_runs():
+    """Switching clients never removes the other's data: compose.yml declares both data
+    volumes at its top level. (`docker compose config` lists only the volumes the
+    selected client mounts, so this reads the file.)"""
+    text = (ROOT / "compose.yml").read_text()
+    block = text[text.index("\nvolumes:\n"):]
+    declared = re.findall(r"^  ([a-z0-9-]+):", block, re.MULTILINE)
+    assert {"execution-data", "op-reth-data", "op-node-data", "jwt"} <= set(declared)
+    for client, path in CLIENT_FILES.items():  # the client files declare none of their own
+        assert "\nvolumes:" not in path.read_text(), client
+
+
+def test_op_node_gets_the_engine_kind_and_follow_source_settings(tmp_path):
+    env = {**MINIMAL_ENV, "EXECUTION_CLIENT": "op-reth", "OP_NODE_L2_ENGINE_KIND": "geth",
+           "OP_NODE_L2_FOLLOW_SOURCE": "http://op-supernode:8545/11155420"}
+    done = compose_config(tmp_path, env_file=env)
+    assert done.returncode == 0, done.stderr
+    op_node = json.loads(done.stdout)["services"]["base-op-node"]["environment"]
+    assert op_node["OP_NODE_L2_ENGINE_KIND"] == "geth"
+    assert op_node["OP_NODE_L2_FOLLOW_SOURCE"] == "http://op-supernode:8545/11155420"
+    assert op_node["EXECUTION_CLIENT"] == "op-reth"
+
+
+@pytest.mark.parametrize("client, kind", [(None, "geth"), ("op-reth", "reth")])
+def test_op_node_started_as_configured_runs_the_engine_kind_of_the_client(tmp_path, client,
+                                                                         kind):
+    """op-node's entry point, run with the environment compose resolves, hands op-node
+    the engine kind derived from the client, and no empty follow source."""
+    selects = {"EXECUTION_CLIENT": client} if client else {}
+    op_node = _config(tmp_path, **selects)["services"]["base-op-node"]
+    binary = tmp_path / "bin" / "op-node"
+    binary.parent.mkdir()
+    binary.write_text("#!/bin/sh\nenv | grep '^OP_NODE_L2_' | sort\n")
+    binary.chmod(0o755)
+    env = {k: str(v) for k, v in op_node["environment"].items()}
+    jwt = tmp_path / "jwt.hex"
+    jwt.write_text("ab" * 32)
+    env.update(DATA_DIR=str(tmp_path / "data"), OP_NODE_L2_ENGINE_AUTH=str(jwt),
+               OP_NODE_BIN=str(binary), PATH=os.environ["PATH"])
+    run = subprocess.run(["sh", str(ROOT / "docker" / "op-node" / "entrypoint.sh")], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert f"OP_NODE_L2_ENGINE_KIND={kind}" in run.stdout.splitlines()
+    assert "OP_NODE_L2_FOLLOW_SOURCE" not in run.stdout
 
 
 # ------------------------------------------------ a chain's own config files (item 3)
@@ -428,15 +616,16 @@ def test_rollup_and_nethermind_configs_reach_the_services(tmp_path):
     assert services["base-execution"]["environment"]["NETHERMIND_CONFIG"] == ""
 
 
-@pytest.mark.parametrize("service", sorted(DOCKERFILES))
-def test_build_args_match_the_args_the_dockerfile_declares(tmp_path, service):
-    build = _config(tmp_path)["services"][service]["build"]
+@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+def test_build_args_match_the_args_the_dockerfile_declares(tmp_path, image):
+    service, selects = BUILT_BY[image]
+    build = _config(tmp_path, **selects)["services"][service]["build"]
     # BUILDKIT_INLINE_CACHE is BuildKit's own build arg: no Dockerfile declares it
     declared = {arg for arg in build["args"] if not arg.startswith("BUILDKIT_")}
-    assert declared == dockerfile_args(DOCKERFILES[service])
+    assert declared == dockerfile_args(DOCKERFILES[image])
     assert build["args"]["BUILDKIT_INLINE_CACHE"] == "1"
-    assert {k for k, s in PINS.items() if s == service} <= set(build["args"])
-    assert Path(build["context"]) == DOCKERFILES[service].parent
+    assert {k for k, s in PINS.items() if s == image} <= set(build["args"])
+    assert Path(build["context"], build.get("dockerfile", "Dockerfile")) == DOCKERFILES[image]
 
 
 def test_a_version_from_the_environment_changes_build_arg_and_image_tag(tmp_path):
@@ -463,11 +652,13 @@ PARSE_ERRORS = ("parse error", "unknown instruction", "unknown flag", "dockerfil
                 "failed to parse", "syntax error", "not supported")
 
 
-def _labelled_stack(tmp_path: Path) -> Path:
-    """compose.yml as written (un-interpolated), with the test label on every build."""
+def _labelled_stack(tmp_path: Path, **env: str) -> Path:
+    """compose.yml as resolved with ENV, with the test label on every build. (Not
+    --no-interpolate: the execution services extend ./docker/${EXECUTION_CLIENT}.yml,
+    which compose opens only once it is interpolated.)"""
     done = subprocess.run(
-        ["docker", "compose", "-f", str(ROOT / "compose.yml"), "config", "--no-interpolate",
-         "--format", "json"], env=_env(**MINIMAL_ENV), capture_output=True, text=True)
+        ["docker", "compose", "-f", str(ROOT / "compose.yml"), "config", "--format", "json"],
+        env=_env(**MINIMAL_ENV, **env), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     config = json.loads(done.stdout)
     config.pop("name", None)
@@ -481,19 +672,22 @@ def _labelled_stack(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("service,override,missing_ref", [
+@pytest.mark.parametrize("image,override,missing_ref", [
     ("base-op-node", {"GO_VERSION": "0.0-opkit-absent"}, "golang:0.0-opkit-absent-alpine"),
     ("base-execution", {"NETHERMIND_VERSION": "0.0.0-opkit-absent"},
      "nethermind/nethermind:0.0.0-opkit-absent"),
+    ("op-reth", {"OP_RETH_VERSION": "v0.0.0-opkit-absent"},
+     "us-docker.pkg.dev/oplabs-tools-artifacts/images/op-reth:v0.0.0-opkit-absent"),
 ])
-def test_engine_frontend_parses_the_dockerfile(engine, tmp_path, service, override,
+def test_engine_frontend_parses_the_dockerfile(engine, tmp_path, image, override,
                                                missing_ref):
     """Build through `docker compose` with BuildKit: it must get past parsing and stop
     only at resolving the base image. The version override also shows that the
     environment reaches FROM. A base tag that exists nowhere keeps the build from
     running on hosts that can reach a registry."""
     need_compose()
-    compose_file = _labelled_stack(tmp_path)
+    service, selects = BUILT_BY[image]
+    compose_file = _labelled_stack(tmp_path, **selects, **override)
     project = f"opkit-test-{uuid.uuid4().hex[:10]}"
     env = _env(**MINIMAL_ENV, **override, COMPOSE_FILE=str(compose_file),
                COMPOSE_PROJECT_NAME=project, DOCKER_BUILDKIT="1", COMPOSE_DOCKER_CLI_BUILD="1")
@@ -537,23 +731,30 @@ PLANTED = {".env": "L1_RPC_URL=https://secret.example.invalid\n", ".env.local": 
            "nethermind-data/db": "x", "logs/node.log": "x", "op-node.log": "x"}
 
 
-@pytest.mark.parametrize("service,ships", [
+@pytest.mark.parametrize("image,ships", [
     ("base-op-node", {"entrypoint.sh", "superchain-bundle.sh"}),
     ("base-execution", {"entrypoint.sh", "jwt-init.sh", "snapshot-restore.sh"}),
+    # context docker/ (docker/op-reth.yml): the shared scripts come from docker/execution
+    ("op-reth", {"op-reth/entrypoint.sh", "execution/jwt-init.sh",
+                 "execution/snapshot-restore.sh"}),
 ])
-def test_build_context_carries_no_secrets_env_data_or_logs(engine, tmp_path, service, ships):
-    """Plant what an operator might leave in the image folder, build a probe that
-    copies the whole context (with the folder's own .dockerignore) through compose,
-    and list what arrived. FROM scratch: no base image, nothing to pull."""
+def test_build_context_carries_no_secrets_env_data_or_logs(engine, tmp_path, image, ships):
+    """Plant what an operator might leave in the image folder (and, for a context that
+    holds several image folders, in each of them), build a probe that copies the whole
+    context (with the context's own .dockerignore) through compose, and list what
+    arrived. FROM scratch: no base image, nothing to pull."""
     import tarfile
 
     need_compose()
-    source = DOCKERFILES[service].parent
+    service, selects = BUILT_BY[image]
+    build = _config(tmp_path, **selects)["services"][service]["build"]
+    source = Path(build["context"])
     context = tmp_path / "context"
     shutil.copytree(source, context)
-    for name, text in PLANTED.items():
-        (context / name).parent.mkdir(parents=True, exist_ok=True)
-        (context / name).write_text(text)
+    for folder in [context, *(d for d in context.iterdir() if d.is_dir())]:
+        for name, text in PLANTED.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
     (context / "Dockerfile").write_text("FROM scratch\nCOPY . /ctx/\n")
     project = f"opkit-test-{uuid.uuid4().hex[:10]}"
     image = f"{project}-probe:1"
@@ -1009,3 +1210,21 @@ def test_image_registry_prefixes_every_image_and_empty_gives_todays_names(
             assert build["tags"] == [f"{prefix}{service}:latest"]
             assert build["cache_from"] == [f"{prefix}{service}:latest" if prefix else ""]
         assert services["base-execution-init"]["image"] == services["base-execution"]["image"]
+
+
+@pytest.mark.parametrize("registry, prefix", [(None, ""), ("registry.example.com/ops",
+                                                          "registry.example.com/ops/")])
+def test_image_registry_prefixes_the_op_reth_image_too(tmp_path, registry, prefix):
+    shell = {"EXECUTION_CLIENT": "op-reth", "OP_RETH_VERSION": "v2.11.0",
+             **({} if registry is None else {"IMAGE_REGISTRY": registry})}
+    done = compose_config(tmp_path, **shell)
+    assert done.returncode == 0, done.stderr
+    assert "IMAGE_REGISTRY" not in done.stderr
+    services = json.loads(done.stdout)["services"]
+    execution = services["base-execution"]
+    assert execution["image"] == f"{prefix}base-execution-op-reth:v2.11.0"
+    assert execution["build"]["tags"] == [f"{prefix}base-execution-op-reth:latest"]
+    assert execution["build"]["cache_from"] == [
+        f"{prefix}base-execution-op-reth:latest" if prefix else ""]
+    assert execution["build"]["args"]["OP_RETH_VERSION"] == "v2.11.0"
+    assert services["base-execution-init"]["image"] == execution["image"]

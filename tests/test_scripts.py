@@ -1286,3 +1286,56 @@ def test_op_node_entrypoint_refuses_chains_v1_21_no_longer_embeds(tmp_path, netw
         assert "ARG" not in done.stdout
     else:
         assert done.returncode == 0, done.stderr
+
+
+# ------------------------------------------- the execution client (issue 17)
+@pytest.mark.parametrize("client, kind", [(None, "geth"), ("nethermind", "geth"),
+                                          ("op-reth", "reth")])
+@pytest.mark.parametrize("shell", ["sh", "busybox"])
+def test_op_node_entrypoint_derives_the_engine_kind_from_the_client(tmp_path, client, kind,
+                                                                   shell):
+    """CONTRACTS-17 #3. op-node's --l2.enginekind takes geth, reth or erigon and has
+    defaulted to reth since ethereum-optimism/optimism PR #21295 (op-node/flags/flags.go,
+    commit 811c1f68, 2026-06-09); the value only decides whether a node with a finalized
+    block re-enters EL sync (op-node/rollup/sync/config.go SupportsPostFinalizationELSync).
+    Nethermind's docs (NethermindEth/docs@01371df805a4, docs/get-started/running-node/
+    l2-networks.md) and OP's Nethermind tab were written when the default was geth, so
+    Nethermind keeps geth; op-reth gets reth."""
+    argv = ["sh"] if shell == "sh" else [_busybox() or need("busybox is not installed"), "sh"]
+    env = _op_node_env(tmp_path, _env_binary(tmp_path / "op-node"),
+                       **({"EXECUTION_CLIENT": client} if client else {}))
+    done = subprocess.run([*argv, str(OP_NODE / "entrypoint.sh")], env=_clean_env(**env),
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert _env(done)["OP_NODE_L2_ENGINE_KIND"] == kind
+    assert "OP_NODE_L2_FOLLOW_SOURCE" not in _env(done)
+
+
+def test_op_node_entrypoint_keeps_an_engine_kind_and_a_follow_source_given(tmp_path):
+    env = _op_node_env(tmp_path, _env_binary(tmp_path / "op-node"), EXECUTION_CLIENT="op-reth",
+                       OP_NODE_L2_ENGINE_KIND="geth",
+                       OP_NODE_L2_FOLLOW_SOURCE="http://op-supernode:8545/11155420")
+    done = _run(OP_NODE / "entrypoint.sh", **env)
+    assert done.returncode == 0, done.stderr
+    assert _env(done)["OP_NODE_L2_ENGINE_KIND"] == "geth"
+    assert _env(done)["OP_NODE_L2_FOLLOW_SOURCE"] == "http://op-supernode:8545/11155420"
+
+    empty = _run(OP_NODE / "entrypoint.sh", **{**env, "OP_NODE_L2_FOLLOW_SOURCE": ""})
+    assert empty.returncode == 0, empty.stderr
+    assert "OP_NODE_L2_FOLLOW_SOURCE" not in _env(empty)  # empty: left out, not ""
+
+
+@pytest.mark.parametrize("setting, value, named", [
+    ("EXECUTION_CLIENT", "geth", "EXECUTION_CLIENT is 'geth', but the stack runs nethermind "
+                                 "or op-reth"),
+    ("OP_NODE_L2_ENGINE_KIND", "nethermind", "OP_NODE_L2_ENGINE_KIND is 'nethermind', but "
+                                             "op-node accepts geth, reth or erigon"),
+])
+def test_op_node_entrypoint_refuses_an_unknown_client_or_engine_kind(tmp_path, setting,
+                                                                      value, named):
+    done = _run(OP_NODE / "entrypoint.sh",
+                **_op_node_env(tmp_path, _env_binary(tmp_path / "op-node"), **{setting: value}))
+    assert done.returncode == 64
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("op-node-entrypoint: " + named), lines
+    assert "ARG" not in done.stdout and "ENV" not in done.stdout

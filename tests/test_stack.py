@@ -114,13 +114,16 @@ def stand_ins(engine, base_image, tmp_path_factory):
             pass
 
 
-def _override(images: dict[str, str], health_seconds: int, network: str | None = None) -> dict:
+def _override(images: dict[str, str], health_seconds: int, network: str | None = None,
+              execution_health: list[str] | None = None) -> dict:
     """Swap images, keep compose away from builds and registries, shorten the health
-    check to a window of about `health_seconds`, publish nothing, label everything; on
-    NETWORK (made by the test) when given."""
+    check to a window of about `health_seconds` (base-execution's runs EXECUTION_HEALTH
+    when given, e.g. compose.yml's own), publish nothing, label everything; on NETWORK
+    (made by the test) when given."""
     labels = {TEST_LABEL: "1"}
     quick = {"test": ["CMD-SHELL", "test -e /tmp/ready"], "interval": "1s", "timeout": "1s",
              "retries": max(health_seconds - 1, 1), "start_period": "1s"}
+    execution_quick = {**quick, "test": execution_health or quick["test"]}
     execution_env = {"RESTORE_SECONDS": "${RESTORE_SECONDS:-0}",
                      "SNAPSHOT_MAX_TRIES": "${SNAPSHOT_MAX_TRIES:-0}",
                      "SNAPSHOT_CONNECTIONS": "${SNAPSHOT_CONNECTIONS:-16}"}
@@ -129,7 +132,7 @@ def _override(images: dict[str, str], health_seconds: int, network: str | None =
     return {
         "services": {
             "base-execution": {"image": images["execution"], "pull_policy": "never",
-                               "healthcheck": quick, "ports": [], "labels": labels,
+                               "healthcheck": execution_quick, "ports": [], "labels": labels,
                                "environment": execution_env, "stop_grace_period": "2s"},
             "base-execution-init": {"image": images["execution"], "labels": labels,
                                     "environment": execution_env},
@@ -137,28 +140,30 @@ def _override(images: dict[str, str], health_seconds: int, network: str | None =
                              "healthcheck": quick, "ports": [], "labels": labels,
                              "stop_grace_period": "2s"},
         },
-        "volumes": {v: {"labels": labels} for v in ("execution-data", "op-node-data", "jwt",
-                                                   "chain-config")},
+        "volumes": {v: {"labels": labels} for v in ("execution-data", "op-reth-data",
+                                                   "op-node-data", "jwt", "chain-config")},
         "networks": networks,
     }
 
 
 def _override_file(tmp_path: Path, images: dict[str, str], health_seconds: int,
-                   network: str | None = None) -> Path:
+                   network: str | None = None, execution_health: list[str] | None = None
+                   ) -> Path:
     # `ports: []` would be merged into compose.yml's list; !reset empties it.
-    text = json.dumps(_override(images, health_seconds, network), indent=2)
+    text = json.dumps(_override(images, health_seconds, network, execution_health), indent=2)
     text = text.replace('"ports": []', '"ports": !reset []')
-    path = tmp_path / "override.yml"
+    path = tmp_path / f"override-{uuid.uuid4().hex[:6]}.yml"
     path.write_text(text)  # JSON is YAML; the !reset tag is YAML's
     return path
 
 
 class Stack:
     def __init__(self, engine, tmp_path: Path, images: dict[str, str], health_seconds: int,
-                 network: str | None = None, **env: str) -> None:
+                 network: str | None = None, project: str | None = None,
+                 execution_health: list[str] | None = None, **env: str) -> None:
         self.engine = engine
-        self.project = f"opkit-test-{uuid.uuid4().hex[:10]}"
-        override = _override_file(tmp_path, images, health_seconds, network)
+        self.project = project or f"opkit-test-{uuid.uuid4().hex[:10]}"
+        override = _override_file(tmp_path, images, health_seconds, network, execution_health)
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith(STACK_VARS_PREFIXES) and not k.startswith("SNAPSHOT_")}
         self.env = {**base, "COMPOSE_PROJECT_NAME": self.project,
@@ -549,3 +554,188 @@ def test_a_snapshot_republished_between_two_starts_is_downloaded_afresh(
         assert f"sha256={second['sha256']}" in marker.stdout, marker.stdout + marker.stderr
     finally:
         stack.down()
+
+
+# ------------------------------------------------- op-reth beside Nethermind (issue 17)
+OP_RETH = ROOT / "docker" / "op-reth"
+# A stand-in op-reth: `dump-genesis` knows a few chains; `node` prints its arguments,
+# then answers JSON-RPC eth_chainId on 8545 (busybox httpd, a CGI script) until stopped.
+FAKE_OP_RETH = """#!/bin/sh
+if [ "$1" = dump-genesis ]; then
+  case "$3" in
+    optimism|optimism-sepolia|unichain-sepolia|ink-sepolia) echo '{}'; exit 0 ;;
+  esac
+  echo "error: invalid value '$3' for '--chain <CHAIN_OR_PATH>'" >&2
+  exit 2
+fi
+for a in "$@"; do echo "ARG $a"; done
+mkdir -p /tmp/www/cgi-bin
+cp /usr/local/share/stand-in/index.cgi /tmp/www/cgi-bin/index.cgi
+httpd -f -p 8545 -h /tmp/www &
+trap 'kill "$!"; exit 0' TERM INT
+wait
+"""
+ETH_CHAIN_ID = """#!/bin/sh
+body="$(head -c "${CONTENT_LENGTH:-0}")"
+printf 'Content-Type: application/json\\r\\n\\r\\n'
+case "$body" in
+  *'"eth_chainId"'*) echo '{"jsonrpc":"2.0","id":1,"result":"0xaa37dc"}' ;;
+  *) echo '{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"no such method"}}' ;;
+esac
+"""
+OP_RETH_DOCKERFILE = """\
+ARG BASE_IMAGE
+FROM ${{BASE_IMAGE}}
+COPY rootfs/ /
+ENV LD_LIBRARY_PATH=/opt/host-lib
+COPY op-reth /usr/local/bin/op-reth
+COPY index.cgi /usr/local/share/stand-in/index.cgi
+COPY entrypoint.sh /usr/local/bin/op-reth-entrypoint
+COPY jwt-init.sh /usr/local/bin/jwt-init
+COPY snapshot-restore.sh /usr/local/bin/snapshot-restore
+RUN mkdir -p /data/op-reth /secrets /tmp && chown -R 10001:10001 /data /secrets && \\
+    chmod 1777 /tmp && curl --version >/dev/null && aria2c --version >/dev/null
+{env}
+USER 10001:10001
+ENTRYPOINT ["/usr/local/bin/op-reth-entrypoint"]
+"""
+
+
+@pytest.fixture(scope="module")
+def op_reth_image(engine, base_image, tmp_path_factory):
+    """The op-reth image's runtime, stood in for: the real entry point, restore and
+    jwt-init, the ENV lines of docker/op-reth/Dockerfile, busybox sh as /bin/sh (as on
+    Wolfi), the host's curl (health check), aria2c, zstd and flock, and FAKE_OP_RETH."""
+    context = tmp_path_factory.mktemp("stand-in-op-reth")
+    _host_tools(context / "rootfs", ("aria2c", "curl", "zstd", "flock"))
+    shutil.copy2(OP_RETH / "entrypoint.sh", context / "entrypoint.sh")
+    for name in ("jwt-init.sh", "snapshot-restore.sh"):
+        shutil.copy2(EXECUTION / name, context / name)
+    _script(context / "op-reth", FAKE_OP_RETH)
+    _script(context / "index.cgi", ETH_CHAIN_ID)
+    text = (OP_RETH / "Dockerfile").read_text().replace("\\\n", " ")
+    env = [line for line in text.splitlines() if line.startswith("ENV ")]
+    assert env, "docker/op-reth/Dockerfile sets no ENV"
+    (context / "Dockerfile").write_text(OP_RETH_DOCKERFILE.format(env="\n".join(env)))
+    tag = f"opkit-test-stack-{uuid.uuid4().hex[:8]}-op-reth:1"
+    engine.images.build(path=str(context), tag=tag, rm=True,
+                        buildargs={"BASE_IMAGE": base_image},
+                        labels={TEST_LABEL: "1", f"{TEST_LABEL}.session": BASE_IMAGE})
+    yield tag
+    try:
+        engine.images.remove(tag, force=True)
+    except Exception:  # noqa: BLE001 (already gone is fine)
+        pass
+
+
+def _reth_snapshot(server, tmp_path: Path, name: str) -> dict:
+    """An op-reth data dir one folder down in a .tar.zst at /snapshots/NAME (+ .sha256)."""
+    from tests.test_scripts import pack
+
+    tree = tmp_path / f"reth-{uuid.uuid4().hex[:6]}"
+    for part, content in (("db/mdbx.dat", os.urandom(256 * 1024)),
+                          ("static_files/static_file_headers_0_499999", b"headers"),
+                          ("rocksdb/CURRENT", b"MANIFEST-000001\n")):
+        (tree / part).parent.mkdir(parents=True, exist_ok=True)
+        (tree / part).write_bytes(content)
+    snapshot = pack(tree, tmp_path / f"{uuid.uuid4().hex[:6]}.tar.zst", "reth-datadir/")
+    server.files[f"/snapshots/{name}"] = snapshot["data"]
+    server.files[f"/snapshots/{name}.sha256"] = f"{snapshot['sha256']}  {name}\n".encode()
+    return snapshot
+
+
+def _compose_health_test(client: str) -> list[str]:
+    """base-execution's health check as compose.yml resolves it for CLIENT."""
+    done = subprocess.run(["docker", "compose", "-f", str(ROOT / "compose.yml"), "config",
+                           "--format", "json"], capture_output=True, text=True, timeout=60,
+                          env={**{k: v for k, v in os.environ.items()
+                                  if not k.startswith(STACK_VARS_PREFIXES)},
+                               "EXECUTION_CLIENT": client})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["services"]["base-execution"]["healthcheck"]["test"]
+
+
+def _volume_files(engine, volume: str, folder: str) -> list[str]:
+    out = engine.containers.run(BASE_IMAGE, ["ls", "-A", folder], remove=True,
+                                labels={TEST_LABEL: "1"},
+                                volumes={volume: {"bind": "/volume", "mode": "ro"}})
+    return sorted(out.decode().split())
+
+
+def test_op_reth_runs_the_stack_and_a_switch_back_keeps_both_data_volumes(
+        engine, stand_ins, op_reth_image, tmp_path, test_network, snapshot_server):
+    """Issue 17 on the engine, through the real compose.yml: EXECUTION_CLIENT=op-reth
+    starts base-execution-init (the real restore, into the op-reth layout, under busybox
+    sh), then base-execution, healthy by compose.yml's own JSON-RPC check (eth_chainId,
+    with curl), then op-node, which reads the same engine-API secret and gets engine kind
+    reth. Switched back to EXECUTION_CLIENT=nethermind, the same project runs the
+    Nethermind image on execution-data, op-node gets geth, and op-reth's volume is still
+    there with its data. Before, compose.yml knew no EXECUTION_CLIENT and no op-reth."""
+    need_compose()
+    name = "op-sepolia-reth.tar.zst"
+    _reth_snapshot(snapshot_server, tmp_path, name)
+    images = {**stand_ins, "execution": op_reth_image}
+    since = int(time.time()) - 1
+    reth = Stack(engine, tmp_path, images, 10, network=test_network[0],
+                 execution_health=_compose_health_test("op-reth"), EXECUTION_CLIENT="op-reth",
+                 SNAPSHOT_URL=f"{snapshot_server.url}/snapshots/{name}")
+    nethermind = Stack(engine, tmp_path, stand_ins, 3, network=test_network[0],
+                       project=reth.project, EXECUTION_CLIENT="nethermind")
+    try:
+        up = reth.compose("up", "-d", "--no-build")
+        init = reth.container("base-execution-init")
+        assert up.returncode == 0, up.stdout + up.stderr + init.logs().decode()
+        assert init.attrs["State"]["ExitCode"] == 0
+        assert "restored op-sepolia-reth.tar.zst into /data/op-reth" in init.logs().decode()
+        execution = reth.container("base-execution")
+        op_node = reth.container("base-op-node")
+        assert execution.attrs["Config"]["Image"] == op_reth_image
+        assert _time(execution.attrs["State"]["StartedAt"]) >= \
+            _time(init.attrs["State"]["FinishedAt"])
+        assert execution.attrs["State"]["Health"]["Status"] == "healthy"
+        events = engine.events(since=since, until=int(time.time()) + 1, decode=True,
+                               filters={"label": f"com.docker.compose.project={reth.project}",
+                                        "type": "container"})
+        healthy = [e["time"] for e in events if e.get("Action") == "health_status: healthy"
+                   and e["Actor"]["Attributes"].get("com.docker.compose.service") ==
+                   "base-execution"]
+        assert healthy and _time(op_node.attrs["State"]["StartedAt"]) >= healthy[0] - 1
+        args = [line[4:] for line in execution.logs().decode().splitlines()
+                if line.startswith("ARG ")]
+        assert args[:2] == ["node", "--chain=optimism-sepolia"]
+        assert "--datadir=/data/op-reth" in args and \
+            "--authrpc.jwtsecret=/secrets/jwt.hex" in args
+        secret = reth.compose("exec", "-T", "base-execution", "cat", "/secrets/jwt.hex").stdout
+        assert len(secret.strip()) == 64
+        assert reth.compose("exec", "-T", "base-op-node", "cat",
+                            "/secrets/jwt.hex").stdout == secret
+        assert "ENV OP_NODE_L2_ENGINE_KIND=reth" in op_node.logs().decode().splitlines()
+        data = f"{reth.project}_op-reth-data"
+        assert _volume_files(engine, data, "/volume/op-reth") == ["db", "rocksdb",
+                                                                  "static_files"]
+
+        up = nethermind.compose("up", "-d", "--no-build")
+        assert up.returncode == 0, up.stdout + up.stderr
+        execution = nethermind.container("base-execution")
+        assert execution.attrs["Config"]["Image"] == stand_ins["execution"]
+        assert execution.attrs["State"]["Health"]["Status"] == "healthy"
+        assert "ARG --config" in execution.logs().decode().splitlines()
+        assert {m["Name"] for m in execution.attrs["Mounts"] if m["Destination"] == "/data"} \
+            == {f"{reth.project}_execution-data"}
+        op_node = nethermind.container("base-op-node")
+        assert "ENV OP_NODE_L2_ENGINE_KIND=geth" in op_node.logs().decode().splitlines()
+        assert nethermind.compose("exec", "-T", "base-op-node", "cat",
+                                  "/secrets/jwt.hex").stdout == secret
+        volumes = {v.name for v in engine.volumes.list(
+            filters={"label": f"com.docker.compose.project={reth.project}"})}
+        assert {data, f"{reth.project}_execution-data"} <= volumes
+        assert _volume_files(engine, data, "/volume/op-reth") == ["db", "rocksdb",
+                                                                  "static_files"]
+        assert "RESTORED" in _volume_files(engine, data, "/volume/.snapshot")
+    finally:
+        nethermind.down()
+        # `down -v` removed the project's volumes (compose 2.40); make sure of it
+        reth.compose("down", "-v", "--timeout", "2")
+        for volume in engine.volumes.list(
+                filters={"label": f"com.docker.compose.project={reth.project}"}):
+            volume.remove(force=True)

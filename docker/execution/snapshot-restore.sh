@@ -1,17 +1,21 @@
 #!/bin/sh
-# snapshot-restore: fill an empty Nethermind database folder from a .tar.zst snapshot.
+# snapshot-restore: fill an empty database folder of the execution client from a
+# .tar.zst snapshot.
 #
+#   SNAPSHOT_LAYOUT    nethermind (default) or op-reth: where the archive lands (set
+#                      by each image's ENV; see "Where it lands" below)
 #   SNAPSHOT_URL       the .tar.zst to restore (unset: nothing to do)
 #   SNAPSHOT_SHA256    its sha256; unset: read from SNAPSHOT_SHA256_URL, or else from
 #                      the URL's path plus ".sha256" (a URL with a query string, such
 #                      as a presigned one, needs one of the two)
 #   NETWORK            the Nethermind config (op-mainnet, op-sepolia, ...): names the
-#                      database folder, DATA_DIR/nethermind_db/NETWORK
+#                      database folder, DATA_DIR/nethermind_db/NETWORK (Nethermind only)
 #   SNAPSHOT_TARGET    where the restored folder goes instead, relative to DATA_DIR
 #                      ("." = the data dir itself: an archive of a whole data dir)
 #   SNAPSHOT_SUBDIR    folder inside the archive to restore (default ".": automatic,
 #                      see below)
-#   DATA_DIR           Nethermind's --data-dir (default /data/nethermind)
+#   DATA_DIR           the client's data dir: Nethermind's --data-dir (default
+#                      /data/nethermind), op-reth's --datadir (/data/op-reth)
 #   SNAPSHOT_STATE_DIR download and work area (default: .snapshot beside DATA_DIR,
 #                      on the same volume so the final move is a rename)
 #   SNAPSHOT_SPACE_FACTOR free space needed before a download, in archive sizes
@@ -27,6 +31,15 @@
 # is (Nethermind's own snapshot layout; its plugin strips it, Snapshot.StripComponents
 # = 1). From an archive of a data dir (nethermind_db/ at its top or in its one folder)
 # the database folder is taken.
+#
+# op-reth opens db/, static_files/ and rocksdb/ (storage v2) directly under its
+# --datadir, so with SNAPSHOT_LAYOUT=op-reth the target is DATA_DIR itself, and the
+# folder restored is the one holding db/: the archive's top, or its one folder that
+# does (OP's own archives hold a data dir one folder down). An archive without db/ is
+# refused. The data dir counts as empty while it holds none of db/, static_files/ and
+# rocksdb/: what op-reth writes beside them (reth.toml, discovery-secret,
+# known-peers.json, ...) stays, and a file of the same name in the archive is
+# restored while the one there is kept as NAME.before-restore.
 #
 # Rules: a non-empty target is never touched. The download resumes where the last
 # start left it (aria2c -c, from its control file NAME.aria2), unless the server's
@@ -78,6 +91,7 @@ step() {
 }
 
 url="${SNAPSHOT_URL:-}"
+layout="${SNAPSHOT_LAYOUT:-nethermind}"
 data_dir="${DATA_DIR:-/data/nethermind}"
 data_dir="${data_dir%/}"
 network="${NETWORK:-}"
@@ -93,6 +107,10 @@ failed_note="$state_dir/FAILED"
 if [ -z "$url" ]; then
   exit 0
 fi
+case "$layout" in
+  nethermind|op-reth) ;;
+  *) say "SNAPSHOT_LAYOUT is '$layout', but the restore knows nethermind and op-reth"; exit 1 ;;
+esac
 
 # The folder Nethermind's config for $network opens as its database.
 case "$network" in
@@ -101,12 +119,15 @@ case "$network" in
 esac
 case "$target_setting" in
   "")
-    if [ -z "$network" ]; then
+    if [ "$layout" = op-reth ]; then
+      target="$data_dir"  # db/, static_files/, rocksdb/ directly under --datadir
+    elif [ -z "$network" ]; then
       say "NETWORK is not set, so the database folder (DATA_DIR/nethermind_db/NETWORK) is" \
           "unknown: set NETWORK, or SNAPSHOT_TARGET"
       exit 1
-    fi
-    target="$data_dir/nethermind_db/$db_name" ;;
+    else
+      target="$data_dir/nethermind_db/$db_name"
+    fi ;;
   /*) target="${target_setting%/}" ;;
   ..|../*|*/..|*/../*)
     say "SNAPSHOT_TARGET must be a folder inside DATA_DIR ($data_dir) or an absolute path"
@@ -129,8 +150,26 @@ if [ -e "$target" ] && [ ! -d "$target" ]; then
   say "$target exists and is not a directory"
   exit 1
 fi
-if [ -d "$target" ] && [ -n "$(ls -A "$target")" ]; then
-  say "$target is not empty: leaving it untouched and skipping the restore"
+# Whether the target holds a database already (op-reth: db/, static_files/ or rocksdb/,
+# unless an empty folder; Nethermind: anything at all).
+holds_data() {
+  if [ "$layout" = op-reth ]; then
+    for part in db static_files rocksdb; do
+      if [ -e "$target/$part" ] || [ -L "$target/$part" ]; then
+        if [ ! -d "$target/$part" ] || [ -n "$(ls -A "$target/$part")" ]; then return 0; fi
+      fi
+    done
+    return 1
+  fi
+  [ -n "$(ls -A "$target")" ]
+}
+if [ -d "$target" ] && holds_data; then
+  if [ "$layout" = op-reth ]; then
+    say "$target is not empty (it holds op-reth's db/, static_files/ or rocksdb/): leaving" \
+        "it untouched and skipping the restore"
+  else
+    say "$target is not empty: leaving it untouched and skipping the restore"
+  fi
   exit 0
 fi
 if [ -e "$failed_note" ]; then
@@ -369,8 +408,28 @@ fi
 # Leftovers of an extraction that was interrupted are incomplete: start over.
 rm -rf "$state_dir"/extract.*
 work="$(mktemp -d "$state_dir/extract.XXXXXX")"
+# zstd into tar, not tar's --use-compress-program: busybox's tar (the op-reth image's,
+# and what busybox sh runs as `tar`) has no such option. Only through `step`: a stop
+# ends tar, and zstd with it.
+unpack() { # unpack ARCHIVE DIR
+  rm -f "$2.zstd-failed"
+  { zstd -dcq -- "$1" || : > "$2.zstd-failed"; } | tar -xf - -C "$2" &
+  tar_pid=$!
+  trap 'kill -TERM "$tar_pid" 2>/dev/null || true' TERM INT
+  tar_status=0
+  wait "$tar_pid" || tar_status=$?
+  while kill -0 "$tar_pid" 2>/dev/null; do  # the wait was ended by a stop
+    tar_status=0
+    wait "$tar_pid" || tar_status=$?
+  done
+  if [ -e "$2.zstd-failed" ]; then
+    rm -f "$2.zstd-failed"
+    [ "$tar_status" -ne 0 ] || tar_status=1
+  fi
+  return "$tar_status"
+}
 say "extracting into $work"
-if ! step tar --use-compress-program=unzstd -xf "$archive" -C "$work"; then
+if ! step unpack "$archive" "$work"; then
   rm -rf "$work"
   say "extraction failed; nothing was moved into $target"
   exit 1
@@ -378,24 +437,44 @@ fi
 
 # Pick the folder to restore (see the layouts above).
 give_up() { rm -rf "$work"; say "$*"; exit 1; }
+listing() { # the names at the top of folder $1, on one line
+  (cd "$1" && find . -mindepth 1 -maxdepth 1 | sed 's|^\./||' | sort | tr '\n' ' ' |
+    sed 's/ $//')
+}
 src=
 if [ "$subdir" != . ]; then
   src="$work/${subdir%/}"
   [ -d "$src" ] || give_up "the archive has no folder '$subdir' (SNAPSHOT_SUBDIR)"
+elif [ "$layout" = op-reth ]; then
+  # op-reth's data dir: the archive's top holds db/, or one folder in it does.
+  if [ ! -d "$work/db" ]; then
+    for db in "$work"/*/db; do
+      [ -d "$db" ] || continue
+      [ -z "$src" ] || give_up "the archive holds db/ in more than one folder" \
+        "(${src#"$work"/}/, ${db#"$work"/}): set SNAPSHOT_SUBDIR to the data dir to restore"
+      src="${db%/db}"
+    done
+    [ -z "$src" ] || say "the archive holds a data dir in ${src#"$work"/}/: restoring it"
+  fi
+  src="${src:-$work}"
 elif [ -z "$target_setting" ]; then
   # An archive of a data dir, at the top or in one folder: take its database folder.
   for dbs in "$work/nethermind_db" "$work"/*/nethermind_db; do
     [ -d "$dbs" ] || continue
     if [ ! -d "$dbs/$db_name" ]; then
-      found="$(cd "$dbs" && find . -mindepth 1 -maxdepth 1 | sed 's|^\./||' | sort | tr '\n' ' ')"
       give_up "the archive holds a Nethermind data dir without nethermind_db/$db_name" \
-        "(it has: ${found% }); set SNAPSHOT_SUBDIR to the database folder inside the" \
+        "(it has: $(listing "$dbs")); set SNAPSHOT_SUBDIR to the database folder inside the" \
         "archive, or SNAPSHOT_TARGET=. to restore it as the whole data dir"
     fi
     say "the archive holds a data dir: restoring its ${dbs#"$work"/}/$db_name"
     src="$dbs/$db_name"
     break
   done
+fi
+if [ "$layout" = op-reth ] && [ ! -d "$src/db" ]; then
+  give_up "the archive holds no op-reth data dir: no db/ at its top or in a folder one" \
+    "down (it has: $(listing "$work")); op-reth opens db/, static_files/ and rocksdb/" \
+    "directly under its data dir"
 fi
 if [ -z "$src" ]; then
   src="$work"
@@ -409,8 +488,23 @@ fi
 
 # The target is absent or empty (checked above): rename the extracted tree onto it.
 # When the target is itself a mount point it cannot be replaced: move its content.
+# Beside op-reth's files (reth.toml, discovery-secret, ...) one of the same name in the
+# archive wins, and the one there is kept as NAME.before-restore.
+set_aside() { # set_aside FROM INTO
+  for entry in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+    [ -e "$entry" ] || [ -L "$entry" ] || continue
+    old="$2/${entry##*/}"
+    [ -e "$old" ] || [ -L "$old" ] || continue
+    if [ -d "$old" ] && [ ! -L "$old" ] && rmdir "$old" 2>/dev/null; then continue; fi
+    aside="$old.before-restore"
+    [ ! -e "$aside" ] || aside="$aside.$(date +%s)"
+    mv "$old" "$aside"
+    say "kept the ${entry##*/} that was in $2 as ${aside##*/}"
+  done
+}
 mkdir -p "$(dirname "$target")"
 if [ -d "$target" ] && ! rmdir "$target" 2>/dev/null; then
+  set_aside "$src" "$target"
   find "$src" -mindepth 1 -maxdepth 1 -exec sh -c 'mv "$@" "$0"' "$target" {} +
 else
   mv "$src" "$target"

@@ -11,6 +11,14 @@
 # does not embed: e.g. /chain-config/rollup.json from CHAIN_CONFIG_DIR), replaces the
 # built-in config of OP_NODE_NETWORK: op-node ignores the file whenever a network is
 # set, so OP_NODE_NETWORK is then left out. Empty, it is left out itself.
+#
+# EXECUTION_CLIENT (nethermind, the default, or op-reth) names the client behind the
+# engine API. An empty OP_NODE_L2_ENGINE_KIND is derived from it: reth for op-reth;
+# geth for Nethermind, the value op-node defaulted to when Nethermind's and OP's
+# instructions for op-node with Nethermind were written (optimism PR #21295 made reth
+# the default in 2026; the value only decides whether a node that already has a
+# finalized block re-enters EL sync). op-node accepts geth, reth or erigon. An empty
+# OP_NODE_L2_FOLLOW_SOURCE (an op-supernode to follow, for interop chains) is left out.
 set -eu
 
 jwt_file="${OP_NODE_L2_ENGINE_AUTH:-/secrets/jwt.hex}"
@@ -51,6 +59,28 @@ missing() {
   "your L1 (Ethereum) execution RPC endpoint"
 [ -n "${OP_NODE_L1_BEACON:-}" ] || missing L1_BEACON_URL OP_NODE_L1_BEACON \
   "your L1 beacon (consensus) API endpoint"
+
+# The engine kind: given, or derived from the execution client (see the top).
+client="${EXECUTION_CLIENT:-nethermind}"
+case "$client" in
+  nethermind) engine_kind=geth ;;
+  op-reth) engine_kind=reth ;;
+  *)
+    say "EXECUTION_CLIENT is '$client', but the stack runs nethermind or op-reth: set" \
+        "EXECUTION_CLIENT in .env beside compose.yml (or in Portainer's stack environment)" \
+        "to one of them"
+    exit 64 ;;
+esac
+case "${OP_NODE_L2_ENGINE_KIND:-}" in
+  "") export OP_NODE_L2_ENGINE_KIND="$engine_kind" ;;
+  geth|reth|erigon) ;;
+  *)
+    say "OP_NODE_L2_ENGINE_KIND is '$OP_NODE_L2_ENGINE_KIND', but op-node accepts geth," \
+        "reth or erigon; leave it empty to have it derived from EXECUTION_CLIENT" \
+        "($client: $engine_kind)"
+    exit 64 ;;
+esac
+[ -n "${OP_NODE_L2_FOLLOW_SOURCE:-}" ] || unset OP_NODE_L2_FOLLOW_SOURCE
 
 case "${OP_NODE_NETWORK:-}" in
   base-mainnet|base-sepolia|base)
