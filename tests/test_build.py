@@ -339,7 +339,8 @@ def test_build_resolves_in_the_configured_upstream_repository(github_api, tmp_pa
 
 # ------------------------------------------------------------------ bad input, in one line
 @pytest.mark.parametrize("version, where", [
-    ("v1.21.0", "`inv build.op-node --version v1.21.0`"),
+    ("v1.21.0", "`inv build.op-node --version v1.21.0` or `inv build.op-reth --version "
+                "v1.21.0`"),
     ("1.39.3", "`inv build.execution --version 1.39.3`"),
 ])
 def test_inv_build_with_a_version_points_at_the_component_task(version, where):

@@ -137,7 +137,8 @@ def test_resolve_task_prints_json(upstream):
 @pytest.mark.parametrize("args, words", [
     (("--version", "v1.18.0"), ["v1.18.0 does not exist", "v1.19.4", "v1.16.11"]),
     (("--version", "v1.19.6-synctest.1"), ["malformed", "latest, vX.Y"]),
-    (("--component", "op-geth"), ["unknown component 'op-geth'", "op-node or execution"]),
+    (("--component", "op-geth"), ["unknown component 'op-geth'",
+                                  "op-node, execution or op-reth"]),
 ])
 def test_bad_input_is_one_line(upstream, args, words):
     line = assert_one_line_error(inv_process("source.resolve", *args))  # the real `inv`
