@@ -260,6 +260,12 @@ def prepare(c, components=None, version: str | None = None, pre: bool = False,
     env.update(client_env(chosen))
     config = _compose.compose_config(c, env)
     settings = _compose.settings(config)
+    for entry in (e for e in chosen if e.client and e.client != settings.client):
+        raise KitError(f"{_components.CLIENT_SETTING}={entry.client} selects "
+                       f"{settings.client} in the compose project "
+                       f"({', '.join(_compose.compose_files())}): its {entry.service} does "
+                       f"not extend docker/{entry.client}.yml, so there is no {entry.label} "
+                       "to build there")
     if components is None:
         chosen = settings.in_use()
         resolved = {entry.name: {} for entry in chosen}

@@ -18,6 +18,7 @@ from tests.helpers import (
     assert_one_line_error,
     inv,
     inv_process,
+    need,
     remove_images,
 )
 
@@ -394,6 +395,17 @@ def test_the_production_dockerfiles_bases_are_found():
         "nethermind/nethermind:1.39.3"]
 
 
+def test_the_op_reth_dockerfiles_base_is_found():
+    """op-reth's image builds FROM OP Labs' us-docker.pkg.dev/oplabs-tools-artifacts/
+    images/op-reth:vX.Y.Z (optimism docker-bake.hcl, target op-reth; CONTRACTS-17): the
+    name a stand-in left by the rehearsal would carry."""
+    path = ROOT / "docker" / "op-reth" / "Dockerfile"
+    if not path.is_file():
+        need("docker/op-reth/Dockerfile (the op-reth image) is not in this checkout")
+    assert _dockerfile.base_images(path.read_text(), {"OP_RETH_VERSION": "v2.10.0"}) == [
+        "us-docker.pkg.dev/oplabs-tools-artifacts/images/op-reth:v2.10.0"]
+
+
 @pytest.fixture
 def standin(engine, base_image, tmp_path):
     """An image carrying the rehearsal's stand-in label under a name of the test's own
@@ -484,3 +496,22 @@ def test_a_wrong_execution_client_is_one_line_from_every_task(fixture_project, a
     line = assert_one_line_error(inv(*args, env={"EXECUTION_CLIENT": "geth"}))
     assert line == ("error: EXECUTION_CLIENT='geth' is not an execution client this kit runs: "
                     "set it to nethermind or op-reth (or leave it unset for nethermind)"), line
+
+
+def test_build_op_reth_in_a_project_without_its_client_file_builds_nothing(engine,
+                                                                          fixture_project):
+    """A compose project of one's own whose base-execution extends no client file (as
+    compose.yml before #17): EXECUTION_CLIENT changes nothing there, so build.op-reth
+    would build Nethermind's image under op-reth's name; it says so in one line."""
+    from tasks import _components
+    from tests.helpers import fixture_compose
+
+    project = fixture_project()
+    plain = [dataclasses.replace(e, client=None) for e in _components.in_use()]
+    project.compose_file.write_text(fixture_compose(project.name, "unused:1", project.pins,
+                                                    plain))
+    line = assert_one_line_error(inv("build.op-reth", "--progress=quiet"))
+    assert line.startswith("error: EXECUTION_CLIENT=op-reth selects nethermind in the "
+                           f"compose project ({project.compose_file}): its base-execution "
+                           "does not extend docker/op-reth.yml"), line
+    assert not engine.images.list(name=project.repo("base-execution", "nethermind"))
