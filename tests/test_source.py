@@ -251,11 +251,23 @@ def changed_lines(before: bytes, after: bytes) -> list[tuple[bytes, bytes]]:
     return [(a, b) for a, b in zip(old, new, strict=True) if a != b]
 
 
-def test_read_pins_reads_compose_defaults():
+def all_pins(compose_file: Path) -> dict[str, str]:
+    """The `${VAR:-default}` pins of compose.yml and the client files beside it."""
+    pins: dict[str, str] = {}
+    for path in [compose_file, *sorted((compose_file.parent / "docker").glob("*.yml"))]:
+        pins = {**source.read_pins(path), **pins}
+    return pins
+
+
+def test_read_pins_reads_compose_defaults(monkeypatch):
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
     pins = source.read_pins(ROOT / "compose.yml")
-    assert set(pins) >= {"OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION",
-                         "NETHERMIND_VERSION"}
+    assert set(pins) >= {"OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION"}
     assert re.fullmatch(r"[0-9a-f]{7,40}", pins["OP_NODE_COMMIT"])
+    # a client's own pins: in compose.yml, or in the client file it extends
+    assert set(all_pins(ROOT / "compose.yml")) >= {"NETHERMIND_VERSION"}
+    assert source.candidate_files()[0] == ROOT / "compose.yml"
+    assert set(source.candidate_files()[1:]) == set((ROOT / "docker").glob("*.yml"))
 
 
 def test_pin_rewrites_only_the_pinned_defaults(upstream, compose_copy):
@@ -269,7 +281,8 @@ def test_pin_rewrites_only_the_pinned_defaults(upstream, compose_copy):
     pins = source.read_pins(compose_copy)
     assert (pins["OP_NODE_VERSION"], pins["OP_NODE_COMMIT"], pins["GO_VERSION"]) == \
         ("v1.16.11", sha("1.16.11"), "1.24")
-    assert pins["NETHERMIND_VERSION"] == old["NETHERMIND_VERSION"]
+    assert all_pins(compose_copy)["NETHERMIND_VERSION"] == \
+        all_pins(ROOT / "compose.yml")["NETHERMIND_VERSION"]
     after = compose_copy.read_bytes()
     for a, b in changed_lines(before, after):
         assert a.replace(old["OP_NODE_VERSION"].encode(), b"v1.16.11") \
