@@ -46,13 +46,17 @@ def check_network(probe: EngineProbe, c) -> Check:
         missing = [k for k, v in hatch.items() if not v]
         unset = (f", and {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
                  "not set" if missing else "")
+        clients = [e for e in _chains.in_use(config) if e.networks and e.networks.custom
+                   and e.client]
+        theirs = " and ".join(f"{e.label} config" for e in clients)
+        to_set = " and ".join(
+            ["OP_NODE_ROLLUP_CONFIG=/chain-config/<rollup>.json"]
+            + [f"{e.networks.custom}=/chain-config/<{e.client}>.json" for e in clients])
         return Check("network", "fail", f"{where}: op-node {since} and newer (pinned: "
                      f"{pinned or '?'}) no longer embed this chain's config{unset}",
-                     "put the chain's rollup config and Nethermind config into "
+                     f"put the chain's rollup config{' and ' + theirs if theirs else ''} into "
                      "CHAIN_CONFIG_DIR (mounted at /chain-config) and set both "
-                     "OP_NODE_ROLLUP_CONFIG=/chain-config/<rollup>.json and "
-                     "NETHERMIND_CONFIG=/chain-config/<nethermind>.json (see .env.example), "
-                     "or follow a chain op-node still embeds")
+                     f"{to_set} (see .env.example), or follow a chain op-node still embeds")
     if unset:  # what is set is no chain the stack refuses: say what is missing
         return Check("network", "warn", f"{', '.join(unset)} not set: fine for building, but "
                      "the entry points refuse to start the stack without it", "set "
@@ -82,12 +86,15 @@ def check_network_names(probe: EngineProbe, c) -> list[Check]:
 
     images = service_images(config)
     checks = []
-    for entry in (e for e in _components.all_components() if e.networks):
+    for entry in (e for e in _chains.in_use(config) if e.networks):
         name, setting = f"network {entry.service}", entry.networks.setting
         value = str(_chains.environment(config, entry.service).get(setting) or "").strip()
         own = _chains.custom_config(config, entry)
         ref = images.get(entry.service)
-        if own:
+        if entry.networks.check and (own or value) and ref is not None \
+                and _engine.inspect_images(client, [ref]):
+            checks.append(_asked(client, entry, ref, value, own, probe.labels))
+        elif own:
             checks.append(Check(name, "ok", f"{entry.networks.custom}={own}: {entry.label} "
                                 "runs from that file, not from a network name"))
         elif not value:
@@ -116,6 +123,30 @@ def check_network_names(probe: EngineProbe, c) -> list[Check]:
                     f"set NETWORK in .env to a name exactly as {entry.label} lists it "
                     f"(`{_listing_hint(entry, ref)}`); both clients get the same name"))
     return checks
+
+
+def _asked(client, entry, ref: str, value: str, own: str, labels) -> Check:
+    """ENTRY's image asked whether it knows NETWORK=VALUE (mapped to its own name), or
+    its own setting OWN: a name is asked as given, a file path is the operator's."""
+    name, where = f"network {entry.service}", entry.networks
+    if own and own.startswith("/"):
+        return Check(name, "ok", f"{where.custom}={own}: {entry.label} runs from that file, "
+                     "not from a network name")
+    asked = own or where.client_name(value)
+    shown = (f"{where.custom}={own}" if own else f"{where.setting}={value}"
+             + (f" (as {entry.label}'s {asked})" if asked != value else ""))
+    try:
+        known, said = _chains.knows_network(client, entry, ref, asked, labels, mapped=False)
+    except KitError as exc:
+        return Check(name, "warn", f"{shown} not checked: cannot run {entry.label} in {ref} "
+                     f"({exc.reason})", "rebuild it (`inv build`) and run `inv doctor` again")
+    if known:
+        return Check(name, "ok", f"{shown}: {ref} knows it")
+    command = " ".join(where.check[1:]).replace("{name}", asked)
+    return Check(name, "fail", f"{shown}: {entry.label} in {ref} does not know it ({said})",
+                 f"set NETWORK to a chain {entry.label} knows (`docker run --rm --entrypoint "
+                 f"{where.check[0]} {ref} {command}` exits 0 for one), or "
+                 f"{where.custom} to its name or a genesis file in /chain-config")
 
 
 def check_stack(probe: EngineProbe, c) -> list[Check]:

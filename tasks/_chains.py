@@ -85,17 +85,40 @@ def custom_config(config: dict, entry) -> str:
     return str(environment(config, entry.service).get(entry.networks.custom) or "").strip()
 
 
+def in_use(config: dict) -> list:
+    """The components CONFIG's stack runs (op-node and the execution client it selects)."""
+    from . import _compose
+
+    return _components.in_use(_compose.client_of(config))
+
+
 def custom_configs(config: dict) -> dict[str, str]:
-    """{variable: value} of every client's escape-hatch variable (empty when unset)."""
-    return {e.networks.custom: custom_config(config, e) for e in _components.all_components()
+    """{variable: value} of the escape-hatch variable of every client the stack runs
+    (empty when unset)."""
+    return {e.networks.custom: custom_config(config, e) for e in in_use(config)
             if e.networks is not None and e.networks.custom}
 
 
 def custom_chain(config: dict) -> bool:
-    """Whether every client runs from a config file of its own (OP_NODE_ROLLUP_CONFIG and
-    NETHERMIND_CONFIG both set): then the network name is looked up by neither."""
+    """Whether every client the stack runs has a config file of its own (e.g.
+    OP_NODE_ROLLUP_CONFIG and NETHERMIND_CONFIG both set): then the network name is
+    looked up by neither."""
     hatch = custom_configs(config)
     return bool(hatch) and all(hatch.values())
+
+
+def knows_network(client, entry, image: str, network: str, labels: dict[str, str],
+                  mapped: bool = True) -> tuple[bool, str]:
+    """(whether the built IMAGE of ENTRY knows NETWORK, the last line it printed), asked
+    with the table's `networks.check` command; MAPPED: NETWORK is the kit's name, turned
+    into the client's first (else it is the client's own, e.g. OP_RETH_CHAIN)."""
+    where = entry.networks
+    name = where.client_name(network) if mapped else network
+    command = [part.replace("{name}", name) for part in where.check]
+    code, output = _engine.run_probe(client, image, command[1:], entrypoint=[command[0]],
+                                     timeout=60, labels=labels)
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return code == 0, (lines[-1] if lines else f"exit {code}")
 
 
 def known_networks(client, entry, image: str, labels: dict[str, str]) -> list[str] | None:

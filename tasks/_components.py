@@ -6,7 +6,11 @@ after `inv build.` and `--component`), its compose service, its Dockerfile folde
 its default size budget, and how to ask its binary for its version.
 
 Adding a component = one `Component(...)` entry below, its docker/<name>/ folder, and
-its compose service with the pin variables as `${VAR:-default}` build args. Source,
+its compose service with the pin variables as `${VAR:-default}` build args. Execution
+clients share one service (base-execution): each has a `client`, the value of
+CLIENT_SETTING (EXECUTION_CLIENT) that selects it, and its own compose file
+docker/<client>.yml that compose.yml's service extends; `in_use(client)` is what the
+kit builds, audits, cleans, releases and checks. Source,
 build, audit, doctor, the tests' fixture stack and the bench read this table; nothing
 else names a component. Tests register fixture components with `register()` (or by
 patching COMPONENTS), then build a namespace with `tasks.make_namespace()`.
@@ -61,6 +65,28 @@ class Networks:
     suffix: str = ".json"
     command: tuple[str, ...] = ()
     marker: str = ""
+    # A client that lists no names but answers for one: CHECK (run in the image, `{name}`
+    # filled in) exits 0 for a name it knows. The name is the kit's network name (op-node's
+    # spelling) turned into the client's: RENAMES first, else a name ending in STRIP loses
+    # it (unichain-mainnet -> unichain), else it stays. The client's entry point maps it the
+    # same way (tests/test_components.py runs its shell function against this).
+    check: tuple[str, ...] = ()
+    renames: tuple[tuple[str, str], ...] = ()
+    strip: str = ""
+
+    def client_name(self, network: str) -> str:
+        """NETWORK (as op-node spells it) as this client names it."""
+        renamed = dict(self.renames).get(network)
+        if renamed is not None:
+            return renamed
+        if self.strip and network.endswith(self.strip) and len(network) > len(self.strip):
+            return network[:-len(self.strip)]
+        return network
+
+    def check_command(self, network: str) -> list[str]:
+        """CHECK for NETWORK: the command that exits 0 when the image knows its name."""
+        name = self.client_name(network)
+        return [part.replace("{name}", name) for part in self.check]
 
     def parse(self, output: str) -> list[str] | None:
         """The names COMMAND's OUTPUT lists, or None when the marker is not in it."""
@@ -111,6 +137,14 @@ class Component:
     # Where the built image lists the networks it runs by name (doctor checks NETWORK
     # against it); None: the component takes no network.
     networks: Networks | None = None
+    # The CLIENT_SETTING value that selects this component (an execution client; its
+    # service is shared with the other clients); None: always in use.
+    client: str | None = None
+    # Build-time checks that only concern this component's image, by doctor: library
+    # errors in its probe's output that mean its base lacks a library (e.g. ICU for .NET).
+    library_errors: tuple[str, ...] = ()
+    # What else to say when its image lacks a library (after "install it there").
+    library_fix: str = ""
 
     @property
     def label(self) -> str:
@@ -155,6 +189,10 @@ class Component:
 
 
 COMPONENTS: dict[str, Component] = {}
+# The setting that picks the execution client (shell, .env, Portainer's env editor);
+# compose.yml extends docker/${EXECUTION_CLIENT:-<default>}.yml, and the client's own
+# file puts the value into its service's environment, where the kit reads it back.
+CLIENT_SETTING = "EXECUTION_CLIENT"
 
 
 def register(component: Component) -> Component:
@@ -197,17 +235,65 @@ def get(name: str) -> Component:
     return found
 
 
-def by_service(service: str) -> Component | None:
-    return next((c for c in COMPONENTS.values() if c.service == service), None)
+def clients() -> list[str]:
+    """The CLIENT_SETTING values the table knows, the default first."""
+    return list(dict.fromkeys(c.client for c in COMPONENTS.values() if c.client))
 
 
-def services() -> list[str]:
-    return [c.service for c in COMPONENTS.values()]
+def clients_names() -> list[str]:
+    """The names of the client components (`execution`, `op-reth`)."""
+    return [c.name for c in COMPONENTS.values() if c.client]
+
+
+def default_client() -> str | None:
+    """The client in use when CLIENT_SETTING is unset (the first one registered)."""
+    return next(iter(clients()), None)
+
+
+def check_client(value: str | None) -> str | None:
+    """VALUE as a known client (None or empty: the default), else a one-line KitError
+    naming the accepted values."""
+    text = (value or "").strip()
+    if not text:
+        return default_client()
+    if text not in clients():
+        known = clients()
+        accepted = " or ".join(known) if len(known) < 3 else \
+            f"{', '.join(known[:-1])} or {known[-1]}"
+        raise KitError(f"{CLIENT_SETTING}={text!r} is not an execution client this kit runs: "
+                       f"set it to {accepted} (or leave it unset for {default_client()})")
+    return text
+
+
+def in_use(client: str | None = None) -> list[Component]:
+    """The components a stack with CLIENT (None: the default) runs: every component
+    without a client, and the client's own; in table order."""
+    chosen = check_client(client)
+    return [c for c in COMPONENTS.values() if c.client is None or c.client == chosen]
+
+
+def by_service(service: str, client: str | None = None) -> Component | None:
+    """The component in use on SERVICE with CLIENT (None: the default client)."""
+    return next((c for c in in_use(client) if c.service == service),
+                next((c for c in COMPONENTS.values() if c.service == service), None))
+
+
+def services(client: str | None = None) -> list[str]:
+    """The services of the components in use with CLIENT, once each, in table order."""
+    return list(dict.fromkeys(c.service for c in in_use(client)))
+
+
+def budget_key(entry: Component) -> str:
+    """Where ENTRY's default budget sits in `audit.budgets`: its service, or, for a
+    client sharing its service with others, its own name (a budget set on the service
+    in invoke.yaml or --budget holds for whichever client is in use, and wins)."""
+    return entry.name if entry.client else entry.service
 
 
 def default_budgets() -> dict[str, str]:
-    """{service: budget}: the `audit.budgets` defaults (invoke.yaml overrides them)."""
-    return {c.service: c.budget for c in COMPONENTS.values()}
+    """{service or client component: budget}: the `audit.budgets` defaults (invoke.yaml
+    overrides them)."""
+    return {budget_key(c): c.budget for c in COMPONENTS.values()}
 
 
 # ------------------------------------------------------------------ the table
@@ -227,6 +313,7 @@ register(Component(
     # into the final stage costs hundreds of MB and fails this at once.
     budget="60MB",
     probe=Probe(entrypoint=("op-node",)),
+    library_fix=" (or build op-node with CGO_ENABLED=0: a static binary needs none)",
     # op-node's --network help text lists the chains its binary embeds (optimism
     # op-service/flags/flags.go CLINetworkFlag at op-node/v1.9.4: "Available networks: "
     # + the names joined by ", "). op-node also takes other spellings (any case, and
@@ -239,6 +326,7 @@ register(Component(
 register(Component(
     name="execution",
     title="Nethermind",
+    client="nethermind",
     service="base-execution",
     upstream="NethermindEth/nethermind",
     version_var="NETHERMIND_VERSION",
@@ -256,4 +344,41 @@ register(Component(
     # configs/<name>.json beside its binary (/nethermind in the official image).
     networks=Networks(setting="NETWORK", custom="NETHERMIND_CONFIG",
                       folder="/nethermind/configs", suffix=".json"),
+    # .NET needs ICU at run time: an image without it fails `--version` with these.
+    library_errors=("Couldn't find a valid ICU", "libicu"),
+))
+register(Component(
+    name="op-reth",
+    title="op-reth",
+    client="op-reth",
+    service="base-execution",
+    # op-reth lives in the monorepo since 2026: tags op-reth/vX.Y.Z beside op-node's, and
+    # OP Labs publishes the image .../oplabs-tools-artifacts/images/op-reth:vX.Y.Z that
+    # docker/op-reth/ builds FROM (its tag is the version without the namespace).
+    upstream="ethereum-optimism/optimism",
+    tag_namespace="op-reth/",
+    v_prefix=True,
+    version_var="OP_RETH_VERSION",
+    init_service="base-execution-init",
+    # An estimate, not measured: the OP Labs base cannot be pulled here, and no upstream
+    # page states its size. Its parts (optimism rust/op-reth/DockerfileOp): one op-reth
+    # binary built with `--profile maxperf` (reth-family release binaries are of the order
+    # of 80-150 MB unpacked; not verified for op-reth v2.10.0), on chainguard/wolfi-base
+    # with ca-certificates, openssl, libstdc++ and strace (some 20-40 MB); the kit's apk
+    # layer (aria2, zstd, the healthcheck's tool, the scripts) some 10-20 MB. At most about
+    # 210 MB, so 300 MB is that plus ~40%: the first build passes, and a leaked Rust
+    # toolchain or cargo cache (gigabytes) fails at once. `inv audit.layers --service
+    # base-execution` shows the real split; invoke.yaml can then tighten it (README, "Sizes").
+    budget="300MB",
+    probe=Probe(entrypoint=("/usr/local/bin/op-reth",)),
+    # The entry point maps NETWORK to op-reth's --chain name and asks the binary about
+    # it: `op-reth dump-genesis --chain NAME` has to build the chain spec, so it exits
+    # non-zero for a name op-reth does not know (optimism rust/op-reth/crates/cli/src/
+    # chainspec.rs chain_value_parser; fixed names optimism, optimism-sepolia, ... and
+    # registry chains as <name> (mainnet) or <name>-<superchain>, chain_spec_macro.rs).
+    # OP_RETH_CHAIN overrides the mapped name: a name, or a genesis file in /chain-config.
+    networks=Networks(setting="NETWORK", custom="OP_RETH_CHAIN",
+                      check=("/usr/local/bin/op-reth", "dump-genesis", "--chain", "{name}"),
+                      renames=(("op-mainnet", "optimism"), ("op-sepolia", "optimism-sepolia")),
+                      strip="-mainnet"),
 ))

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from ._components import ROOT
 from ._engine import normalize_ref
@@ -94,6 +96,8 @@ def run_cli(c, argv: list[str], env: dict[str, str] | None = None, hide=None):
             require_compose(c)
         detail = (result.stderr or "").strip().splitlines()
         reason = detail[-1] if detail else f"exit code {result.exited}"
+        if argv[1:2] == ["compose"]:
+            refuse_unknown_client(f"{result.stdout or ''}\n{result.stderr or ''}")
         failed = ComposeFailed(f"`{_display(argv)}` failed: {reason}", result.exited)
         failed.output = f"{result.stdout or ''}\n{result.stderr or ''}"
         raise failed
@@ -130,6 +134,24 @@ def has_buildx(c) -> bool:
     return buildx_version(c) is not None
 
 
+# compose's words for an `extends: file:` that does not exist (compose 2.40: `open
+# /path/docker/bogus.yml: no such file or directory`).
+_MISSING_FILE = re.compile(r"open (\S+?\.ya?ml): no such file or directory")
+
+
+def refuse_unknown_client(output: str) -> None:
+    """When compose failed (OUTPUT) because the client file compose.yml extends,
+    docker/${EXECUTION_CLIENT}.yml, does not exist, the one line naming the clients: a
+    missing file beside a known client's file is a client that is not."""
+    from . import _components
+
+    for found in _MISSING_FILE.finditer(output or ""):
+        path = Path(found.group(1))
+        beside = [path.with_name(f"{client}{path.suffix}") for client in _components.clients()]
+        if path.stem not in _components.clients() and any(p.is_file() for p in beside):
+            _components.check_client(path.stem)  # raises the one line
+
+
 # ------------------------------------------------------------------ the project
 def compose_config(c, env: dict[str, str] | None = None) -> dict:
     """The fully interpolated compose project (`docker compose config --format json`)."""
@@ -156,6 +178,9 @@ class Settings:
 
     network: str | None
     args: dict[str, str]
+    # The execution client the stack runs (CLIENT_SETTING in the client service's
+    # resolved environment; the default when the project does not say).
+    client: str | None = None
 
     def pin(self, name: str | None) -> str | None:
         """The resolved value of build arg NAME, None when unset or empty."""
@@ -164,13 +189,34 @@ class Settings:
     def overridden(self, values: dict[str, str] | None) -> Settings:
         """These settings with VALUES (what a build hands compose) in force."""
         return Settings(self.network, {**self.args, **{k: str(v) for k, v in
-                                                        (values or {}).items()}})
+                                                        (values or {}).items()}},
+                        self.client)
+
+    def in_use(self):
+        """The components this stack runs (`_components.in_use` of its client)."""
+        from . import _components
+
+        return _components.in_use(self.client)
 
 
 def service_environment(config: dict, service: str) -> dict[str, str]:
     """SERVICE's environment as a dict (compose may give it as KEY=VALUE lines)."""
     env = ((config.get("services") or {}).get(service) or {}).get("environment") or {}
     return dict(e.partition("=")[::2] for e in env) if isinstance(env, list) else env
+
+
+def client_of(config: dict) -> str | None:
+    """The execution client CONFIG runs: CLIENT_SETTING in the environment of the service
+    the clients share (docker/<client>.yml sets it); the default client when no client
+    service says; a one-line KitError naming the clients for a value the kit does not
+    know."""
+    from . import _components
+
+    services = {c.service for c in _components.all_components() if c.client}
+    said = next((str(value).strip() for value in
+                 (service_environment(config, name).get(_components.CLIENT_SETTING)
+                  for name in services) if value is not None and str(value).strip()), None)
+    return _components.check_client(said)
 
 
 def settings(config: dict) -> Settings:
@@ -189,7 +235,7 @@ def settings(config: dict) -> Settings:
             value = str(env.get(key) or "").strip()
             if network is None and value:
                 network = value
-    return Settings(network, args)
+    return Settings(network, args, client_of(config))
 
 
 def read_settings(c, env: dict[str, str] | None = None) -> Settings:

@@ -217,27 +217,61 @@ def shown_path(path: Path, folder: Path) -> str:
         return str(path.resolve())
 
 
+def client_prefix(client: str | None) -> str:
+    """`EXECUTION_CLIENT=op-reth ` before a command line run for a non-default CLIENT."""
+    from . import _components
+
+    if not client or client == _components.default_client():
+        return ""
+    return f"{_components.CLIENT_SETTING}={client} "
+
+
+# The top-level extension key of a release file naming the client its images were built
+# for (compose ignores `x-` keys; a node host must run the same client).
+CLIENT_KEY = "x-execution-client"
+_CLIENT_LINE = re.compile(rf"^{CLIENT_KEY}:\s*(\S+)", re.M)
+
+
 def release_text(config: dict, digests: dict[str, str], when: float | None = None,
-                 compose: str = "compose.yml", release: str = RELEASE_FILE) -> str:
+                 compose: str = "compose.yml", release: str = RELEASE_FILE,
+                 client: str | None = None) -> str:
     """The release file: every service of CONFIG whose image is one of DIGESTS' refs
     (the init service shares the execution image) gets that image by digest. COMPOSE and
-    RELEASE: the `-f` arguments its comment gives (as `shown_path` spells them)."""
+    RELEASE: the `-f` arguments its comment gives (as `shown_path` spells them). CLIENT:
+    the execution client the images were built for (CLIENT_KEY; the node host sets the
+    same, since an override cannot change which client file compose.yml extends)."""
+    from . import _components
+
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when))
+    setting = client_prefix(client)
     lines = [
         f"# Written by `inv release` on {stamp}: the images it built, audited and pushed,",
         f"# by digest. A node host runs exactly these, without building (in the folder of "
         f"{compose}):",
-        f"#   docker compose -f {compose} -f {release} pull",
-        f"#   docker compose -f {compose} -f {release} up -d --no-build",
+        f"#   {setting}docker compose -f {compose} -f {release} pull",
+        f"#   {setting}docker compose -f {compose} -f {release} up -d --no-build",
         f"# Portainer: add {release} to the stack's additional paths. Commit this",
         "# file with the compose.yml it was made from; `inv clean.images` keeps its images.",
-        "services:",
     ]
+    if client:
+        lines += [f"# Built for {_components.CLIENT_SETTING}={client}: set the same on the "
+                  "node host (.env or Portainer's", "# env editor), or the other client's "
+                  "service would get this client's image.", f"{CLIENT_KEY}: {client}"]
+    lines.append("services:")
     for name, service in sorted((config.get("services") or {}).items()):
         ref = normalize_ref(service["image"]) if service.get("image") else None
         if ref in digests:
             lines += [f"  {name}:", f"    image: {digests[ref]}  # {ref}"]
     return "\n".join(lines) + "\n"
+
+
+def release_client(path: Path) -> str | None:
+    """The execution client the release file at PATH was built for (None: not said)."""
+    try:
+        found = _CLIENT_LINE.search(path.read_text())
+    except OSError:
+        return None
+    return found.group(1) if found else None
 
 
 def write_release(path: Path, text: str) -> None:

@@ -2,10 +2,13 @@
 
 Budgets live in the Invoke config under `audit.budgets`, read through `c.config` only:
 the defaults are the component table's (tasks/_components.py, set on the root
-namespace); invoke.yaml at the repo root, or `inv -f FILE`, overrides them; and
-`--budget SERVICE=SIZE` overrides them for one run. Services and their image names come
-from `docker compose config`, so COMPOSE_FILE, .env and shell overrides (e.g.
-OP_NODE_VERSION) are respected.
+namespace: by service, and by component name for the execution clients, which share
+base-execution); invoke.yaml at the repo root, or `inv -f FILE`, overrides them; and
+`--budget SERVICE=SIZE` (or `--budget op-reth=SIZE`) overrides them for one run. A
+budget set on a service holds for whichever client runs there, before the client's own.
+Each row names the client in use on base-execution. Services and their image names
+come from `docker compose config`, so COMPOSE_FILE, .env and shell overrides (e.g.
+OP_NODE_VERSION, EXECUTION_CLIENT) are respected.
 
 Other tasks call the plain functions: `check_sizes(c, ...)` after a build, or
 `size_report` + `print_report` to show sizes without judging them.
@@ -39,6 +42,15 @@ class ImageSize:
     over_budget: bool
     built: bool
     id: str | None = None
+    component: str | None = None  # the table's name (op-node, execution, op-reth)
+    client: str | None = None  # the execution client it is, if one
+
+    @property
+    def shown(self) -> str:
+        """The service, with the client it runs for an execution client's image."""
+        entry = _components.COMPONENTS.get(self.component or "")
+        return f"{self.service} ({entry.label})" if entry is not None and self.client \
+            else self.service
 
 
 def service_images(config: dict, services=None) -> dict[str, str]:
@@ -65,19 +77,30 @@ def resolve_budgets(c, overrides=None) -> dict[str, int]:
     return budgets
 
 
-def measure(images: list[dict], wanted: dict[str, str], budgets: dict[str, int]) \
-        -> list[ImageSize]:
-    """Match service images in one image listing (pure: no engine)."""
+def budget_for(budgets: dict[str, int], service: str, entry) -> int | None:
+    """SERVICE's budget: one set on the service, else its component's (ENTRY, the client
+    in use there, whose default sits under its name)."""
+    if service in budgets:
+        return budgets[service]
+    return budgets.get(entry.name) if entry is not None else None
+
+
+def measure(images: list[dict], wanted: dict[str, str], budgets: dict[str, int],
+            client: str | None = None) -> list[ImageSize]:
+    """Match service images in one image listing (pure: no engine); CLIENT: the
+    execution client in use (None: the default)."""
     index = _engine.index_by_tag(images)
     rows = []
     for service, ref in wanted.items():
         image = index.get(ref)
         size = int(image["Size"]) if image else None
-        budget = budgets.get(service)
+        entry = _components.by_service(service, client)
+        budget = budget_for(budgets, service, entry)
         rows.append(ImageSize(
             service=service, image=ref, size_bytes=size, budget_bytes=budget,
             over_budget=bool(size is not None and budget is not None and size > budget),
             built=image is not None, id=image["Id"] if image else None,
+            component=entry.name if entry else None, client=entry.client if entry else None,
         ))
     return rows
 
@@ -92,15 +115,19 @@ def size_report(c, budgets=None, services=None, env=None, client=None, config=No
     CONFIG or a fresh image listing (IMAGES) passes them instead of asking again.
     """
     config = config if config is not None else _compose.compose_config(c, env=env)
+    execution_client = _compose.client_of(config)
     wanted = service_images(config, services)
-    unknown = sorted(set(budgets or {}) - set(config.get("services") or {}))
+    names = [*(config.get("services") or {}),
+             *(e.name for e in _components.all_components() if e.client)]
+    unknown = sorted(set(budgets or {}) - set(names))
     if unknown:
         raise KitError(f"budget for unknown service {', '.join(unknown)}: the compose project "
-                       f"has {', '.join(config.get('services') or {})}")
+                       f"has {', '.join(config.get('services') or {})} (a client's own "
+                       f"budget: {', '.join(_components.clients_names())})")
     resolved = resolve_budgets(c, list((budgets or {}).items()))
     if images is None:
         images = _engine.list_images(client or _connect.client_for(c))
-    return measure(images, wanted, resolved)
+    return measure(images, wanted, resolved, execution_client)
 
 
 def _bar(row: ImageSize) -> str:
@@ -126,21 +153,21 @@ def print_report(rows: list[ImageSize], as_json: bool = False, out=None) -> None
     if as_json:
         print(jsonlib.dumps([asdict(r) for r in rows], indent=2), file=out)
         return
-    width_s = max([len("SERVICE")] + [len(r.service) for r in rows])
+    width_s = max([len("SERVICE")] + [len(r.shown) for r in rows])
     width_i = max([len("IMAGE")] + [len(r.image) for r in rows])
     print(f"{'SERVICE':<{width_s}}  {'IMAGE':<{width_i}}  {'SIZE':>9}  {'BUDGET':>9}", file=out)
     for r in rows:
         size = format_bytes(r.size_bytes) if r.built else "-"
-        print(f"{r.service:<{width_s}}  {r.image:<{width_i}}  {size:>9}  "
+        print(f"{r.shown:<{width_s}}  {r.image:<{width_i}}  {size:>9}  "
               f"{format_bytes(r.budget_bytes):>9}  {_bar(r)} {_status(r)}", file=out)
 
 
 def problems(rows: list[ImageSize], strict: bool = False) -> list[str]:
     """What makes the audit fail: images over budget, and unbuilt ones with STRICT."""
-    found = [f"{r.service} is {format_bytes(r.size_bytes)}, over its "
+    found = [f"{r.shown} is {format_bytes(r.size_bytes)}, over its "
              f"{format_bytes(r.budget_bytes)} budget" for r in rows if r.over_budget]
     if strict:
-        found += [f"{r.service} ({r.image}) is not built" for r in rows if not r.built]
+        found += [f"{r.shown} ({r.image}) is not built" for r in rows if not r.built]
     return found
 
 
@@ -166,13 +193,14 @@ def check_sizes(c, services=None, budgets=None, strict=False, as_json=False, env
     iterable=["budget"],
     help={
         "budget": "SERVICE=SIZE budget for this run (repeatable), e.g. base-op-node=60MB "
-                  "(a unit is required)",
+                  "or, for one execution client, op-reth=300MB (a unit is required)",
         "strict": "also fail when an image is not built yet",
         "json": "print a JSON list instead of the table",
     },
 )
 def sizes(c, budget=None, strict=False, json=False):
-    """Report each service image's size against its budget; exit 1 when over."""
+    """Report the size of each image the stack runs (op-node, the execution client in
+    use) against its budget; exit 1 when over."""
     overrides = dict(resolve_budgets_items(budget))
     code = check_sizes(c, budgets=overrides, strict=strict, as_json=json)
     if code:

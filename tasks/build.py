@@ -1,16 +1,19 @@
 """Build the node images with BuildKit through `docker compose build`.
 
-`inv build` builds every component's service at the versions compose.yml pins (or the
-environment overrides). `inv build.<component> --version SPEC` (one task per entry of
-tasks/_components.py, e.g. `inv build.op-node`) resolves SPEC upstream first and hands
-the exact tag, commit and Go version to compose through its environment, so image tag,
-labels and build args agree. Every build ends with the size audit of what it built
-and a summary: tag, size, build time, cache. With --push, what passed the audit is
-pushed after it (an image over budget pushes nothing), one image at a time, and the
-digests the registry holds are printed. Before anything is built, a base image that is
-a rehearsal stand-in left behind by an interrupted test run is refused. When NETWORK is
-set, a build first prints one warning line if the version it builds lacks a hard fork
-the network has scheduled (`inv source.forks` gives the whole picture).
+`inv build` builds the services of the components the stack runs (op-node and the
+execution client EXECUTION_CLIENT selects) at the versions compose.yml and the client's
+docker/<client>.yml pin (or the environment overrides). `inv build.<component> --version
+SPEC` (one task per entry of tasks/_components.py, e.g. `inv build.op-node`, `inv
+build.op-reth`) resolves SPEC upstream first and hands the exact tag, commit and Go
+version to compose through its environment, so image tag, labels and build args agree;
+a client's task sets EXECUTION_CLIENT to that client there too. Every build ends with
+the size audit of what it built and a summary: tag, size, build time, cache. With
+--push, what passed the audit is pushed after it (an image over budget pushes nothing),
+one image at a time, and the digests the registry holds are printed. Before anything
+is built, a base image that is a rehearsal stand-in left behind by an interrupted test
+run is refused. When NETWORK is set, a build first prints one warning line if the
+version it builds lacks a hard fork the network has scheduled (`inv source.forks`
+gives the whole picture).
 """
 
 from __future__ import annotations
@@ -241,22 +244,49 @@ def resolve(c, component: str, version: str | None, pre: bool) -> dict[str, str]
     return resolution.build_env()
 
 
-def prepare(c, components, version: str | None = None, pre: bool = False,
+def prepare(c, components=None, version: str | None = None, pre: bool = False,
             ) -> tuple[dict[str, str], dict]:
-    """(compose environment, compose config) to build COMPONENTS: at VERSION resolved
-    upstream, else at the pins compose resolves with a short commit made the full one;
-    with the clone URL (`source.build_env`); the fork warning printed. The engine is
-    checked before compose is asked (and it is asked once: the build reuses
-    its config; what the environment adds after it, a commit and a URL, names no image)."""
-    resolved = {name: resolve(c, name, version, pre) for name in components}
+    """(compose environment, compose config) to build COMPONENTS (names; None: the
+    components the stack runs, `Settings.in_use`): at VERSION resolved upstream, else at
+    the pins compose resolves with a short commit made the full one; with the clone URL
+    (`source.build_env`); the fork warning printed. A client component is built with
+    CLIENT_SETTING set to it in compose's environment, whatever .env says. The engine is
+    checked before compose is asked (and it is asked once: the build reuses its config;
+    what the environment adds after it, a commit and a URL, names no image)."""
+    chosen = [_components.get(name) for name in components or ()]
+    resolved = {entry.name: resolve(c, entry.name, version, pre) for entry in chosen}
     _builder_engine(c)  # an unreachable engine is said first, before GitHub is asked
     env = {k: v for pins in resolved.values() for k, v in pins.items()}
+    env.update(client_env(chosen))
     config = _compose.compose_config(c, env)
     settings = _compose.settings(config)
+    for entry in (e for e in chosen if e.client and e.client != settings.client):
+        raise KitError(f"{_components.CLIENT_SETTING}={entry.client} selects "
+                       f"{settings.client} in the compose project "
+                       f"({', '.join(_compose.compose_files())}): its {entry.service} does "
+                       f"not extend docker/{entry.client}.yml, so there is no {entry.label} "
+                       "to build there")
+    if components is None:
+        chosen = settings.in_use()
+        resolved = {entry.name: {} for entry in chosen}
     for name, pins in resolved.items():
         env.update(source.build_env(c, name, settings, pins or None))
-    warn_forks(c, components, env, settings)
+    warn_forks(c, list(resolved), env, settings)
     return env, config
+
+
+def client_env(entries) -> dict[str, str]:
+    """{CLIENT_SETTING: client} when ENTRIES hold a client component (compose then
+    extends that client's file), else nothing: the stack's own setting stands."""
+    chosen = {entry.client for entry in entries if entry.client}
+    if len(chosen) > 1:
+        raise KitError(f"one build runs one execution client, not {' and '.join(chosen)}")
+    return {_components.CLIENT_SETTING: chosen.pop()} if chosen else {}
+
+
+def built_services(config: dict) -> list[str]:
+    """The services of the components CONFIG's stack runs (its client's), once each."""
+    return _components.services(_compose.client_of(config))
 
 
 def _builder_engine(c):
@@ -395,11 +425,12 @@ ALL_VERSION_HELP = ("not taken here (every component builds at its pin): build o
 @task(name="all", default=True, help={"version": ALL_VERSION_HELP, **FLAG_HELP})
 @with_build_flags
 def all_(c, flags, version=None):
-    """Build every component's image at the pinned versions, then audit them."""
+    """Build op-node and the execution client in use (EXECUTION_CLIENT) at their pins,
+    then audit them."""
     if version is not None:  # else Invoke reads it as its own --version and says "No idea"
         raise KitError(version_elsewhere(version))
-    env, config = prepare(c, [entry.name for entry in _components.all_components()])
-    build_and_audit(c, _components.services(), flags, env, config)
+    env, config = prepare(c)
+    build_and_audit(c, built_services(config), flags, env, config)
 
 
 def version_elsewhere(version: str) -> str:
@@ -420,8 +451,10 @@ def component_task(component: _components.Component):
         build_and_audit(c, [component.service], flags, env, config)
 
     build_one.__name__ = component.name.replace("-", "_")
-    build_one.__doc__ = (f"Build {component.service} (resolving --version upstream first), "
-                         "then audit it.")
+    which = (f" with {_components.CLIENT_SETTING}={component.client}" if component.client
+             else "")
+    build_one.__doc__ = (f"Build {component.service}{which} (resolving --version upstream "
+                         "first), then audit it.")
     return task(name=component.name, help={**VERSION_HELP, **FLAG_HELP})(
         with_build_flags(build_one))
 

@@ -2,11 +2,13 @@
 
 `clean.cache` prunes through the engine API (`POST /build/prune`), which only ever
 deletes build-cache records: volumes, images and containers are out of its reach.
-`clean.images` removes older version tags of this project's own images, keeping the
-newest ones, the pinned one, any image a container uses, and any image whose digest a
-release file pins: compose.release.yml beside compose.yml, every file `inv release
---output` wrote (recorded beside compose.yml, see tasks/_release.py), and any file
-given with --release-file (one pulled from elsewhere).
+`clean.images` removes older version tags of this project's own images (op-node's and
+every execution client's, whichever EXECUTION_CLIENT selects), keeping the newest ones,
+the pinned one of each client (the one not in use too: switching back needs it), any
+image a container uses, and any image whose digest a release file pins:
+compose.release.yml beside compose.yml, every file `inv release --output` wrote
+(recorded beside compose.yml, see tasks/_release.py), and any file given with
+--release-file (one pulled from elsewhere).
 """
 
 from __future__ import annotations
@@ -171,7 +173,8 @@ def plan_image_removal(images: list[dict], repos: set[str], keep: int,
             if rank < keep:
                 kept.append((tag, f"one of the {keep} newest"))
             elif tag in pinned:
-                kept.append((tag, "pinned in the compose config"))
+                kept.append((tag, pinned[tag] if isinstance(pinned, dict)
+                             else "pinned in the compose config"))
             elif image.get("Id") in in_use:
                 kept.append((tag, "used by a container"))
             elif released_in := [d for d in (d.partition("@")[2] for d in
@@ -182,6 +185,30 @@ def plan_image_removal(images: list[dict], repos: set[str], keep: int,
             else:
                 remove.append(tag)
     return remove, kept
+
+
+def pinned_images(c) -> dict[str, str]:
+    """{image: why it is pinned} of every image the project builds: the services of the
+    stack as configured (one compose config), and each other execution client's image as
+    compose resolves it with that client selected (one more config per client; a
+    project without that client's file has nothing to add)."""
+    from . import _components
+
+    config = _compose.compose_config(c)
+    current = _compose.client_of(config)
+    pins = {_compose.service_image(config, name): "pinned in the compose config"
+            for name in _compose.built_services(config)}
+    for other in (name for name in _components.clients() if name != current):
+        try:
+            theirs = _compose.compose_config(c, {_components.CLIENT_SETTING: other})
+        except KitError:
+            continue
+        if _compose.client_of(theirs) != other:
+            continue  # the project does not switch clients: nothing of theirs to keep
+        for service in _compose.built_services(theirs):
+            pins.setdefault(_compose.service_image(theirs, service),
+                            f"pinned for {_components.CLIENT_SETTING}={other}, not in use")
+    return pins
 
 
 def clean_images(c, keep=2, dry_run=False, client=None, release_files=()) -> list[str]:
@@ -199,14 +226,14 @@ def clean_images(c, keep=2, dry_run=False, client=None, release_files=()) -> lis
     for gone in (p for p in _release.recorded_releases(compose_file) if not p.exists()):
         print(f"note: {gone} (a release file `inv release` wrote) is gone: what it pinned "
               "is no longer kept for it")
-    config = _compose.compose_config(c)
-    refs = {_compose.service_image(config, name) for name in _compose.built_services(config)}
+    pins = pinned_images(c)
+    refs = set(pins)
     repos = {_engine.split_ref(r)[0] for r in refs}
     client = client or _connect.client_for(c)
     images = _engine.list_images(client)
     in_use = _engine.images_in_use(client)
     released = _release.release_pins(compose_file, release_files)
-    planned, kept = plan_image_removal(images, repos, keep, in_use, refs, released)
+    planned, kept = plan_image_removal(images, repos, keep, in_use, pins, released)
     for tag, reason in kept:
         print(f"keep    {tag}  ({reason})")
     sizes = {_engine.normalize_ref(t): i.get("Size") or 0 for i in images

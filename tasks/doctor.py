@@ -45,16 +45,24 @@ from ._units import format_bytes
 
 MIN_FREE_BYTES = 10 * 1000**3  # an op-node build: Go toolchain, monorepo, module cache
 WARN_FREE_BYTES = 30 * 1000**3
+# What the dynamic loader says when a binary's library is missing (any image); a
+# component's own signs (Nethermind's ICU) are in its table entry, `library_errors`.
 _LIB_ERRORS = ("error while loading shared libraries", "cannot open shared object",
-               "Couldn't find a valid ICU", "libicu", "not found (required by")
+               "not found (required by")
 
 
 # ------------------------------------------------------------------ pure helpers
+def in_use(config: dict) -> list[_components.Component]:
+    """The components CONFIG's stack runs: op-node and the execution client it selects."""
+    return _components.in_use(_compose.client_of(config))
+
+
 def missing_pins(config: dict) -> list[str]:
-    """Build args compose.yml must pin: each component's version, commit and Go pins."""
+    """Build args compose.yml must pin: the version, commit and Go pins of each component
+    the stack runs (the client not in use pins nothing here)."""
     services = config.get("services") or {}
     missing = []
-    for entry in _components.all_components():
+    for entry in in_use(config):
         service = entry.service
         if service not in services:
             missing.append(f"service {service}")
@@ -222,7 +230,7 @@ def check_pins(probe: EngineProbe, c) -> Check:
                      "pin each as a build arg with a default, e.g. OP_NODE_COMMIT: "
                      "${OP_NODE_COMMIT:-<sha>} beside OP_NODE_VERSION (inv source.resolve)")
     parts, short = [], []
-    for entry in _components.all_components():
+    for entry in in_use(config):
         args = build_args(config, entry.service)
         version = args[entry.version_var]
         part = f"{entry.label} {version}"
@@ -245,12 +253,36 @@ def check_pins(probe: EngineProbe, c) -> Check:
     return Check("pins", "ok", detail)
 
 
+def check_client(probe: EngineProbe, c) -> Check:
+    """Which execution client the stack runs (EXECUTION_CLIENT, as compose resolves it),
+    or the one line naming the clients when it names none of them."""
+    setting = _components.CLIENT_SETTING
+    if probe.config is None:
+        reason = probe.errors.get("config") or "?"
+        if setting in reason:  # compose could not open docker/<client>.yml
+            return Check("client", "fail", reason, f"set {setting} in .env (or Portainer's "
+                         f"env editor) to {' or '.join(_components.clients())}, or remove it")
+        return Check("client", "skip", "needs the compose config")
+    try:
+        chosen = _compose.client_of(probe.config)
+    except KitError as exc:
+        return Check("client", "fail", exc.reason, f"set {setting} to "
+                     f"{' or '.join(_components.clients())}")
+    entry = next(e for e in _components.in_use(chosen) if e.client == chosen)
+    where = setting if os.environ.get(setting) else f"{setting} as compose resolves it"
+    others = [e for e in _components.all_components() if e.client and e.client != chosen]
+    switch = "".join(f"; {setting}={e.client} runs {e.label}" for e in others)
+    return Check("client", "ok", f"execution client {entry.label} ({where}: {chosen}; "
+                 f"`inv build.{entry.name}` builds it){switch}")
+
+
 def check_images(probe: EngineProbe, c) -> list[Check]:
     client, config = probe.client, probe.config
     if client is None or config is None:
         return [Check("images", "skip", "needs the engine and the compose config")]
     from .audit import service_images
 
+    execution_client = _compose.client_of(config)
     index = _engine.index_by_tag(_engine.list_images(client))
     checks = []
     for service, ref in service_images(config).items():
@@ -258,10 +290,11 @@ def check_images(probe: EngineProbe, c) -> list[Check]:
         if ref not in index:
             checks.append(Check(name, "warn", f"{ref} is not built", "run `inv build`"))
             continue
-        entry = _components.by_service(service)
+        entry = _components.by_service(service, execution_client)
         if entry is None:
             checks.append(Check(name, "ok", f"{ref} present ({format_bytes(index[ref]['Size'])})"))
             continue
+        shown = f"{ref} ({entry.label})" if entry.client else ref
         entrypoint, args = list(entry.probe.entrypoint), list(entry.probe.args)
         workdir = entry.probe.workdir
         try:
@@ -274,14 +307,15 @@ def check_images(probe: EngineProbe, c) -> list[Check]:
                                 "Dockerfile's final stage copies the binary)"))
             continue
         lines = [x.strip() for x in output.splitlines() if x.strip()]
-        lib_error = next((x for x in lines if any(e in x for e in _LIB_ERRORS)), None)
+        signs = _LIB_ERRORS + entry.library_errors
+        lib_error = next((x for x in lines if any(e in x for e in signs)), None)
         if code != 0 or lib_error:
             checks.append(Check(name, "fail", f"`{' '.join(entrypoint + args)}` exited {code}: "
                                 f"{lib_error or (lines[-1] if lines else 'no output')}",
-                                "a library is missing from the final stage: install it there "
-                                "(or build op-node with CGO_ENABLED=0) and `inv build`"))
+                                f"a library {entry.label} needs is missing from the final "
+                                f"stage: install it there{entry.library_fix} and `inv build`"))
             continue
-        checks.append(Check(name, "ok", f"{ref}: {lines[0] if lines else 'ran'}"))
+        checks.append(Check(name, "ok", f"{shown}: {lines[0] if lines else 'ran'}"))
     return checks
 
 
@@ -312,6 +346,7 @@ CHECKS: list[CheckFn] = [
     check_registry,
     check_cache,
     check_dockerignore,
+    check_client,
     check_pins,
     check_images,
     check_disk,
@@ -357,7 +392,8 @@ def print_checks(checks: list[Check]) -> None:
 
 @task
 def doctor(c):
-    """Check engine, compose, BuildKit, pins and built images; exit 1 on any failure."""
+    """Check engine, compose, BuildKit, the execution client in use, pins and built images;
+    exit 1 on any failure."""
     checks = run_checks(c)
     print_checks(checks)
     failed = [ch.name for ch in checks if ch.status == "fail"]

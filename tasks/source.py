@@ -10,9 +10,11 @@ and hand `build_env()` to compose: the exact version, commit and Go version, and
 URL to clone. One setting drives resolution, clone and build: `source.<name>_repo`
 (owner/name) on the GitHub server GITHUB_API_URL names, whose clone URL `_github.clone_url`
 derives; OP_NODE_REPO (shell, .env, Portainer) set to another URL overrides the clone URL
-alone. Pins live in compose.yml as `${VAR:-value}` defaults (`read_pins()` reads, `pin`
+alone. Pins live as `${VAR:-value}` defaults in compose.yml, or, for an execution
+client's own pins (NETHERMIND_VERSION, OP_RETH_VERSION), in the client file compose.yml
+extends, docker/<client>.yml (`pin_files()` finds which; `read_pins()` reads, `pin`
 rewrites them); what a build uses (shell, then .env, then those defaults) is asked of
-compose itself (`_compose.read_settings`).
+compose itself (`_compose.read_settings`, with the client selected for a client's pins).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from ._errors import ComposeUnavailable, KitError
 
 
 def _component_help() -> str:
-    names = [f"{c.name} ({c.title})" if c.title else c.name
+    names = [f"{c.name} ({c.title})" if c.title and c.title != c.name else c.name
              for c in _components.all_components()]
     names[0] += ", the default"
     return "the component: " + "; ".join(names)
@@ -179,6 +181,33 @@ def compose_path() -> Path:
     return Path(_compose.compose_files()[0])
 
 
+def candidate_files() -> list[Path]:
+    """Where `${VAR:-default}` pins may live: the compose files in force, then the
+    execution clients' files beside the first one (docker/*.yml, which compose.yml's
+    base-execution extends)."""
+    first = compose_path()
+    files = [Path(f) for f in _compose.compose_files()]
+    files += sorted((first.parent / "docker").glob("*.yml"))
+    return list(dict.fromkeys(files))
+
+
+def pin_files(names) -> dict[Path, list[str]]:
+    """{file: the NAMES whose `${NAME:-default}` it holds}, over `candidate_files`; a
+    one-line KitError naming the files searched when a name is in none of them."""
+    found: dict[Path, list[str]] = {}
+    searched = [p for p in candidate_files() if p.is_file()]
+    for path in searched:
+        held = set(read_pins(path))
+        for name in names:
+            if name in held:
+                found.setdefault(path, []).append(name)
+    missing = [n for n in names if not any(n in held for held in found.values())]
+    if missing:
+        where = ", ".join(str(p) for p in searched) or str(compose_path())
+        raise KitError(f"no ${{{missing[0]}:-...}} default to pin in {where}; add one first")
+    return found
+
+
 def _read_text(path: Path) -> str:
     try:
         with open(path, encoding="utf-8", newline="") as handle:
@@ -265,26 +294,36 @@ def resolve(c, component=None, version="latest", pre=False, json=False):
 
 @task(help={"component": _component_help(), "version": VERSION_HELP, "pre": PRE_HELP})
 def pin(c, component=None, version="latest", pre=False):
-    """Pin a component's version (and commit, Go version) in compose.yml; prints old -> new."""
+    """Pin a component's version (and commit, Go version) where compose.yml or its client
+    file (docker/<client>.yml) holds it; prints old -> new."""
     component = _component(component)
-    path = compose_path()
-    read_pins(path)  # an unreadable file fails before any request
+    entry = _components.get(component)
+    files = pin_files(entry.pin_vars)  # an unreadable or pinless file fails before a request
     found = resolve_version(component, version, pre, repo=upstream_repo(c, component))
     new = found.build_env()
-    old = write_pins(path, new)
+    old = {}
+    for path, names in files.items():
+        old.update(write_pins(path, {n: new[n] for n in names if n in new}))
     for name, value in new.items():
         change = f"{old[name]} -> {value}" if old[name] != value else f"{value} (unchanged)"
         print(f"{name}: {change}")
-    print(f"pinned {component} {found.version} in {path}")
-    for line in pin_overrides(c, new):
+    print(f"pinned {component} {found.version} in {', '.join(str(p) for p in files)}")
+    for line in pin_overrides(c, new, entry):
         print(line)
 
 
-def pin_overrides(c, pins: dict[str, str]) -> list[str]:
+def client_env(entry) -> dict[str, str]:
+    """Compose's environment that selects ENTRY's client (nothing for op-node), so compose
+    resolves that client's pins whichever client .env picks."""
+    return {_components.CLIENT_SETTING: entry.client} if entry.client else {}
+
+
+def pin_overrides(c, pins: dict[str, str], entry=None) -> list[str]:
     """A note per pin the next build would not use: compose resolves it otherwise (the
-    shell environment, or a .env file compose reads, sets it)."""
+    shell environment, or a .env file compose reads, sets it). ENTRY: the component
+    pinned (a client's pins are read with that client selected)."""
     try:
-        resolved = _compose.read_settings(c)
+        resolved = _compose.read_settings(c, client_env(entry) if entry else None)
     except KitError as exc:
         return [f"note: could not ask compose whether the shell or .env overrides the pin: "
                 f"{exc.reason}"]
@@ -298,13 +337,15 @@ def pin_overrides(c, pins: dict[str, str]) -> list[str]:
     return notes
 
 
-def outdated_report(pins: dict[str, str], github=None, repos: dict | None = None) -> list[dict]:
-    """Pinned vs newest release per component, with a note when a pinned tag moved."""
+def outdated_report(pins: dict[str, str], github=None, repos: dict | None = None,
+                    components=None) -> list[dict]:
+    """Pinned vs newest release per component (COMPONENTS, default all), with a note when
+    a pinned tag moved."""
     from ._github import GitHub
 
     github = github or GitHub()
     report = []
-    for entry in _components.all_components():
+    for entry in components or _components.all_components():
         component = entry.name
         repo = (repos or {}).get(component) or entry.upstream
         available, refs = list_releases(component, github, repo)
@@ -330,13 +371,20 @@ def outdated_report(pins: dict[str, str], github=None, repos: dict | None = None
     return report
 
 
-@task(help={"json": "print a JSON list of {component, pinned, newest, outdated, note}"})
-def outdated(c, json=False):
-    """Show the versions builds use (shell, .env, compose.yml) vs the newest releases (exit 0
-    either way; notes moved tags)."""
-    pins = _compose.read_settings(c).args
-    repos = {entry.name: upstream_repo(c, entry.name) for entry in _components.all_components()}
-    report = outdated_report(pins, repos=repos)
+@task(help={"json": "print a JSON list of {component, pinned, newest, outdated, note}",
+            "component": "one component, e.g. op-reth (default: op-node and the execution "
+                         "client in use, EXECUTION_CLIENT)"})
+def outdated(c, json=False, component=None):
+    """Show the versions builds use (shell, .env, compose.yml, the client's file) vs the
+    newest releases (exit 0 either way; notes moved tags)."""
+    if component:
+        entries = [_components.get(component)]
+        settings = _compose.read_settings(c, client_env(entries[0]))
+    else:
+        settings = _compose.read_settings(c)
+        entries = settings.in_use()
+    repos = {entry.name: upstream_repo(c, entry.name) for entry in entries}
+    report = outdated_report(settings.args, repos=repos, components=entries)
     if json:
         print(jsonlib.dumps(report, indent=2))
         return

@@ -173,27 +173,66 @@ def fixture_dockerfile(entry, project: str) -> str:
     ])
 
 
-def fixture_compose(project: str, base: str, pins: dict[str, str], components=None) -> str:
-    """compose.yml of a fixture project: a service per component, like the real one."""
+def _service_lines(entry, project: str, base: str, pins: dict[str, str],
+                   context: str) -> list[str]:
+    """ENTRY's service (and its one-shot), named, tagged and cached like compose.yml's:
+    IMAGE_REGISTRY in front, :latest too; build context CONTEXT."""
     from tasks import _components
     from tasks._compose import REGISTRY_PREFIX, registry_cache_from
 
+    name = f"{project}-{entry.name}"
+    lines = [f"  {entry.service}:", "    build:", f"      context: {context}",
+             "      args:", f"        BASE_IMAGE: {base}"]
+    lines += [f"        {var}: ${{{var}:-{pins[var]}}}" for var in entry.pin_vars]
+    image = f"{REGISTRY_PREFIX}{name}:${{{entry.version_var}:-{pins[entry.version_var]}}}"
+    lines += ['        BUILDKIT_INLINE_CACHE: "1"',
+              "      cache_from:", f"        - {registry_cache_from(name)}",
+              "      tags:", f"        - {REGISTRY_PREFIX}{name}:latest",
+              "      labels:", f'        {TEST_LABEL}: "1"', f"    image: {image}"]
+    if entry.client:  # the client file says which client it is, as docker/<client>.yml does
+        lines += ["    environment:", f"      {_components.CLIENT_SETTING}: {entry.client}"]
+    if entry.init_service:  # compose.yml's one-shot: the same image, never built or pulled
+        lines += [f"  {entry.init_service}:", f"    image: {image}",
+                  "    pull_policy: never", '    command: ["init"]', '    restart: "no"']
+    return lines
+
+
+def fixture_files(project: str, base: str, pins: dict[str, str],
+                  components=None) -> dict[str, str]:
+    """{path in the project: text} of a fixture project, wired like compose.yml: a service
+    per component; the execution clients' service (and its one-shot) `extends` the
+    client file docker/${EXECUTION_CLIENT:-<default>}.yml, one per client, each with its
+    own image and its build context relative to that file (../<name>)."""
+    from tasks import _components
+
+    entries = list(components or _components.all_components())
+    default = next((e.client for e in entries if e.client), None)
     lines = ["services:"]
-    for entry in components or _components.all_components():
-        name = f"{project}-{entry.name}"
-        lines += [f"  {entry.service}:", "    build:", f"      context: ./{entry.name}",
-                  "      args:", f"        BASE_IMAGE: {base}"]
-        lines += [f"        {var}: ${{{var}:-{pins[var]}}}" for var in entry.pin_vars]
-        # named, tagged and cached like compose.yml's: IMAGE_REGISTRY in front, :latest too
-        image = f"{REGISTRY_PREFIX}{name}:${{{entry.version_var}:-{pins[entry.version_var]}}}"
-        lines += ['        BUILDKIT_INLINE_CACHE: "1"',
-                  "      cache_from:", f"        - {registry_cache_from(name)}",
-                  "      tags:", f"        - {REGISTRY_PREFIX}{name}:latest",
-                  "      labels:", f'        {TEST_LABEL}: "1"', f"    image: {image}"]
-        if entry.init_service:  # compose.yml's one-shot: the same image, never built or pulled
-            lines += [f"  {entry.init_service}:", f"    image: {image}",
-                      "    pull_policy: never", '    command: ["init"]', '    restart: "no"']
-    return "\n".join(lines) + "\n"
+    clients: dict[str, list[str]] = {}
+    shared: list = []
+    for entry in entries:
+        if entry.client:
+            clients.setdefault(entry.client, ["services:"]).extend(
+                _service_lines(entry, project, base, pins, f"../{entry.name}"))
+            if entry.service not in (e.service for e in shared):
+                shared.append(entry)
+            continue
+        lines += _service_lines(entry, project, base, pins, f"./{entry.name}")
+    setting = _components.CLIENT_SETTING
+    for entry in shared:
+        for service in filter(None, (entry.service, entry.init_service)):
+            lines += [f"  {service}:", "    extends:",
+                      f"      file: ./docker/${{{setting}:-{default}}}.yml",
+                      f"      service: {service}"]
+    files = {"compose.yml": "\n".join(lines) + "\n"}
+    files.update({f"docker/{client}.yml": "\n".join(text) + "\n"
+                  for client, text in clients.items()})
+    return files
+
+
+def fixture_compose(project: str, base: str, pins: dict[str, str], components=None) -> str:
+    """compose.yml of a fixture project (`fixture_files` has the client files too)."""
+    return fixture_files(project, base, pins, components)["compose.yml"]
 
 
 @dataclass
@@ -209,16 +248,18 @@ class FixtureProject:
     def compose_file(self) -> Path:
         return self.path / "compose.yml"
 
-    def repo(self, service: str) -> str:
+    def repo(self, service: str, client: str | None = None) -> str:
+        """The image repository of SERVICE's component in use with CLIENT (None: the
+        default client)."""
         from tasks import _components
 
-        return f"{self.name}-{_components.by_service(service).name}"
+        return f"{self.name}-{_components.by_service(service, client).name}"
 
-    def image(self, service: str, version: str | None = None) -> str:
+    def image(self, service: str, version: str | None = None, client: str | None = None) -> str:
         from tasks import _components
 
-        entry = _components.by_service(service)
-        return f"{self.repo(service)}:{version or self.pins[entry.version_var]}"
+        entry = _components.by_service(service, client)
+        return f"{self.repo(service, client)}:{version or self.pins[entry.version_var]}"
 
     def write(self, base: str, dockerfiles: dict[str, str] | None = None) -> FixtureProject:
         """Write compose.yml and a Dockerfile per component (a given one is formatted
@@ -230,26 +271,32 @@ class FixtureProject:
             (self.path / entry.name).mkdir(parents=True, exist_ok=True)
             (self.path / entry.name / "Dockerfile").write_text(
                 given.format(name=self.name) if given else fixture_dockerfile(entry, self.name))
-        self.compose_file.write_text(fixture_compose(self.name, base, self.pins))
+        for relative, text in fixture_files(self.name, base, self.pins).items():
+            (self.path / relative).parent.mkdir(parents=True, exist_ok=True)
+            (self.path / relative).write_text(text)
         self.env = {"COMPOSE_FILE": str(self.compose_file), "COMPOSE_PROJECT_NAME": self.name}
         return self
 
     def enter(self, monkeypatch) -> FixtureProject:
         """Point COMPOSE_FILE and COMPOSE_PROJECT_NAME at this project (as a user of their
         own compose file would); its pins, not the caller's shell, decide the versions."""
+        from tasks import _components
+
         for key, value in self.env.items():
             monkeypatch.setenv(key, value)
-        for key in self.pins:
+        for key in (*self.pins, _components.CLIENT_SETTING):
             monkeypatch.delenv(key, raising=False)
         return self
 
-    def build(self, *services: str) -> FixtureProject:
-        """`docker compose build SERVICES` of this project, whatever the caller's env."""
-        from tasks import _compose
+    def build(self, *services: str, client: str | None = None) -> FixtureProject:
+        """`docker compose build SERVICES` of this project, whatever the caller's env; with
+        CLIENT, that execution client's (EXECUTION_CLIENT in compose's environment)."""
+        from tasks import _components, _compose
 
         with pytest.MonkeyPatch.context() as patch:
             self.enter(patch)
-            _compose.run_compose(Context(), "build", *services, hide=True)
+            env = {_components.CLIENT_SETTING: client} if client else None
+            _compose.run_compose(Context(), "build", *services, env=env, hide=True)
         return self
 
 
@@ -327,17 +374,25 @@ class FakeGitHub:
         handler.wfile.write(payload)
 
     def add_repo(self, repo: str, tags: dict[str, str], annotated=(), gomod=None,
-                 prefixes=("", "op-node/v"), page_size: int | None = None) -> None:
+                 prefixes=None, page_size: int | None = None) -> None:
         """Serve a repository's tags like GitHub does (additive helper for source tests).
 
         `tags` maps tag name -> commit SHA; names in `annotated` point at a tag object
         served at /git/tags/{sha}. `gomod` is go.mod text for every commit, or a dict
         {commit: text}, served by the contents endpoint at ?ref=<commit>. Each prefix gets
         a matching-refs listing (sorted by name, as GitHub does), split into pages of
-        `page_size` linked with Link rel="next". Calling it again replaces the listings.
+        `page_size` linked with Link rel="next"; by default "" and every namespaced tag prefix
+        of the table (op-node/v, op-reth/v: the monorepo's, or a fork's of it).
+        Calling it again replaces the listings.
         """
         import base64
         import hashlib
+
+        from tasks import _components
+
+        if prefixes is None:
+            prefixes = ("", *dict.fromkeys(e.tag_prefix for e in _components.all_components()
+                                           if e.tag_namespace))
 
         refs = []
         for name in sorted(tags):

@@ -18,6 +18,7 @@ from tests.helpers import (
     assert_one_line_error,
     inv,
     inv_process,
+    need,
     remove_images,
 )
 
@@ -339,7 +340,8 @@ def test_build_resolves_in_the_configured_upstream_repository(github_api, tmp_pa
 
 # ------------------------------------------------------------------ bad input, in one line
 @pytest.mark.parametrize("version, where", [
-    ("v1.21.0", "`inv build.op-node --version v1.21.0`"),
+    ("v1.21.0", "`inv build.op-node --version v1.21.0` or `inv build.op-reth --version "
+                "v1.21.0`"),
     ("1.39.3", "`inv build.execution --version 1.39.3`"),
 ])
 def test_inv_build_with_a_version_points_at_the_component_task(version, where):
@@ -393,6 +395,17 @@ def test_the_production_dockerfiles_bases_are_found():
         "nethermind/nethermind:1.39.3"]
 
 
+def test_the_op_reth_dockerfiles_base_is_found():
+    """op-reth's image builds FROM OP Labs' us-docker.pkg.dev/oplabs-tools-artifacts/
+    images/op-reth:vX.Y.Z (optimism docker-bake.hcl, target op-reth; CONTRACTS-17): the
+    name a stand-in left by the rehearsal would carry."""
+    path = ROOT / "docker" / "op-reth" / "Dockerfile"
+    if not path.is_file():
+        need("docker/op-reth/Dockerfile (the op-reth image) is not in this checkout")
+    assert _dockerfile.base_images(path.read_text(), {"OP_RETH_VERSION": "v2.10.0"}) == [
+        "us-docker.pkg.dev/oplabs-tools-artifacts/images/op-reth:v2.10.0"]
+
+
 @pytest.fixture
 def standin(engine, base_image, tmp_path):
     """An image carrying the rehearsal's stand-in label under a name of the test's own
@@ -424,3 +437,81 @@ def test_a_stand_in_left_under_a_base_name_stops_the_build(engine, fixture_proje
     assert not engine.images.list(name=project.repo("base-op-node"))
     done = inv("build.execution", "--progress", "quiet")
     assert done.returncode == 0, done.stderr
+
+
+# ------------------------------------------------------------------ the execution client
+@pytest.mark.parametrize("client", ["nethermind", "op-reth"])
+def test_inv_build_builds_op_node_and_the_client_in_use(engine, fixture_project, client):
+    """`inv build` builds what the stack runs: op-node and the client EXECUTION_CLIENT
+    selects (through compose's extends of docker/<client>.yml), never the other one, and
+    its audit names the client. On 83371fe the audit's rows named no client."""
+    from tasks import _components
+
+    project = fixture_project()
+    other = next(c for c in _components.clients() if c != client)
+    done = inv("build", "--progress=quiet", env={"EXECUTION_CLIENT": client})
+    assert done.returncode == 0, done.stdout + done.stderr
+    ours = project.image("base-execution", client=client)
+    assert engine.images.get(project.image("base-op-node"))
+    assert engine.images.get(ours).labels[TEST_LABEL] == "1"
+    assert not engine.images.list(name=project.repo("base-execution", other))
+    label = _components.by_service("base-execution", client).label
+    audit_table = done.stdout[done.stdout.index("SERVICE"):]
+    assert f"base-execution ({label})" in audit_table and ours in audit_table
+
+
+def test_build_op_reth_resolves_its_monorepo_tags_whatever_env_says(engine, fixture_project,
+                                                                   github_api):
+    """`inv build.op-reth --version v2.10` resolves among the monorepo's `op-reth/v...`
+    tags (beside op-node's and other components'), and builds with EXECUTION_CLIENT=op-reth
+    in compose's environment though .env selects Nethermind; the image is tagged vX.Y.Z.
+    On 83371fe there was no build.op-reth."""
+    github_api.add_repo(OPTIMISM, {"op-node/v1.21.0": "12" * 20, "op-reth/v2.10.0": "34" * 20,
+                                   "op-reth/v2.9.3": "56" * 20, "op-reth/v2.10.1-rc.1": "78" * 20,
+                                   "op-batcher/v2.10.9": "9a" * 20},
+                        annotated={"op-reth/v2.10.0"}, gomod=GOMOD)
+    project = fixture_project()
+    (project.path / ".env").write_text("EXECUTION_CLIENT=nethermind\n")
+    done = inv("build.op-reth", "--version", "v2.10", "--progress=quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "resolved op-reth v2.10 -> op-reth/v2.10.0" in done.stderr
+    image = engine.images.get(project.image("base-execution", "v2.10.0", client="op-reth"))
+    assert image.labels["org.opencontainers.image.version"] == "v2.10.0"
+    assert f"/repos/{OPTIMISM}/git/matching-refs/tags/op-reth/v" in \
+        [r["path"] for r in github_api.requests]
+    assert not engine.images.list(name=project.repo("base-execution", "nethermind"))
+    # and build.execution builds Nethermind's, though the shell selects op-reth
+    nethermind = inv("build.execution", "--progress=quiet", env={"EXECUTION_CLIENT": "op-reth"})
+    assert nethermind.returncode == 0, nethermind.stdout + nethermind.stderr
+    assert engine.images.get(project.image("base-execution", client="nethermind"))
+
+
+@pytest.mark.parametrize("args", [("build",), ("build.op-node",), ("audit.sizes",),
+                                  ("clean.images", "--dry-run"), ("release",),
+                                  ("source.outdated",)])
+def test_a_wrong_execution_client_is_one_line_from_every_task(fixture_project, args):
+    """Compose cannot open docker/geth.yml; every task that reads the compose config says
+    so in one line naming the clients (on 83371fe: compose's own `open .../geth.yml`)."""
+    fixture_project()
+    line = assert_one_line_error(inv(*args, env={"EXECUTION_CLIENT": "geth"}))
+    assert line == ("error: EXECUTION_CLIENT='geth' is not an execution client this kit runs: "
+                    "set it to nethermind or op-reth (or leave it unset for nethermind)"), line
+
+
+def test_build_op_reth_in_a_project_without_its_client_file_builds_nothing(engine,
+                                                                          fixture_project):
+    """A compose project of one's own whose base-execution extends no client file (as
+    compose.yml before #17): EXECUTION_CLIENT changes nothing there, so build.op-reth
+    would build Nethermind's image under op-reth's name; it says so in one line."""
+    from tasks import _components
+    from tests.helpers import fixture_compose
+
+    project = fixture_project()
+    plain = [dataclasses.replace(e, client=None) for e in _components.in_use()]
+    project.compose_file.write_text(fixture_compose(project.name, "unused:1", project.pins,
+                                                    plain))
+    line = assert_one_line_error(inv("build.op-reth", "--progress=quiet"))
+    assert line.startswith("error: EXECUTION_CLIENT=op-reth selects nethermind in the "
+                           f"compose project ({project.compose_file}): its base-execution "
+                           "does not extend docker/op-reth.yml"), line
+    assert not engine.images.list(name=project.repo("base-execution", "nethermind"))

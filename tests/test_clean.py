@@ -339,3 +339,22 @@ def test_clean_images_refuses_a_release_file_that_is_not_there(tmp_path):
     done = inv("clean.images", "--release-file", str(tmp_path / "nope.yml"))
     assert done.returncode == 1 and done.stderr.count("\n") == 1
     assert done.stderr.startswith(f"error: --release-file '{tmp_path / 'nope.yml'}' is no file")
+
+
+def test_clean_images_keeps_the_pinned_image_of_the_client_not_in_use(engine, fixture_project):
+    """With Nethermind in use, op-reth's pinned image stays (switching back needs it) and
+    only its older tags may go; on 83371fe the kit knew one execution image, and
+    op-reth's repository was not even looked at. A dry run: nothing is removed."""
+    project = fixture_project().build().build(client="op-reth")
+    pinned = project.image("base-execution", client="op-reth")
+    older = [project.image("base-execution", v, client="op-reth") for v in ("v0.8.0", "v0.9.0")]
+    for ref in older:
+        engine.images.get(pinned).tag(*ref.rsplit(":", 1))
+    done = inv("clean.images", "--keep", "0", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert f"keep    {pinned}  (pinned for EXECUTION_CLIENT=op-reth, not in use)" in done.stdout
+    assert f"keep    {project.image('base-execution')}  (pinned in the compose config)" \
+        in done.stdout
+    for ref in older:
+        assert f"would remove {ref}" in done.stdout
+    assert all(engine.images.get(ref) for ref in [pinned, *older])

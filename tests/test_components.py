@@ -14,7 +14,7 @@ import tasks
 from tasks import _components, _versions, doctor, source
 from tasks._components import Component, Probe
 from tasks._errors import KitError
-from tests.helpers import TEST_LABEL, inv
+from tests.helpers import ROOT, TEST_LABEL, inv, need
 
 # A fixture component: v-prefixed tags without a namespace (v1.3.0), a commit pin and a
 # Go pin under names of its own, a binary on PATH.
@@ -44,7 +44,8 @@ def test_the_table_holds_each_components_facts():
     assert op_node.pin_vars == ("OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION")
     assert execution.pin_vars == ("NETHERMIND_VERSION",) and execution.tag_prefix == ""
     assert op_node.folder == _components.ROOT / "docker" / "op-node"
-    assert all((entry.folder / "Dockerfile").is_file() for entry in _components.all_components())
+    assert all((entry.folder / "Dockerfile").is_file() for entry in _components.all_components()
+               if entry.name != "op-reth")  # docker/op-reth/: test_every_client_has_its_files
     assert execution.probe.binary == "/nethermind/nethermind"
     assert op_node.probe.binary == "/usr/local/bin/op-node"
     assert op_node.pins("v1.2.3", "ab" * 20, "1.26") == {
@@ -56,13 +57,122 @@ def test_the_table_holds_each_components_facts():
         "inv source.pin --component execution --version 2.2.1"
 
 
+def test_op_reth_is_a_second_client_on_the_execution_service():
+    """CONTRACTS-17 #4: the op-reth entry, the client field, and "components in use".
+    Upstream facts: op-reth's tags are op-reth/vX.Y.Z in ethereum-optimism/optimism
+    (release page op-reth/v2.10.0), its binary /usr/local/bin/op-reth (optimism
+    rust/op-reth/DockerfileOp @0ddd0724). On 83371fe the table had no clients."""
+    op_node, nethermind, op_reth = (_components.get(n) for n in ("op-node", "execution",
+                                                                 "op-reth"))
+    assert _components.CLIENT_SETTING == "EXECUTION_CLIENT"
+    assert (op_node.client, nethermind.client, op_reth.client) == (None, "nethermind", "op-reth")
+    assert (op_reth.service, op_reth.upstream, op_reth.tag_prefix, op_reth.version_var) == \
+        ("base-execution", "ethereum-optimism/optimism", "op-reth/v", "OP_RETH_VERSION")
+    assert op_reth.pin_vars == ("OP_RETH_VERSION",) and op_reth.label == "op-reth"
+    assert op_reth.probe.binary == "/usr/local/bin/op-reth"
+    assert op_reth.init_service == nethermind.init_service == "base-execution-init"
+    assert _versions.parse_tag("op-reth", "op-reth/v2.10.0").version == "v2.10.0"
+    assert _versions.parse_tag("op-reth", "op-node/v2.10.0") is None
+    assert _components.clients() == ["nethermind", "op-reth"]
+    assert _components.default_client() == "nethermind"
+    assert [e.name for e in _components.in_use()] == ["op-node", "execution"]
+    assert [e.name for e in _components.in_use("op-reth")] == ["op-node", "op-reth"]
+    assert _components.services("op-reth") == ["base-op-node", "base-execution"]
+    assert _components.by_service("base-execution", "op-reth") is op_reth
+    assert _components.by_service("base-execution") is nethermind
+    assert _components.check_client("") == "nethermind"
+    with pytest.raises(KitError) as bad:
+        _components.in_use("geth")
+    assert bad.value.reason == ("EXECUTION_CLIENT='geth' is not an execution client this kit "
+                                "runs: set it to nethermind or op-reth (or leave it unset for "
+                                "nethermind)")
+    # the .NET ICU check is Nethermind's, not every image's
+    assert any("ICU" in sign for sign in nethermind.library_errors)
+    assert op_reth.library_errors == () == op_node.library_errors
+    assert _components.pin_command(op_reth, "v2.10.0") == \
+        "inv source.pin --component op-reth --version v2.10.0"
+
+
+# NETWORK (op-node's name) -> op-reth's --chain name (CONTRACTS-17 #5). op-reth's names:
+# fixed `optimism`, `optimism-sepolia` (optimism rust/op-reth/crates/chainspec/src/
+# superchain/chain_spec_macro.rs @399b85e3), registry chains as <name> on mainnet and
+# <name>-<superchain> otherwise (chain_specs.rs @12529c14: ink, unichain, soneium, zora
+# on mainnet; soneium-minato, unichain, ink on sepolia). op-node's are <chain>-<superchain>.
+CHAIN_NAMES = {
+    "op-mainnet": "optimism", "op-sepolia": "optimism-sepolia",
+    "unichain-mainnet": "unichain", "unichain-sepolia": "unichain-sepolia",
+    "ink-mainnet": "ink", "ink-sepolia": "ink-sepolia",
+    "soneium-mainnet": "soneium", "soneium-minato-sepolia": "soneium-minato-sepolia",
+    "zora-mainnet": "zora", "worldchain-sepolia": "worldchain-sepolia",
+    "settlus-mainnet-mainnet": "settlus-mainnet", "optimism": "optimism",
+}
+OP_RETH_ENTRYPOINT = ROOT / "docker" / "op-reth" / "entrypoint.sh"
+
+
+def test_the_table_maps_network_names_to_op_reths_chain_names():
+    networks = _components.get("op-reth").networks
+    assert {name: networks.client_name(name) for name in CHAIN_NAMES} == CHAIN_NAMES
+    assert networks.check_command("op-sepolia") == [
+        "/usr/local/bin/op-reth", "dump-genesis", "--chain", "optimism-sepolia"]
+    assert networks.custom == "OP_RETH_CHAIN" and networks.setting == "NETWORK"
+
+
+def _shell_mapping(script: str) -> str:
+    """The entry point's NETWORK -> chain mapping, as a shell snippet that prints it: its
+    function `chain_name`/`op_reth_chain` (given the name) when it has one, else the
+    `case "$NETWORK" in ... esac` block that sets `mapped`."""
+    import re
+
+    for function in ("chain_name", "op_reth_chain", "map_chain"):
+        found = re.search(rf"^{function}\(\)\s*\{{.*?^\}}", script, re.S | re.M)
+        if found:
+            return found.group(0) + f'\n{function} "$NETWORK"\n'
+    found = re.search(r'^case "\$NETWORK" in\n(?:(?!^esac).)*?mapped=.*?^esac$', script,
+                      re.S | re.M)
+    assert found, "docker/op-reth/entrypoint.sh maps NETWORK nowhere this test can find"
+    return found.group(0) + '\necho "$mapped"\n'
+
+
+def test_op_reths_entry_point_maps_names_as_the_table_does():
+    """One mapping, in the table; the entry point's shell copy must agree, name by name
+    (doctor asks the built image with the table's name, the container starts with the
+    entry point's)."""
+    import subprocess
+
+    if not OP_RETH_ENTRYPOINT.is_file():
+        need(f"{OP_RETH_ENTRYPOINT.relative_to(ROOT)} (the op-reth image, CONTRACTS-17 #5) "
+             "is not in this checkout")
+    snippet = _shell_mapping(OP_RETH_ENTRYPOINT.read_text())
+    networks = _components.get("op-reth").networks
+    for network, chain in CHAIN_NAMES.items():
+        done = subprocess.run(["sh", "-euc", snippet], capture_output=True, text=True,
+                              env={"NETWORK": network, "PATH": "/bin:/usr/bin"}, timeout=10)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == chain == networks.client_name(network), network
+
+
+def test_every_client_has_its_compose_file_and_folder():
+    """CONTRACTS-17 #2: each client's own file docker/<client>.yml, which compose.yml
+    extends, holds its version pin and says which client it is, and its image's folder
+    has a Dockerfile."""
+    for entry in (e for e in _components.all_components() if e.client):
+        client_file = ROOT / "docker" / f"{entry.client}.yml"
+        if not client_file.is_file():
+            need(f"docker/{entry.client}.yml (the compose wiring, CONTRACTS-17 #2) is not in "
+                 "this checkout")
+        text = client_file.read_text()
+        assert f"${{{entry.version_var}:-" in text, client_file
+        assert f"EXECUTION_CLIENT: {entry.client}" in text, client_file
+        assert (entry.folder / "Dockerfile").is_file(), entry.folder
+
+
 def test_the_namespace_and_config_defaults_come_from_the_table(sidecar):
     ns = tasks.make_namespace()
     assert {"op-node", "execution", "sidecar", "all"} <= set(ns.collections["build"].tasks)
     config = ns.configuration()
     assert config["audit"]["budgets"]["base-sidecar"] == "50MB"
     assert config["source"]["sidecar_repo"] == "example-org/sidecar"
-    with pytest.raises(KitError, match="use op-node, execution or sidecar"):
+    with pytest.raises(KitError, match="use op-node, execution, op-reth or sidecar"):
         _components.get("nope")
 
 

@@ -306,3 +306,65 @@ def test_unbuilt_images_warn_and_doctor_output_is_one_line_per_check(engine, fix
     image_lines = [line for line in lines if "image base-" in line]
     assert len(image_lines) == 2 and all(line.startswith("warn") for line in image_lines)
     assert all(line.split()[0] in {"ok", "warn", "fail", "skip", "fix:"} for line in lines)
+
+
+# ------------------------------------------------------------------ the execution client
+def _client_config(client: str | None, **env: str) -> dict:
+    """A resolved config as compose gives it with docker/<client>.yml extended: the
+    client's pins only, and EXECUTION_CLIENT in base-execution's environment."""
+    args = {"op-reth": {"OP_RETH_VERSION": "v2.10.0"}}.get(client, {"NETHERMIND_VERSION":
+                                                                    "1.39.3"})
+    environment = {**({"EXECUTION_CLIENT": client} if client else {}), **env}
+    return {"services": {
+        "base-op-node": {"build": {"args": {"OP_NODE_VERSION": "v1.21.0",
+                                            "OP_NODE_COMMIT": "2ad3799" + "0" * 33,
+                                            "GO_VERSION": "1.26"}},
+                         "environment": {"OP_NODE_NETWORK": env.get("NETWORK", "")}},
+        "base-execution": {"build": {"args": args}, "environment": environment}}}
+
+
+@pytest.mark.parametrize("client, label, pinned", [
+    ("op-reth", "op-reth", "op-reth v2.10.0"), ("nethermind", "Nethermind", "Nethermind 1.39.3"),
+    (None, "Nethermind", "Nethermind 1.39.3"),  # a project that does not say: the default
+])
+def test_doctor_names_the_client_and_pins_only_what_it_runs(client, label, pinned):
+    """The client check names the client in use; the pins check asks the pins of op-node
+    and that client only (on 83371fe an op-reth stack missed NETHERMIND_VERSION)."""
+    probe = doctor.EngineProbe(config=_client_config(client))
+    named = doctor.check_client(probe, None)
+    assert named.status == "ok" and named.detail.startswith(f"execution client {label} ")
+    other = "op-reth" if client == "op-reth" else "nethermind"
+    assert f"EXECUTION_CLIENT={'nethermind' if other == 'op-reth' else 'op-reth'} runs" \
+        in named.detail
+    pins = doctor.check_pins(probe, None)
+    assert pins.status == "ok" and pins.detail.endswith(pinned), pins
+    assert doctor.missing_pins(probe.config) == []
+
+
+def test_a_client_compose_cannot_open_fails_the_client_check_in_one_line():
+    reason = ("EXECUTION_CLIENT='geth' is not an execution client this kit runs: set it to "
+              "nethermind or op-reth (or leave it unset for nethermind)")
+    check = doctor.check_client(doctor.EngineProbe(errors={"config": reason}), None)
+    assert (check.status, check.detail) == ("fail", reason)
+    assert "nethermind or op-reth" in check.fix
+    bad = doctor.check_client(doctor.EngineProbe(config=_client_config("geth")), None)
+    assert (bad.status, bad.detail) == ("fail", reason)
+    other = doctor.check_client(doctor.EngineProbe(errors={"config": "yaml: line 3"}), None)
+    assert other.status == "skip"
+
+
+def test_a_dropped_chain_needs_only_the_config_files_of_the_client_in_use():
+    """With Nethermind in use, OP_RETH_CHAIN is not asked for (and the other way round):
+    the custom chain is op-node's file plus the running client's own."""
+    nethermind = _client_config("nethermind", NETWORK="lisk-sepolia",
+                                NETHERMIND_CONFIG="/chain-config/nethermind.json")
+    nethermind["services"]["base-op-node"]["environment"]["OP_NODE_ROLLUP_CONFIG"] = \
+        "/chain-config/rollup.json"
+    assert doctor.check_network(doctor.EngineProbe(config=nethermind), None).status == "ok"
+    op_reth = _client_config("op-reth", NETWORK="lisk-sepolia", OP_RETH_CHAIN="")
+    op_reth["services"]["base-op-node"]["environment"]["OP_NODE_ROLLUP_CONFIG"] = \
+        "/chain-config/rollup.json"
+    check = doctor.check_network(doctor.EngineProbe(config=op_reth), None)
+    assert check.status == "fail" and check.detail.endswith("OP_RETH_CHAIN is not set")
+    assert "OP_RETH_CHAIN=/chain-config/<op-reth>.json" in check.fix
+    assert "NETHERMIND_CONFIG" not in check.fix

@@ -239,3 +239,90 @@ def test_no_running_stack_is_said_so(engine, fixture_project):
     fixture_project()
     checks = _by_name(doctor.run_checks(Context(), checks=[doctor.check_stack]))
     assert checks["stack"].status == "skip" and "not running" in checks["stack"].detail
+
+
+# ------------------------------------------------------------------ the execution client
+# op-reth's image shape (optimism rust/op-reth/DockerfileOp: the binary at
+# /usr/local/bin/op-reth); `dump-genesis --chain NAME` exits 0 for a chain it knows and
+# non-zero otherwise (chainspec.rs chain_value_parser: a name, else a genesis file).
+OP_RETH = """\
+ARG BASE_IMAGE
+FROM ${{BASE_IMAGE}}
+ARG OP_RETH_VERSION
+ENV OP_RETH_VERSION=${{OP_RETH_VERSION}}
+COPY op-reth /usr/local/bin/op-reth
+"""
+FAKE_OP_RETH = """\
+#!/bin/sh
+if [ "$1" = dump-genesis ] && [ "$2" = --chain ]; then
+  case "$3" in
+    optimism|optimism-sepolia|unichain|unichain-sepolia|ink-sepolia) echo '{}'; exit 0 ;;
+  esac
+  echo "error: invalid value '$3' for '--chain <CHAIN_OR_PATH>'" >&2
+  exit 2
+fi
+echo "reth Version: $OP_RETH_VERSION"
+"""
+
+
+@pytest.fixture(scope="module")
+def built_op_reth(module_project):
+    """The fixture stack with op-reth as its client, built once for the module."""
+    project = module_project(dockerfiles={"op-reth": OP_RETH})
+    script = project.path / "op-reth" / "op-reth"
+    script.write_text(FAKE_OP_RETH)
+    script.chmod(0o755)
+    return project.build(client="op-reth")
+
+
+def _op_reth_override(network: str, chain: str = "") -> str:
+    return (f"services:\n  base-op-node:\n    environment:\n      OP_NODE_NETWORK: '{network}'\n"
+            f"  base-execution:\n    environment:\n      NETWORK: '{network}'\n"
+            f"      OP_RETH_CHAIN: '{chain}'\n")
+
+
+@pytest.mark.parametrize("network, chain, status, said", [
+    ("op-sepolia", "", "ok", "NETWORK=op-sepolia (as op-reth's optimism-sepolia): "),
+    ("unichain-mainnet", "", "ok", "NETWORK=unichain-mainnet (as op-reth's unichain): "),
+    ("ink-sepolia", "", "ok", "NETWORK=ink-sepolia: "),
+    ("zora-sepolia", "", "fail", "NETWORK=zora-sepolia: op-reth in "),
+    ("zora-sepolia", "unichain", "ok", "OP_RETH_CHAIN=unichain: "),
+    ("zora-sepolia", "/chain-config/genesis.json", "ok", "runs from that file"),
+])
+def test_doctor_names_op_reth_and_asks_it_for_the_network(
+        engine, built_op_reth, monkeypatch, tmp_path, network, chain, status, said):
+    """With EXECUTION_CLIENT=op-reth, doctor says so, probes op-reth's binary (its image,
+    not Nethermind's), checks its pin, and asks op-reth itself whether it knows NETWORK,
+    mapped to op-reth's name as its entry point does. On 83371fe doctor knew Nethermind
+    only: its config folder was looked for in op-reth's image."""
+    built_op_reth.enter(monkeypatch)
+    monkeypatch.setenv("EXECUTION_CLIENT", "op-reth")
+    _override(built_op_reth, monkeypatch, tmp_path, _op_reth_override(network, chain))
+    checks = _by_name(doctor.run_checks(
+        Context(), probe_labels={TEST_LABEL: "1"},
+        checks=[doctor.check_client, doctor.check_pins, doctor.check_images,
+                doctor.check_network_names]))
+    assert checks["client"].status == "ok"
+    assert checks["client"].detail.startswith("execution client op-reth (EXECUTION_CLIENT: "
+                                              "op-reth; `inv build.op-reth` builds it)")
+    assert checks["pins"].status == "ok" and "op-reth v1.0.0" in checks["pins"].detail
+    assert "Nethermind" not in checks["pins"].detail
+    image = checks["image base-execution"]
+    assert image.status == "ok", image
+    ref = built_op_reth.image("base-execution", client="op-reth")
+    assert image.detail == f"{ref} (op-reth): reth Version: v1.0.0"
+    named = checks["network base-execution"]
+    assert (named.status, said in named.detail) == (status, True), named
+    if status == "fail":
+        assert "does not know it" in named.detail and "OP_RETH_CHAIN" in named.fix
+        assert "dump-genesis --chain zora-sepolia" in named.fix
+
+
+def test_a_wrong_client_fails_doctors_client_check_in_one_line(fixture_project):
+    fixture_project()
+    done = inv("doctor", env={"EXECUTION_CLIENT": "geth"})
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.split()[1:2] == ["client"])
+    assert line.startswith("fail  client") and line.endswith(
+        "EXECUTION_CLIENT='geth' is not an execution client this kit runs: set it to "
+        "nethermind or op-reth (or leave it unset for nethermind)"), line

@@ -13,7 +13,7 @@ from tests.helpers import ROOT, inv, inv_process
 # The whole namespace, as README's "Tasks" section lists it: a task added, renamed or
 # dropped changes this set (and the README with it).
 EXPECTED = {
-    "build.all", "build.op-node", "build.execution",
+    "build.all", "build.op-node", "build.execution", "build.op-reth",
     "source.tags", "source.resolve", "source.pin", "source.outdated", "source.clone",
     "source.forks",
     "audit.sizes", "audit.layers",

@@ -168,16 +168,27 @@ def test_build_push_pushes_both_tags_and_prints_the_digest(engine, registry, fix
     assert f"{registry.address}/{repository}@{digest}" in image.attrs["RepoDigests"]
 
 
+@pytest.mark.parametrize("client", [None, "op-reth"])
 def test_release_pins_the_digests_and_a_node_host_runs_them_without_building(
-        engine, registry, fixture_project, monkeypatch, tmp_path):
+        engine, registry, fixture_project, monkeypatch, tmp_path, client):
+    """The release builds, pushes and pins what the stack runs: op-node and the client
+    EXECUTION_CLIENT selects (with op-reth: its image, and the file names the client the
+    node host must set; on 83371fe every component was released, whatever the client)."""
     project = fixture_project()
     monkeypatch.setenv("IMAGE_REGISTRY", registry.address)
+    setting = {_components.CLIENT_SETTING: client} if client else {}
     pinned = tmp_path / "compose.release.yml"
-    ran = inv("release", "--output", str(pinned), "--progress", "quiet")
+    ran = inv("release", "--output", str(pinned), "--progress", "quiet", env=setting)
     assert ran.returncode == 0, ran.stderr
     text = pinned.read_text()
     digests = {}
     for entry in _components.all_components():
+        if entry not in _components.in_use(client):
+            assert registry.tags(f"{project.name}-{entry.name}") == []  # not built, not pushed
+    assert _release.release_client(pinned) == (client or "nethermind")
+    if client:
+        assert f"EXECUTION_CLIENT={client} docker compose -f" in ran.stdout
+    for entry in _components.in_use(client):
         repository = f"{project.name}-{entry.name}"
         digest = _manifest_digest(registry, repository, project.pins[entry.version_var])
         digests[entry.service] = f"{registry.address}/{repository}@{digest}"
@@ -189,7 +200,7 @@ def test_release_pins_the_digests_and_a_node_host_runs_them_without_building(
     # a node host: nothing built, nothing cached; pull by digest, run the exact image
     _forget(engine, project)
     files = ["-f", str(project.compose_file), "-f", str(pinned)]
-    env = {**project.env, "PATH": __import__("os").environ["PATH"]}
+    env = {**project.env, "PATH": __import__("os").environ["PATH"], **setting}
     del env["COMPOSE_FILE"]
     pull = subprocess.run(["docker", "compose", *files, "pull", "--quiet"], env=env,
                           capture_output=True, text=True, timeout=300)
@@ -198,6 +209,7 @@ def test_release_pins_the_digests_and_a_node_host_runs_them_without_building(
                                         "json"], env=env, capture_output=True, text=True,
                                        check=True).stdout)
     assert config["services"]["base-op-node"]["image"] == digests["base-op-node"]
+    assert config["services"]["base-execution"]["image"] == digests["base-execution"]
     out = engine.containers.run(digests["base-op-node"], ["op-node", "--version"],
                                 remove=True, labels={TEST_LABEL: "1"}).decode()
     assert out.startswith(f"op-node version {project.pins[OP_NODE.version_var]}")

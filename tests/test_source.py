@@ -137,7 +137,8 @@ def test_resolve_task_prints_json(upstream):
 @pytest.mark.parametrize("args, words", [
     (("--version", "v1.18.0"), ["v1.18.0 does not exist", "v1.19.4", "v1.16.11"]),
     (("--version", "v1.19.6-synctest.1"), ["malformed", "latest, vX.Y"]),
-    (("--component", "op-geth"), ["unknown component 'op-geth'", "op-node or execution"]),
+    (("--component", "op-geth"), ["unknown component 'op-geth'",
+                                  "op-node, execution or op-reth"]),
 ])
 def test_bad_input_is_one_line(upstream, args, words):
     line = assert_one_line_error(inv_process("source.resolve", *args))  # the real `inv`
@@ -223,13 +224,25 @@ def test_missing_repository_is_a_one_line_404(github_api):
 # ----------------------------------------------------------------------- pin
 @pytest.fixture
 def compose_copy(tmp_path, monkeypatch):
+    """compose.yml in a folder of its own, with the client files it extends
+    (docker/*.yml) beside it as in the checkout."""
     path = tmp_path / "stack" / "compose.yml"
     path.parent.mkdir()
     shutil.copy2(ROOT / "compose.yml", path)
+    for client_file in (ROOT / "docker").glob("*.yml"):
+        (path.parent / "docker").mkdir(exist_ok=True)
+        shutil.copy2(client_file, path.parent / "docker" / client_file.name)
     monkeypatch.setenv("COMPOSE_FILE", str(path))
-    for name in ("OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION", "NETHERMIND_VERSION"):
+    for name in ("OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION", "NETHERMIND_VERSION",
+                 "OP_RETH_VERSION", "EXECUTION_CLIENT"):
         monkeypatch.delenv(name, raising=False)
     return path
+
+
+def stack_files(compose_file: Path) -> list[str]:
+    """Every file of the stack folder (no temporary file may stay behind)."""
+    return sorted(str(p.relative_to(compose_file.parent))
+                  for p in compose_file.parent.rglob("*") if p.is_file())
 
 
 def changed_lines(before: bytes, after: bytes) -> list[tuple[bytes, bytes]]:
@@ -238,15 +251,28 @@ def changed_lines(before: bytes, after: bytes) -> list[tuple[bytes, bytes]]:
     return [(a, b) for a, b in zip(old, new, strict=True) if a != b]
 
 
-def test_read_pins_reads_compose_defaults():
+def all_pins(compose_file: Path) -> dict[str, str]:
+    """The `${VAR:-default}` pins of compose.yml and the client files beside it."""
+    pins: dict[str, str] = {}
+    for path in [compose_file, *sorted((compose_file.parent / "docker").glob("*.yml"))]:
+        pins = {**source.read_pins(path), **pins}
+    return pins
+
+
+def test_read_pins_reads_compose_defaults(monkeypatch):
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
     pins = source.read_pins(ROOT / "compose.yml")
-    assert set(pins) >= {"OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION",
-                         "NETHERMIND_VERSION"}
+    assert set(pins) >= {"OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION"}
     assert re.fullmatch(r"[0-9a-f]{7,40}", pins["OP_NODE_COMMIT"])
+    # a client's own pins: in compose.yml, or in the client file it extends
+    assert set(all_pins(ROOT / "compose.yml")) >= {"NETHERMIND_VERSION"}
+    assert source.candidate_files()[0] == ROOT / "compose.yml"
+    assert set(source.candidate_files()[1:]) == set((ROOT / "docker").glob("*.yml"))
 
 
 def test_pin_rewrites_only_the_pinned_defaults(upstream, compose_copy):
     before = compose_copy.read_bytes()
+    files = stack_files(compose_copy)
     old = source.read_pins(compose_copy)
     done = inv("source.pin", "--version", "v1.16")
     assert done.returncode == 0, done.stderr
@@ -255,21 +281,27 @@ def test_pin_rewrites_only_the_pinned_defaults(upstream, compose_copy):
     pins = source.read_pins(compose_copy)
     assert (pins["OP_NODE_VERSION"], pins["OP_NODE_COMMIT"], pins["GO_VERSION"]) == \
         ("v1.16.11", sha("1.16.11"), "1.24")
-    assert pins["NETHERMIND_VERSION"] == old["NETHERMIND_VERSION"]
+    assert all_pins(compose_copy)["NETHERMIND_VERSION"] == \
+        all_pins(ROOT / "compose.yml")["NETHERMIND_VERSION"]
     after = compose_copy.read_bytes()
     for a, b in changed_lines(before, after):
         assert a.replace(old["OP_NODE_VERSION"].encode(), b"v1.16.11") \
             .replace(old["OP_NODE_COMMIT"].encode(), sha("1.16.11").encode()) \
             .replace(b"GO_VERSION:-" + old["GO_VERSION"].encode(), b"GO_VERSION:-1.24") == b
     assert len(changed_lines(before, after)) == 4  # 3 build args + the image tag
-    assert [p.name for p in compose_copy.parent.iterdir()] == ["compose.yml"]
+    assert stack_files(compose_copy) == files
 
 
 def test_pin_execution_touches_only_nethermind_lines(upstream, compose_copy):
-    before = compose_copy.read_bytes()
+    """Wherever NETHERMIND_VERSION lives (compose.yml, or docker/nethermind.yml that it
+    extends), its lines change and no other."""
+    before = {p: p.read_bytes() for p in compose_copy.parent.rglob("*.yml")}
     done = inv("source.pin", "--component", "execution", "--version", "1.38.0")
     assert done.returncode == 0, done.stderr
-    for a, b in changed_lines(before, compose_copy.read_bytes()):
+    changed = [pair for path, text in before.items()
+               for pair in changed_lines(text, path.read_bytes())]
+    assert changed
+    for a, b in changed:
         assert b"NETHERMIND_VERSION:-1.38.0" in b and b"NETHERMIND_VERSION" in a
 
 
@@ -284,12 +316,13 @@ def test_pin_keeps_crlf_and_mode(upstream, compose_copy):
 
 def test_failed_pin_leaves_compose_intact(upstream, compose_copy):
     before = compose_copy.read_bytes()
+    files = stack_files(compose_copy)
     assert_one_line_error(inv("source.pin", "--version", "v9.9.9"))
     assert compose_copy.read_bytes() == before
     upstream.fail_with(403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0"})
     assert_one_line_error(inv("source.pin"))
     assert compose_copy.read_bytes() == before
-    assert [p.name for p in compose_copy.parent.iterdir()] == ["compose.yml"]
+    assert stack_files(compose_copy) == files
 
 
 def test_pin_is_all_or_nothing_when_a_variable_is_missing(upstream, compose_copy):
@@ -604,3 +637,75 @@ def test_a_short_pin_the_tag_no_longer_matches_stops_before_the_build(engine,
     assert f"op-node/v1.19.5 in {OPTIMISM} is commit {sha('1.19.5')[:12]}" in line
     assert "OP_NODE_COMMIT pins 2ad3799" in line and "inv source.pin --version v1.19.5" in line
     assert not engine.images.list(name=project.repo("base-op-node"))
+
+
+# ------------------------------------------------------------------ op-reth
+OP_RETH_TAGS = {"op-reth/v2.10.0": sha("reth-2.10.0"), "op-reth/v2.9.3": sha("reth-2.9.3"),
+                "op-reth/v2.10.1-rc.1": sha("reth-rc")}
+
+
+@pytest.fixture
+def client_stack(tmp_path, monkeypatch):
+    """A stack wired like compose.yml: base-execution extends docker/<client>.yml, and
+    each client's pins live in its own file (the test fixtures' files, with test pins)."""
+    from tasks import _components
+    from tests.helpers import default_pins, fixture_files
+
+    stack = tmp_path / "stack"
+    for relative, text in fixture_files("stack", "base:1", default_pins()).items():
+        (stack / relative).parent.mkdir(parents=True, exist_ok=True)
+        (stack / relative).write_text(text)
+    monkeypatch.setenv("COMPOSE_FILE", str(stack / "compose.yml"))
+    for name in (*default_pins(), _components.CLIENT_SETTING):
+        monkeypatch.delenv(name, raising=False)
+    return stack
+
+
+def test_op_reth_is_tags_resolve_pin_and_outdated_of_its_own(github_api, client_stack):
+    """op-reth's releases are the monorepo's `op-reth/vX.Y.Z` tags (op-reth/v2.10.0 is
+    the Lagoon release, per its release page); `source.pin --component op-reth` rewrites
+    OP_RETH_VERSION where it lives, docker/op-reth.yml, and nothing else; `outdated`
+    reads the pin with op-reth selected, though .env runs Nethermind. On 83371fe no
+    component had these tags, and pins were looked for in compose.yml only."""
+    github_api.add_repo(OPTIMISM, {**OP_TAGS, **OP_RETH_TAGS},
+                        annotated=ANNOTATED | {"op-reth/v2.10.0"}, gomod=GOMODS)
+    github_api.add_repo(NETHERMIND, NM_TAGS, prefixes=("",))
+    tags = inv("source.tags", "--component", "op-reth", "--pre", "--json")
+    assert tags.returncode == 0, tags.stderr
+    assert [t["tag"] for t in json.loads(tags.stdout)] == [
+        "op-reth/v2.10.1-rc.1", "op-reth/v2.10.0", "op-reth/v2.9.3"]
+    resolved = inv("source.resolve", "--component", "op-reth", "--version", "v2.9", "--json")
+    assert json.loads(resolved.stdout) == {"component": "op-reth", "tag": "op-reth/v2.9.3",
+                                           "version": "v2.9.3", "commit": sha("reth-2.9.3"),
+                                           "go_version": None}
+
+    files = {p: p.read_bytes() for p in client_stack.rglob("*.yml")}
+    client_file = client_stack / "docker" / "op-reth.yml"
+    (client_stack / ".env").write_text("EXECUTION_CLIENT=nethermind\n")
+    pinned = inv("source.pin", "--component", "op-reth", "--version", "v2.10.0")
+    assert pinned.returncode == 0, pinned.stderr
+    assert "OP_RETH_VERSION: v1.0.0 -> v2.10.0" in pinned.stdout
+    assert f"pinned op-reth v2.10.0 in {client_file}" in pinned.stdout
+    for path, before in files.items():
+        changed = changed_lines(before, path.read_bytes())
+        if path == client_file:
+            assert len(changed) == 3  # the build arg, the image tag and the init's image
+            assert all(b"OP_RETH_VERSION:-v2.10.0" in b for _, b in changed)
+        else:
+            assert changed == [], path
+    assert "note:" not in pinned.stdout  # compose resolves the new pin with op-reth selected
+
+    one = inv("source.outdated", "--component", "op-reth", "--json")
+    assert one.returncode == 0, one.stderr
+    assert json.loads(one.stdout) == [{"component": "op-reth", "pinned": "v2.10.0",
+                                       "newest": "v2.10.0", "outdated": False, "note": None}]
+    in_use = inv("source.outdated", "--json")
+    assert [r["component"] for r in json.loads(in_use.stdout)] == ["op-node", "execution"]
+
+
+def test_pin_names_the_files_it_searched_when_no_file_holds_the_pin(github_api, client_stack):
+    (client_stack / "docker" / "op-reth.yml").unlink()
+    line = assert_one_line_error(inv("source.pin", "--component", "op-reth"))
+    assert "no ${OP_RETH_VERSION:-...} default to pin in " in line
+    assert str(client_stack / "compose.yml") in line and "nethermind.yml" in line
+    assert github_api.requests == []  # before any request
