@@ -167,7 +167,7 @@ def judge(fork: str, scheduled: int | None, view: View, network: str,
     carried = view.times.get(fork)
     if scheduled is None and not carried and fork not in view.unread:
         return None
-    if view.component in EXECUTION_CLIENTS and carried is None \
+    if view.component in execution_clients() and carried is None \
             and fork in _embedded.CONSENSUS_ONLY:
         return Verdict("ready", _embedded.CONSENSUS_ONLY[fork], view.version)
     if scheduled is None and carried is None:  # the data has it, the code reads it not
@@ -269,11 +269,13 @@ def _read_nethermind(assessor: Assessor, view: View, repo, release, commit, chai
 # How a release's fork schedule is read, per component of the table (facts about these
 # clients, so they name them); a component without a reader is not assessed.
 READERS = {"op-node": _read_op_node, "execution": _read_nethermind, "op-reth": _read_op_reth}
-# Execution clients: a fork with nothing for the execution layer to carry is ready for
-# them, and one can stand in for another (EXECUTION_CLIENT, CONTRACTS-17 §1).
-EXECUTION_CLIENTS = {"execution", "op-reth"}
-# The setting that picks the execution client (the table's constant once it has it).
-CLIENT_SETTING = getattr(_components, "CLIENT_SETTING", "EXECUTION_CLIENT")
+CLIENT_SETTING = _components.CLIENT_SETTING
+
+
+def execution_clients() -> set[str]:
+    """The execution clients of the table (a fork with nothing for the execution layer to
+    carry is ready for them, and one can stand in for another)."""
+    return set(_components.clients_names())
 
 
 def readable(components=None) -> tuple[str, ...]:
@@ -285,8 +287,8 @@ def readable(components=None) -> tuple[str, ...]:
 
 def client_value(component: str) -> str | None:
     """The EXECUTION_CLIENT value that selects COMPONENT (the table's `client`; None:
-    always in use, or a table without the field yet)."""
-    return getattr(_components.get(component), "client", None)
+    always in use)."""
+    return _components.get(component).client
 
 
 def switch_command(component: str, version: str | None = None) -> str:
@@ -372,7 +374,7 @@ def judge_all(view: View, scheduled: dict[str, int], network: str,
 
 def _needs_switch(verdicts: dict[str, dict[str, Verdict]]) -> bool:
     return any(v.status == "not-ready" and not v.carried_by
-               for name in EXECUTION_CLIENTS & set(verdicts) for v in verdicts[name].values())
+               for name in execution_clients() & set(verdicts) for v in verdicts[name].values())
 
 
 def build_rows(report: Report, scheduled: dict[str, int],
@@ -392,11 +394,11 @@ def _name_switches(report: Report) -> None:
     """Point a not-ready execution client in use, for a fork no newer release of it
     carries, at another execution client that carries it (at its pin, or newest)."""
     for row in report.rows:
-        for name in EXECUTION_CLIENTS & set(report.judged):
+        for name in execution_clients() & set(report.judged):
             verdict = row.get(name)
             if verdict is None or verdict.status != "not-ready" or verdict.carried_by:
                 continue
-            for other in (o for o in report.compared if o in EXECUTION_CLIENTS):
+            for other in (o for o in report.compared if o in execution_clients()):
                 theirs = row.get(other)
                 if theirs is None or not (theirs.status == "ready" or theirs.carried_by):
                     continue

@@ -76,20 +76,6 @@ def repos(c=None) -> dict[str, str]:
 
 
 # ------------------------------------------------------------- components in use
-DEFAULT_CLIENT = "nethermind"  # CONTRACTS-17 §1
-
-
-def client_in_use(config: dict) -> str:
-    """EXECUTION_CLIENT as compose resolved it: base-execution's environment carries it
-    (CONTRACTS-17 §2); the default when it does not. Readiness reads it here until the
-    component table has its own reader of the components in use."""
-    from ._readiness import CLIENT_SETTING
-
-    service = _components.get("execution").service
-    env = _compose.service_environment(config, service)
-    return str(env.get(CLIENT_SETTING) or "").strip() or DEFAULT_CLIENT
-
-
 @dataclass(frozen=True)
 class Selection:
     """The readable components in use (judged) and the other execution clients."""
@@ -102,31 +88,24 @@ class Selection:
 def selection(config: dict, components=None) -> Selection:
     """Which components CONFIG puts in use (of COMPONENTS, default all), and the other
     execution clients; a client value no component answers to: one line."""
-    from ._readiness import CLIENT_SETTING, EXECUTION_CLIENTS, client_value, readable
+    from ._readiness import readable
 
-    client = client_in_use(config)
-    names = readable(components)
-    clients = {client_value(n): n for n in readable() if client_value(n)}
-    if clients and client not in clients:
-        raise KitError(f"{CLIENT_SETTING}={client} is no execution client: use "
-                       f"{' or '.join(sorted(clients))}")
-    in_use = tuple(n for n in names if client_value(n) in (None, client))
-    others = tuple(n for n in readable() if n in EXECUTION_CLIENTS and n not in in_use
-                   and client_value(n) not in (None, client))
+    client = _compose.client_of(config)
+    used = {entry.name for entry in _components.in_use(client)}
+    in_use = tuple(n for n in readable(components) if n in used)
+    others = tuple(n for n in readable() if n in _components.clients_names() and n not in used)
     return Selection(client, in_use, others)
 
 
 def other_pins(c, others):
     """A callable giving the pins of the execution clients not in use: compose resolved
     once more with each one selected (their pins live in their own compose files)."""
-    from ._readiness import CLIENT_SETTING, client_value
-
     def read() -> dict[str, str]:
         from invoke import Context
 
         pins: dict[str, str] = {}
         for name in others:
-            env = {CLIENT_SETTING: client_value(name) or name}
+            env = {_components.CLIENT_SETTING: _components.get(name).client}
             pins.update(_compose.read_settings(c or Context(), env).args)
         return pins
 

@@ -764,7 +764,8 @@ def test_a_wrong_client_is_one_line(upstream, client_stack):
         context=".", var="GETH_VERSION", version="1", client="geth"))
     line = one_line_error(inv("source.forks", "--network", "op-sepolia",
                               env={"EXECUTION_CLIENT": "geth"}))
-    assert "EXECUTION_CLIENT=geth is no execution client: use nethermind or op-reth" in line
+    assert ("EXECUTION_CLIENT='geth' is not an execution client this kit runs: set it to "
+            "nethermind or op-reth") in line
 
 
 def test_op_reth_whose_code_lacks_the_key_is_not_ready(upstream, clients):
