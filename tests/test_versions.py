@@ -78,7 +78,8 @@ def test_malformed_spec_says_what_is_accepted(spec):
 def test_unknown_component_says_what_is_accepted():
     with pytest.raises(KitError) as info:
         parse_spec("op-geth", "latest")
-    assert str(info.value) == "error: unknown component 'op-geth': use op-node or execution"
+    assert str(info.value) == ("error: unknown component 'op-geth': use op-node, execution "
+                               "or op-reth")
 
 
 def test_execution_tags_are_bare_nethermind_versions():
