@@ -7,11 +7,13 @@ because it puts stand-ins under real image names on the engine it runs on.
 
 Stand-in base images are made without a registry: mmdebstrap writes a Debian bookworm
 root file system, `docker import` turns it into an image, and small Dockerfiles
-(tests/rehearsal/standins/) put Go, `apk`, `just`, busybox-style user tools and a
-stand-in Nethermind on top, declaring what the real bases declare (REAL_BASES). Each is
+(tests/rehearsal/standins/) put Go, `apk`, `just`, busybox-style user tools, a
+stand-in Nethermind and a Wolfi-like stand-in op-reth on top, declaring what the real
+bases declare (REAL_BASES). Each is
 tagged opkit-rehearsal/<name>:<hash of its recipe> and kept in the engine between runs
 (label STANDIN_LABEL, never the test label): a second run rebuilds nothing. The names the
-Dockerfiles use (golang:1.19-alpine, alpine:3.23, nethermind/nethermind:<version>) point
+Dockerfiles use (golang:1.19-alpine, alpine:3.23, nethermind/nethermind:<version>,
+us-docker.pkg.dev/oplabs-tools-artifacts/images/op-reth:<version>) point
 at those images only while a rehearsal build runs (`real_names`, under a lock file, so
 two sessions on one engine take turns), and are untagged in a `finally` (on Ctrl-C, and
 on SIGTERM/SIGHUP, which are turned into KeyboardInterrupt meanwhile): a real build on
@@ -53,12 +55,14 @@ ROOTFS_COMMAND = ("mmdebstrap", "--quiet", "--variant=minbase", "bookworm")
 OLD_JUST, NEW_JUST = "1.43.1", "1.48.1"
 GO_VERSION_OF_JUST = {OLD_JUST: "1.19", NEW_JUST: "1.19.8"}
 ALPINE = "alpine:3.23"
+OP_RETH_IMAGE = "us-docker.pkg.dev/oplabs-tools-artifacts/images/op-reth"
 
 # The opt-in: the rehearsal retags real image names on the engine it runs on.
 OPT_IN = "OPKIT_TEST_REHEARSAL"
 OPT_IN_REASON = (f"the rehearsal puts stand-ins under real image names (alpine:3.23, "
-                 f"golang:*-alpine, nethermind/nethermind:<pin>) on this engine while it "
-                 f"builds: it runs only with {OPT_IN}=1 (as .ci/run sets it)")
+                 f"golang:*-alpine, nethermind/nethermind:<pin>, {OP_RETH_IMAGE}:<pin>) "
+                 f"on this engine while it builds: it runs only with {OPT_IN}=1 (as "
+                 f".ci/run sets it)")
 # Held while real names point at stand-ins: sessions on one engine take turns.
 NAMES_LOCK = Path(tempfile.gettempdir()) / "opkit-rehearsal-names.lock"
 
@@ -78,6 +82,14 @@ NAMES_LOCK = Path(tempfile.gettempdir()) / "opkit-rehearsal-names.lock"
 #   no USER, VOLUME or ENTRYPOINT; CMD ["/bin/sh"] from alpine.
 # - alpine:3.23: alpinelinux/docker-alpine x86_64/Dockerfile @00d34073 (3.23.6): FROM
 #   scratch, the minirootfs, CMD ["/bin/sh"]; no WORKDIR, USER, VOLUME or ENTRYPOINT.
+# - us-docker.pkg.dev/oplabs-tools-artifacts/images/op-reth: docker-bake.hcl's op-reth
+#   target builds ethereum-optimism/optimism rust/op-reth/DockerfileOp (@0ddd0724, the
+#   stored post-#21474 version; the op-reth/v2.10.0 file is not stored): runtime stage
+#   FROM chainguard/wolfi-base (apk, busybox, no bash, no apt, no curl), WORKDIR /app,
+#   the binary /usr/local/bin/op-reth, ENTRYPOINT ["/usr/local/bin/op-reth"], EXPOSE
+#   30303 30303/udp 9001 8545 8546 7545 8551; no USER (root), VOLUME or CMD (the
+#   ENTRYPOINT resets wolfi-base's). Wolfi's busybox has the applets the scripts use,
+#   addgroup, adduser and flock among them (wolfi-dev/os busybox/busyboxconfig @184923cf).
 REAL_BASES = {
     "nethermind": {"Volumes": ["/nethermind/keystore", "/nethermind/logs",
                                "/nethermind/nethermind_db"],
@@ -88,6 +100,10 @@ REAL_BASES = {
                "Cmd": ["/bin/sh"], "Env": {"GOPATH": "/go", "GOTOOLCHAIN": "local"}},
     "alpine": {"Volumes": [], "WorkingDir": "", "User": "", "Entrypoint": None,
                "Cmd": ["/bin/sh"]},
+    "op-reth": {"Volumes": [], "WorkingDir": "/app", "User": "",
+                "Entrypoint": ["/usr/local/bin/op-reth"], "Cmd": None,
+                "ExposedPorts": ["30303/tcp", "30303/udp", "7545/tcp", "8545/tcp",
+                                 "8546/tcp", "8551/tcp", "9001/tcp"]},
 }
 
 
@@ -133,6 +149,7 @@ class Standins:
     golang: dict[str, str] = field(default_factory=dict)  # just version -> golang:<v>-alpine
     alpine: str = ALPINE
     nethermind: str = ""
+    op_reth: str = ""
     built: list[str] = field(default_factory=list)  # cached images this session had to make
     # the names the Dockerfiles use -> the cached stand-in each stands for (tagged only
     # inside `real_names`)
@@ -226,7 +243,7 @@ class StandinFactory:
         return name
 
     # ------------------------------------------------------------------------ all
-    def make(self, nethermind_version: str) -> Standins:
+    def make(self, nethermind_version: str, op_reth_version: str) -> Standins:
         standins = ASSETS / "standins"
         rootfs = self.rootfs()
         golang = self.image("golang", "standins/Dockerfile.golang",
@@ -246,6 +263,12 @@ class StandinFactory:
                                 {"ROOTFS": rootfs, "GOLANG": golang})
         self.result.nethermind = self.claim(nethermind,
                                             f"nethermind/nethermind:{nethermind_version}")
+        op_reth = self.image("op-reth", "standins/Dockerfile.op-reth",
+                             {**{n: ASSETS / "op-reth" / n for n in ("main.go", "go.mod")},
+                              **{n: standins / n for n in ("apk", "addgroup", "adduser")}},
+                             {"ROOTFS": rootfs, "GOLANG": golang,
+                              "OP_RETH_VERSION": op_reth_version})
+        self.result.op_reth = self.claim(op_reth, f"{OP_RETH_IMAGE}:{op_reth_version}")
         return self.result
 
 
@@ -601,21 +624,28 @@ def snapshot_server(host: str, rate: int | None = None):
     return SnapshotServer()
 
 
-def make_snapshot(workdir: Path, top: str, size: int = 1024 * 1024) -> dict:
-    """A .tar.zst laid out like Nethermind's own snapshots (one top folder holding the
-    database folders), and the files it holds relative to that folder."""
+def make_snapshot(workdir: Path, top: str, size: int = 1024 * 1024,
+                  layout: str = "nethermind") -> dict:
+    """A .tar.zst with one top folder, and the names directly in that folder: laid out
+    like Nethermind's own snapshots (the database folders), or with layout="op-reth"
+    like OP's op-reth data dirs (db/, static_files/ and storage v2's rocksdb/)."""
     import tarfile
 
     tree = workdir / "snapshot" / top
-    files = {"state/000001.sst": os.urandom(size), "state/CURRENT": b"MANIFEST-000001\n",
-             "blocks/000001.sst": os.urandom(4096), "receipts/LOCK": b""}
+    if layout == "op-reth":
+        files = {"db/mdbx.dat": os.urandom(size), "db/mdbx.lck": b"",
+                 "static_files/static_file_headers_0_499999": os.urandom(4096),
+                 "rocksdb/CURRENT": b"MANIFEST-000001\n"}
+    else:
+        files = {"state/000001.sst": os.urandom(size), "state/CURRENT": b"MANIFEST-000001\n",
+                 "blocks/000001.sst": os.urandom(4096), "receipts/LOCK": b""}
     for name, data in files.items():
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
         (tree / name).write_bytes(data)
     tar_path = workdir / "snapshot.tar"
     with tarfile.open(tar_path, "w") as tar:
         tar.add(tree, arcname=top)
-    archive = workdir / f"{top}-nethermind.tar.zst"
+    archive = workdir / f"{top}-{layout}.tar.zst"
     subprocess.run(["zstd", "-q", "-f", str(tar_path), "-o", str(archive)], check=True)
     data = archive.read_bytes()
     return {"name": archive.name, "data": data, "sha256": hashlib.sha256(data).hexdigest(),

@@ -5,17 +5,21 @@ Opt-in: it runs only with OPKIT_TEST_REHEARSAL=1 (`.ci/run` sets it); otherwise 
 test here skips (fails under CI) before anything reaches the engine, because the real
 base-image names point at stand-ins while its builds run (tests/rehearsal_kit.py).
 
-- Base images: golang:1.19-alpine, golang:1.19.8-alpine, alpine:3.23 and
-  nethermind/nethermind:<pin> are local stand-ins on a Debian root file system
+- Base images: golang:1.19-alpine, golang:1.19.8-alpine, alpine:3.23,
+  nethermind/nethermind:<pin> and us-docker.pkg.dev/oplabs-tools-artifacts/images/
+  op-reth:<pin> are local stand-ins on a Debian root file system
   (tests/rehearsal_kit.py), declaring the real bases' volumes, user, workdir and entry
-  point; the production RUN steps run in them for real (apt-get, git, just, go build,
-  useradd). Those names exist only during each build (`standins.real_names()`).
+  point; the production RUN steps run in them for real (apt-get, apk, git, just, go
+  build, useradd, busybox's addgroup/adduser). The op-reth one is Wolfi-like: busybox
+  sh, no bash, apt or curl. Those names exist only during each build
+  (`standins.real_names()`).
 - Upstream: a fixture optimism monorepo with op-node tags of every era, served over
   git's smart HTTP on 127.0.0.1 (the build reaches it through a test-side compose
   override: build network host).
 - Clients: op-node is the fixture monorepo's, compiled by the production Dockerfile;
-  Nethermind is a small Go program in its stand-in image. Both answer the health
-  checks' JSON-RPC calls and record what the entry points started them with.
+  Nethermind and op-reth are small Go programs in their stand-in images. Each answers
+  the health checks' JSON-RPC calls and records what the entry points started it with.
+  EXECUTION_CLIENT picks which one compose.yml runs, as for an operator.
 
 Everything a test creates is labelled opstack-image-kit.test and removed; the cached
 stand-in images (label opstack-image-kit.rehearsal-standin) stay for the next run.
@@ -52,7 +56,9 @@ RUN_ENV = {  # the settings compose.yml requires to run at all
     "L1_RPC_URL": "http://l1.example.invalid:8545",
     "L1_BEACON_URL": "http://beacon.example.invalid:5052",
 }
-STACK_VARS = sorted(set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE.read_text())))
+# compose.yml's and the client files' (docker/<client>.yml, which it extends)
+STACK_VARS = sorted({name for path in (COMPOSE, *sorted((ROOT / "docker").glob("*.yml")))
+                     for name in re.findall(r"\$\{([A-Z0-9_]+)", path.read_text())})
 
 
 def _env(**values: str) -> dict[str, str]:
@@ -64,9 +70,10 @@ def _env(**values: str) -> dict[str, str]:
     return env
 
 
-def _pin(name: str) -> str:
+def _pin(name: str, client: str = "nethermind") -> str:
     done = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--format", "json"],
-                          env=_env(**RUN_ENV), capture_output=True, text=True, check=True)
+                          env=_env(**RUN_ENV, EXECUTION_CLIENT=client), capture_output=True,
+                          text=True, check=True)
     config = json.loads(done.stdout)["services"]
     for service in config.values():
         if name in service["build"]["args"]:
@@ -97,7 +104,8 @@ def standins(opted_in, engine, tmp_path_factory):
     need_compose()
     factory = kit.StandinFactory(tmp_path_factory.mktemp("standins"))
     try:
-        yield factory.make(nethermind_version=_pin("NETHERMIND_VERSION"))
+        yield factory.make(nethermind_version=_pin("NETHERMIND_VERSION"),
+                           op_reth_version=_pin("OP_RETH_VERSION", "op-reth"))
     finally:
         _remove_session_images()
 
@@ -271,6 +279,7 @@ def test_standins_declare_what_the_real_bases_declare(standins):
     declared no VOLUME, so no container made from it (doctor's probe, the stack) had the
     three anonymous volumes a real one gets."""
     images = {"nethermind": [standins.names[standins.nethermind]],
+              "op-reth": [standins.names[standins.op_reth]],
               "golang": [standins.names[name] for name in standins.golang.values()],
               "alpine": [standins.names[standins.alpine]]}
     for base, refs in images.items():
@@ -282,6 +291,50 @@ def test_standins_declare_what_the_real_bases_declare(standins):
                     assert {k: declared["Env"].get(k) for k in value} == value, (ref, key)
                 else:
                     assert declared[key] == value, (ref, key, declared[key])
+
+
+def test_op_reth_standin_has_the_wolfi_bases_traits(standins):
+    """The op-reth stand-in is what the production Dockerfile and scripts meet on the
+    real base (kit.REAL_BASES: optimism rust/op-reth/DockerfileOp @0ddd0724, Wolfi;
+    wolfi-dev/os busybox/busyboxconfig @184923cf): root, busybox as /bin/sh and its
+    applets (tar, awk, find, od, sha256sum) first on PATH, `apk`, busybox-style
+    addgroup/adduser and flock; no bash, apt or useradd, and no curl, aria2c or zstd until
+    `apk add`. Its
+    op-reth prints its version, and `dump-genesis --chain NAME` exits 0 only for a
+    chain op-reth knows by that name (op-reth's optimism-sepolia, not op-node's
+    op-sepolia... which it also accepts; never op-mainnet)."""
+    image = standins.names[standins.op_reth]
+    script = r"""
+        echo "sh=$(readlink -f /bin/sh) uid=$(id -u)"
+        for tool in bash apt apt-get curl aria2c zstd useradd groupadd; do
+          command -v "$tool" >/dev/null && echo "HAS $tool"
+        done
+        for tool in apk addgroup adduser flock tar awk find od sha256sum; do
+          command -v "$tool" >/dev/null || echo "LACKS $tool"
+        done
+        for tool in tar awk find od sha256sum; do
+          [ "$(readlink -f "$(command -v "$tool")")" = "$(readlink -f /bin/sh)" ] ||
+            echo "NOT-BUSYBOX $tool"
+        done
+        for chain in optimism-sepolia op-sepolia unichain-sepolia optimism op-mainnet nope; do
+          /usr/local/bin/op-reth dump-genesis --chain "$chain" >/dev/null 2>&1
+          echo "chain $chain $?"
+        done
+        echo "pwd=$(pwd)"
+    """
+    done = _docker("run", "--rm", "--label", f"{TEST_LABEL}=1", "--entrypoint", "/bin/sh",
+                   image, "-c", script)
+    lines = done.stdout.splitlines()
+    assert lines[0] in ("sh=/usr/bin/busybox uid=0", "sh=/bin/busybox uid=0"), lines
+    assert not [line for line in lines if line.startswith(("HAS", "LACKS", "NOT-BUSYBOX"))], \
+        lines
+    assert [line for line in lines if line.startswith("chain ")] == [
+        "chain optimism-sepolia 0", "chain op-sepolia 0", "chain unichain-sepolia 0",
+        "chain optimism 0", "chain op-mainnet 2", "chain nope 2"], lines
+    assert lines[-1] == "pwd=/app"
+    version = _docker("run", "--rm", "--label", f"{TEST_LABEL}=1", image, "--version").stdout
+    pin = standins.op_reth.rsplit(":", 1)[1]
+    assert version.splitlines()[0] == f"op-reth Version: {pin.lstrip('v')}", version
 
 
 def test_op_node_image_builds_with_a_seven_hex_commit_pin(tmp_path, standins, monorepo):
@@ -385,7 +438,7 @@ class Stack:
     def compose(self, *args: str, check: bool = True, timeout: int = 600) \
             -> subprocess.CompletedProcess:
         # the commands that may build: the base-image names exist only meanwhile
-        names = self.standins.real_names() if args[0] in ("build", "up", "run") \
+        names = self.standins.real_names() if {"build", "up", "run"} & set(args) \
             else contextlib.nullcontext()
         with names:
             done = subprocess.run(["docker", "compose", *args], env=self.env(), cwd=ROOT,
@@ -470,6 +523,11 @@ class Stack:
 
     def close(self) -> None:
         self.compose("down", "-v", "--remove-orphans", "--timeout", "5", check=False)
+        # `down -v` with one client selected may leave the other client's data volume
+        left = _docker("volume", "ls", "-q", "--filter",
+                       f"label=com.docker.compose.project={self.project}").stdout.split()
+        if left:
+            _docker("volume", "rm", "-f", *left, check=False)
         _docker("network", "rm", self.network, check=False)
 
 
@@ -783,3 +841,161 @@ def test_a_bind_mounted_data_dir_uid_10001_cannot_write_fails_with_one_line(stac
     line = _one_line(op_node.stderr, "op-node-entrypoint:")
     assert "/data is not writable by uid 10001" in line, line
     assert "chown -R 10001:10001 <the folder mounted at /data>" in line, line
+
+
+# ----------------------------------------------------------- op-reth beside Nethermind
+OP_RETH_CLIENT = {"EXECUTION_CLIENT": "op-reth"}
+
+
+def test_op_reth_image_builds_unchanged_on_the_wolfi_standin(stack):
+    """`docker compose build base-execution` with EXECUTION_CLIENT=op-reth builds the
+    unchanged docker/op-reth/Dockerfile on the Wolfi-like stand-in: its `apk add` of
+    aria2, zstd and curl, its tool check and the `op-reth --version` smoke test run in
+    busybox sh, and busybox's addgroup/adduser syntax makes UID/GID 10001. The image runs
+    as that user, keeps the base's /app and ports, declares no volume, carries the
+    restore's op-reth layout and still has no bash or apt."""
+    s = stack(**OP_RETH_CLIENT)
+    config = s.write_override()
+    pin = config["services"]["base-execution"]["build"]["args"]["OP_RETH_VERSION"]
+    # --no-cache: the steps run in this session (a cached step prints nothing)
+    done = s.compose("--progress", "plain", "build", "--no-cache", "base-execution",
+                     timeout=1200)
+    output = done.stdout + done.stderr
+    assert "apk (rehearsal stand-in): installed aria2 zstd curl" in output, output
+    assert f"op-reth Version: {pin.lstrip('v')}" in output, output
+
+    image = f"{SESSION}-base-execution:{pin}"
+    declared = _declared(image)
+    assert declared["User"] == "10001:10001"
+    assert declared["Entrypoint"] == ["/usr/local/bin/op-reth-entrypoint"]
+    assert declared["WorkingDir"] == "/app" and declared["Volumes"] == []
+    assert set(kit.REAL_BASES["op-reth"]["ExposedPorts"]) <= set(declared["ExposedPorts"])
+    assert declared["Env"]["DATA_DIR"] == "/data/op-reth"
+    assert declared["Env"]["SNAPSHOT_LAYOUT"] == "op-reth"
+    labels = json.loads(_docker("image", "inspect", "--format", "{{json .Config.Labels}}",
+                                image).stdout)
+    assert labels["org.opencontainers.image.version"] == pin
+    assert labels["org.opencontainers.image.base.name"] == f"{kit.OP_RETH_IMAGE}:{pin}"
+    check = _docker("run", "--rm", "--label", f"{TEST_LABEL}=1", "--entrypoint", "/bin/sh",
+                    image, "-c", "id; stat -c '%u:%g' /data /data/op-reth /secrets; "
+                    "for t in aria2c zstd curl bash apt-get; do command -v $t || true; done").stdout
+    lines = check.splitlines()
+    assert lines[0].startswith("uid=10001(opreth) gid=10001(opreth)"), lines
+    assert lines[1:4] == ["10001:10001"] * 3, lines
+    assert [line.rsplit("/", 1)[-1] for line in lines[4:]] == ["aria2c", "zstd", "curl"], lines
+
+
+def test_op_reth_stack_restores_shares_the_jwt_and_switches_back_to_nethermind(
+        stack, tmp_path):
+    """The real compose.yml with EXECUTION_CLIENT=op-reth (issue #17's rehearsal):
+    - the one-shot base-execution-init restores an op-reth snapshot (OP's layout: a data
+      dir one folder down) into /data/op-reth, db/, static_files/ and rocksdb/ directly
+      under op-reth's --datadir, before base-execution starts;
+    - base-execution turns healthy through docker/op-reth.yml's own check (eth_chainId
+      over curl), and only then is op-node started; both read the one secret, and
+      op-node's engine API call with it is accepted;
+    - op-node gets OP_NODE_L2_ENGINE_KIND=reth (derived from EXECUTION_CLIENT);
+    - op-reth's argv: op-node's op-sepolia mapped to --chain=optimism-sepolia, the data
+      dir, the engine API on 0.0.0.0:8551 with the secret, RPC on 0.0.0.0:8545, the P2P
+      port for RLPx and discv5 alike, the sequencer; the stand-in refuses any flag
+      op-reth's CLI snapshot lacks.
+    Then EXECUTION_CLIENT=nethermind on the same project: Nethermind runs with the same
+    secret, op-node gets engine kind geth, and both data volumes are still there, the
+    op-reth one with its restored database."""
+    if not shutil.which("zstd"):
+        need("zstd makes the test snapshot: apt-get install zstd")
+    snapshot = kit.make_snapshot(tmp_path, "op-sepolia", layout="op-reth")
+    s = stack(**OP_RETH_CLIENT, OP_SEQUENCER_URL="http://sequencer.example.invalid:8545")
+    server = kit.snapshot_server(s.gateway)
+    try:
+        path = f"/snapshots/{snapshot['name']}"
+        server.files[path] = snapshot["data"]
+        server.files[path + ".sha256"] = f"{snapshot['sha256']}  {snapshot['name']}\n".encode()
+        s.settings["SNAPSHOT_URL"] = server.url + path
+        config = s.write_override()
+        # this session's name for it (write_override renames every built image)
+        op_reth_image = (f"{SESSION}-base-execution:"
+                         f"{config['services']['base-execution']['image'].split(':')[-1]}")
+        since = time.time()
+        s.up()
+        s.wait_healthy("base-execution")
+        s.wait_healthy("base-op-node")
+    finally:
+        server.close()
+    events = _events(s, since)
+    init_done = next(e["time"] for e in events if e["service"] == "base-execution-init"
+                     and e["status"] == "die")
+    started = {svc: next(e["time"] for e in events if e["service"] == svc
+                         and e["status"] == "start")
+               for svc in ("base-execution", "base-op-node")}
+    healthy = next(e["time"] for e in events if e["service"] == "base-execution"
+                   and e["status"] == "health_status: healthy")
+    assert init_done < started["base-execution"] < healthy < started["base-op-node"], events
+
+    # the restore, where op-reth opens it
+    assert s.state("base-execution-init")["ExitCode"] == 0
+    log = s.logs("base-execution-init")
+    assert "the archive holds a data dir in op-sepolia/: restoring it" in log, log
+    assert f"restored {snapshot['name']} into /data/op-reth" in log, log
+    execution = s.record("base-execution")
+    assert execution["datadir"] == "/data/op-reth"
+    assert execution["datadir_found"] == snapshot["files"] == ["db", "rocksdb",
+                                                               "static_files"], execution
+    assert execution["db_found"] == ["mdbx.dat", "mdbx.lck"], execution
+
+    # op-reth's command line, from the production entry point
+    p2p = s.ports["EXECUTION_P2P_PORT"]
+    argv = execution["argv"]
+    assert argv[0] == "node", argv
+    for flag in ("--chain=optimism-sepolia", "--datadir=/data/op-reth",
+                 "--authrpc.addr=0.0.0.0", "--authrpc.port=8551",
+                 "--authrpc.jwtsecret=/secrets/jwt.hex", "--http", "--http.addr=0.0.0.0",
+                 "--http.port=8545", f"--port={p2p}", f"--discovery.v5.port={p2p}",
+                 "--rollup.sequencer=http://sequencer.example.invalid:8545"):
+        assert flag in argv, (flag, argv)
+    assert execution["chain_id"] == 11155420 and execution["uid"] == 10001
+    assert rpc(s.ports["EXECUTION_RPC_PORT"], "eth_chainId") == "0xaa37dc"
+    import socket
+
+    with socket.create_connection(("127.0.0.1", p2p), timeout=5) as conn:
+        assert conn.recv(100).decode() == f"op-reth-stand-in p2p {p2p}\n"
+
+    # one secret, accepted; op-node told it drives reth
+    op_node = s.record("base-op-node")
+    assert execution["jwt_sha256"] == op_node["jwt_sha256"] != ""
+    deadline = time.monotonic() + 30
+    while not op_node["engine_ok"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+        op_node = s.record("base-op-node")
+    assert op_node["engine_ok"], op_node["engine_error"]
+    assert s.record("base-execution")["engine_calls"] >= 1
+    assert op_node["env"]["EXECUTION_CLIENT"] == "op-reth"
+    assert op_node["settings"]["l2.enginekind"] == "reth"
+    assert op_node["settings"]["l2"] == "http://base-execution:8551"
+    secret = s.compose("exec", "-T", "base-op-node", "stat", "-c", "%a %u:%g %s",
+                       "/secrets/jwt.hex").stdout.split()
+    assert secret == ["640", "10001:10001", "64"], secret
+
+    # back to Nethermind: same project, same secret, the other data volume
+    s.compose("down", "--timeout", "5")
+    s.settings["EXECUTION_CLIENT"] = "nethermind"
+    del s.settings["SNAPSHOT_URL"]
+    s.up()
+    s.wait_healthy("base-op-node")
+    assert rpc(s.ports["EXECUTION_RPC_PORT"], "web3_clientVersion").startswith("Nethermind/")
+    nethermind, op_node = s.record("base-execution"), s.record("base-op-node")
+    assert nethermind["argv"][:4] == ["--config", "op-sepolia", "--data-dir",
+                                      "/data/nethermind"], nethermind["argv"]
+    assert nethermind["jwt_sha256"] == op_node["jwt_sha256"] == execution["jwt_sha256"]
+    assert op_node["settings"]["l2.enginekind"] == "geth"
+    assert "jwt-init: keeping the existing secret" in s.logs("base-execution-init")
+
+    volumes = _docker("volume", "ls", "--format", "{{.Name}}", "--filter",
+                      f"label=com.docker.compose.project={s.project}").stdout.split()
+    assert {f"{s.project}_execution-data", f"{s.project}_op-reth-data"} <= set(volumes), \
+        volumes
+    kept = _docker("run", "--rm", "--label", f"{TEST_LABEL}=1", "--entrypoint", "/bin/sh",
+                   "-v", f"{s.project}_op-reth-data:/data", op_reth_image, "-c",
+                   "ls /data/op-reth; ls /data/op-reth/db").stdout.split()
+    assert kept == ["db", "reth.toml", "rocksdb", "static_files",
+                    "STANDIN-OPENED", "mdbx.dat", "mdbx.lck"], kept

@@ -176,6 +176,7 @@ def _declares(path: Path) -> dict:
     ("nethermind", "Dockerfile.nethermind"),
     ("golang", "Dockerfile.golang"),
     ("alpine", "Dockerfile.alpine"),
+    ("op-reth", "Dockerfile.op-reth"),
 ])
 def test_standin_dockerfiles_declare_what_the_real_bases_declare(base, dockerfile):
     """Each stand-in Dockerfile declares the real base's volumes, user, workdir, entry
@@ -183,8 +184,10 @@ def test_standin_dockerfiles_declare_what_the_real_bases_declare(base, dockerfil
     NethermindEth/nethermind's Dockerfile (three VOLUMEs under /nethermind, WORKDIR
     /nethermind, ENTRYPOINT ./nethermind, no USER; the aspnet base's APP_UID 1654),
     docker-library/golang 1.26/alpine3.23/Dockerfile @0a8424b3 and alpinelinux/docker-alpine
-    x86_64/Dockerfile @00d34073. The old Nethermind stand-in declared no VOLUME, which is
-    why no test saw doctor's probe leave three anonymous volumes behind."""
+    x86_64/Dockerfile @00d34073, and optimism rust/op-reth/DockerfileOp @0ddd0724 (WORKDIR
+    /app, ENTRYPOINT /usr/local/bin/op-reth, seven EXPOSE ports, no USER, VOLUME or CMD).
+    The old Nethermind stand-in declared no VOLUME, which is why no test saw doctor's
+    probe leave three anonymous volumes behind."""
     declared = _declares(STANDINS / dockerfile)
     for key, value in kit.REAL_BASES[base].items():
         if key == "Env":

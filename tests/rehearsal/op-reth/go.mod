@@ -1,0 +1,3 @@
+module example.invalid/op-reth-standin
+
+go 1.19
