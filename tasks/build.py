@@ -296,7 +296,7 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
     the first build runs: on a no-op build that read is a good part of the kit's cost.
     Whether a build was fully from cache compares the image each tag names before (one
     listing, taken before any build, which also shows stand-ins left behind) and after
-    (one inspect per service).
+    (one inspect per service), by `_engine.cache_key`. Sizes are `_sizes.image_size`.
     """
     flags.validate()
     env = {**(env or {}), **flags.env()}
@@ -313,7 +313,7 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
         else:  # the caller read it (`prepare`)
             reading = Future()
             reading.set_result(config)
-        listing = _engine.list_images(client)
+        listing = _engine.list_images(client, manifests=True)
         _dockerfile.refuse_standins(listing, reading.result, services)
         before = _engine.index_by_tag(listing)
         built, found = [], []
@@ -337,8 +337,8 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
             image = image_of()
             old = before.get(image)
             found += [after] if after else []
-            built.append(Built(service, image, after and after["Size"], seconds,
-                               cached=bool(after and old and after["Id"] == old["Id"])))
+            built.append(Built(service, image, after and after["Size"], seconds, cached=bool(
+                after and old and after["Key"] == _engine.cache_key(old))))
     return Builds(built, config, found)
 
 
