@@ -92,6 +92,30 @@ def test_plan_prune_reads_the_parents_list_of_api_1_42_and_later(key):
     assert _engine.cache_parents(_rec("old", 1, parent="root")) == ["root"]
 
 
+def test_cache_records_survive_a_snapshot_that_went_meanwhile():
+    """The containerd store failed `GET /system/df` with "NotFound: snapshot ... does not
+    exist" when a snapshot went while it counted (Docker 28.5.2, containerd 2.1.9): the
+    kit asks again (an engine that keeps failing is still one line)."""
+    from tasks._errors import EngineError
+
+    class Engine:  # answers like the engine: fails once, then has the records
+        api = object()  # not the SDK's: the plain df() path
+
+        def __init__(self, failures):
+            self.failures = failures
+
+        def df(self):
+            if self.failures:
+                self.failures -= 1
+                raise EngineError("reading disk usage: NotFound: snapshot "
+                                  "sha256:4f3a does not exist")
+            return {"BuildCache": [_rec("only", 1)]}
+
+    assert _ids(_engine.build_cache_records(Engine(failures=1))) == ["only"]
+    with pytest.raises(EngineError, match="does not exist"):
+        _engine.build_cache_records(Engine(failures=3))
+
+
 IMAGES = [
     {"Id": "i1", "Created": 100, "RepoTags": ["demo-op-node:v1.0.1"], "Size": 1},
     {"Id": "i2", "Created": 200, "RepoTags": ["demo-op-node:v1.0.2"], "Size": 1},
