@@ -513,13 +513,15 @@ def test_engine_frontend_parses_the_dockerfile(engine, tmp_path, service, overri
 
 
 def test_engine_frontend_check_does_catch_a_parse_error(engine, tmp_path):
-    """Control for the test above: a heredoc (not in 20.10's frontend) is reported as
-    a parse error before any base image is resolved."""
+    """Control for the test above: a flag no frontend knows is reported as a parse error
+    before any base image is resolved. (A heredoc was the control: 20.10's frontend
+    lacks it, but Docker 23 and later parse it, and then went on to resolve the base on
+    a registry this machine cannot reach.)"""
     need_compose()
     context = tmp_path / "bad"
     context.mkdir()
     (context / "Dockerfile").write_text(
-        "FROM busybox:opkit-absent\nCOPY <<EOF /x\nhi\nEOF\n")
+        "FROM busybox:opkit-absent\nCOPY --opkit-no-such-flag=1 Dockerfile /x\n")
     (tmp_path / "compose.yml").write_text(
         f"services:\n  bad:\n    build:\n      context: ./bad\n"
         f"      labels:\n        {TEST_LABEL}: \"1\"\n    image: opkit-test-bad:1\n")
