@@ -112,7 +112,8 @@ def test_dockerfile_avoids_what_the_engine_20_10_frontend_lacks(service):
 
 def test_op_node_dockerfile_builds_like_upstream():
     text = DOCKERFILES["base-op-node"].read_text()
-    assert re.search(r"^FROM golang:\$\{GO_VERSION\}-alpine AS builder$", text, re.MULTILINE)
+    assert re.search(r"^FROM --platform=\$BUILDPLATFORM golang:\$\{GO_VERSION\}-alpine "
+                     r"AS builder$", text, re.MULTILINE)
     assert '--branch "op-node/${OP_NODE_VERSION}"' in text and "--depth 1" in text
     assert 'case "$head" in' in text and '"$OP_NODE_COMMIT"*)' in text  # prefix check
     assert "tag moved upstream or the pin is wrong" in text
@@ -120,7 +121,8 @@ def test_op_node_dockerfile_builds_like_upstream():
     assert re.search(r"^ENV JUST_UNSTABLE=1$", builder, re.MULTILINE)
     assert "COPY superchain-bundle.sh /usr/local/bin/opkit-superchain-bundle" in builder
     assert "build-superchain-go" in BUNDLE_SCRIPT.read_text()
-    assert "CGO_ENABLED=0 go build" in text
+    assert 'CGO_ENABLED=0 GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-$(go env GOARCH)}"' \
+        in text and "go build -o /out/op-node" in text
     for flag in ("-s -w", "-X main.GitCommit=", "-X main.GitDate=", "-X ${pkg}.Version=",
                  "-X ${pkg}.Meta="):
         assert flag in text
@@ -133,6 +135,27 @@ def test_op_node_dockerfile_builds_like_upstream():
     assert re.search(r"^USER 10001:10001$", runtime, re.MULTILINE)
     for label in ("version", "revision", "source"):
         assert f"org.opencontainers.image.{label}=" in runtime
+
+
+def test_op_node_cross_compiles_as_upstream_does():
+    """Upstream's ops/docker/op-stack-go/Dockerfile (ethereum-optimism/optimism, seen at
+    commit 0136730c6db0) builds on `FROM --platform=$BUILDPLATFORM golang:...-alpine AS
+    builder` and hands `ARG TARGETOS` / `ARG TARGETARCH` to the build (GOOS=$TARGETOS
+    GOARCH=$TARGETARCH): a multi-platform build cross-compiles instead of emulating. The
+    builder's smoke test runs the binary only where it can (the target is the host's
+    platform); the runtime stage stays on the target platform."""
+    text = DOCKERFILES["base-op-node"].read_text()
+    stages = text.split("\nFROM ")
+    builder, runtime = stages[1], stages[-1]
+    assert stages[1].startswith("--platform=$BUILDPLATFORM ")
+    assert "--platform" not in runtime.splitlines()[0]
+    declared = builder[:builder.index("go build")]
+    assert re.search(r"^ARG TARGETOS$", declared, re.MULTILINE)
+    assert re.search(r"^ARG TARGETARCH$", declared, re.MULTILINE)
+    assert 'GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-$(go env GOARCH)}"' in builder
+    smoke = builder[builder.index("go build"):]
+    assert re.search(r'if \[ "\$\{TARGETARCH:-\$\(go env GOARCH\)\}" = "\$\(go env GOARCH\)" \]; '
+                     r"then \\\n\s+/out/op-node --version; \\", smoke), smoke
 
 
 def test_execution_dockerfile_extends_nethermind_as_non_root():
