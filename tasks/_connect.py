@@ -391,9 +391,9 @@ def local_socket() -> str | None:
 
 class SocketClient:
     """The engine on its local unix socket, with the standard library alone: the calls a
-    build makes (version, images, image inspect and history), spelled as the SDK spells
-    them, without importing the SDK and `requests` (which cost more than a no-op build
-    takes). Errors are this module's: EngineUnavailable, EngineError."""
+    build makes (version, info, images, image inspect, history, export), spelled as the
+    SDK spells them, without importing the SDK and `requests` (which cost more than a
+    no-op build takes). Errors are this module's: EngineUnavailable, EngineError."""
 
     def __init__(self, path: str, timeout: float = 120,
                  connect: float = DEFAULT_CONNECT_TIMEOUT) -> None:
@@ -441,6 +441,9 @@ class SocketClient:
 
     def version(self) -> dict:
         return self._get("/version", "reading the engine version")
+
+    def info(self) -> dict:
+        return self._get("/info", "reading engine info")
 
     def images(self, manifests: bool = False) -> list[dict]:
         return self._get("/images/json" + ("?manifests=1" if manifests else ""),

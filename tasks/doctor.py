@@ -132,23 +132,9 @@ def check_store(probe: EngineProbe, c) -> Check:
                  "so a multi-platform build must --push")
 
 
-def buildx_builder(c) -> tuple[str, str] | None:
-    """(name, driver) of the buildx builder the CLI builds with, or None without buildx."""
-    result = c.run("docker buildx inspect", hide=True, warn=True, in_stream=False)
-    if result.exited != 0:
-        return None
-    fields: dict[str, str] = {}
-    for line in (result.stdout or "").splitlines():  # the builder's, before its nodes'
-        key, sep, value = line.partition(":")
-        if sep:
-            fields.setdefault(key.strip(), value.strip())
-    name = fields.get("Name") or ""
-    return (name, fields.get("Driver") or "") if name else None
-
-
 def check_builder(probe: EngineProbe, c) -> Check:
     """Which builder builds, and where its results go."""
-    found = buildx_builder(c) if probe.version else None
+    found = _compose.buildx_builder(c) if probe.version else None
     if found is None:
         return Check("builder", "ok", "the engine's own BuildKit (no buildx builder): "
                      "results go straight into the engine's image store; one platform")
