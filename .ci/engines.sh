@@ -9,7 +9,9 @@
 #   .ci/engines.sh stop  LANE [SOCKET]
 #
 # LANE: `classic` (overlay2) or `containerd` (the containerd image store, Docker 29's
-# default for fresh installs: daemon.json {"features":{"containerd-snapshotter":true}}).
+# default for fresh installs: daemon.json {"features":{"containerd-snapshotter":true}}),
+# both with buildx; or `20.10`: the system's own engine (Debian bookworm's docker.io), no
+# buildx, for running it beside another on a socket of its own.
 # SOCKET defaults to /var/run/docker.sock (CI: one engine at a time on the default
 # socket); DATA_ROOT to /var/lib/opkit-engine-LANE.
 #
@@ -32,7 +34,7 @@ set -euo pipefail
 SUITE="${ENGINE_SUITE:-sid}"
 ROOT="${ENGINE_ROOT:-/opt/opkit-engines}"
 DIST="$ROOT/$SUITE"                 # the extracted packages: $DIST/root/usr/...
-PACKAGES=(docker.io docker-cli containerd docker-buildx tini-static)
+PACKAGES=(docker.io docker-cli containerd docker-buildx)  # and docker-init's tini
 DEFAULT_SOCKET=/var/run/docker.sock
 
 die() { echo "engines.sh: $*" >&2; exit 1; }
@@ -56,9 +58,12 @@ fetch() {
     # shellcheck disable=SC2086
     apt-get $opts update -qq || die "apt-get update of Debian $SUITE failed"
     rm -f "$DIST"/debs/*.deb
+    local tini=tini-static   # sid's docker-init; trixie's docker.io uses tini's
     # shellcheck disable=SC2086
-    (cd "$DIST/debs" && apt-get $opts download -qq "${PACKAGES[@]}") \
-        || die "apt-get download of ${PACKAGES[*]} from Debian $SUITE failed"
+    apt-cache $opts show tini-static >/dev/null 2>&1 || tini=tini
+    # shellcheck disable=SC2086
+    (cd "$DIST/debs" && apt-get $opts download -qq "${PACKAGES[@]}" "$tini") \
+        || die "apt-get download of ${PACKAGES[*]} $tini from Debian $SUITE failed"
     rm -rf "$DIST/root.new" && mkdir -p "$DIST/root.new"
     for deb in "$DIST"/debs/*.deb; do dpkg-deb -x "$deb" "$DIST/root.new"; done
     rm -rf "$DIST/root" && mv "$DIST/root.new" "$DIST/root"
@@ -70,7 +75,8 @@ fetch() {
         [ -x "$f" ] || die "Debian $SUITE's packages have no $f"
         ln -s "$f" "$bin/"
     done
-    ln -s "$r/bin/tini-static" "$bin/docker-init"
+    if [ -x "$r/bin/tini-static" ]; then ln -s "$r/bin/tini-static" "$bin/docker-init"
+    else ln -s "$r/bin/tini" "$bin/docker-init"; fi
     ln -s "$(command -v runc)" "$bin/runc"   # bookworm's
     versions
 }
@@ -88,10 +94,12 @@ lane_config() { echo "$ROOT/config-$1"; }
 
 lane_vars() {  # LANE SOCKET DATA_ROOT -> globals
     LANE="$1"
+    BIN="$DIST/bin"
     case "$LANE" in
         classic) NET=199 ;;
         containerd) NET=201 ;;
-        *) die "lane '$LANE' is not one of: classic, containerd" ;;
+        20.10) NET=197; BIN="$ROOT/system/bin" ;;
+        *) die "lane '$LANE' is not one of: 20.10, classic, containerd" ;;
     esac
     SOCKET="${2:-$DEFAULT_SOCKET}"
     DATA_ROOT="${3:-/var/lib/opkit-engine-$LANE}"
@@ -101,13 +109,26 @@ lane_vars() {  # LANE SOCKET DATA_ROOT -> globals
     SUBNETS=("10.$NET.0.0/24" "10.$((NET + 1)).0.0/16")
 }
 
-docker_config() {  # a DOCKER_CONFIG whose cli-plugins has buildx and compose v2
+system_bins() {  # the 20.10 lane: the system's engine, under the names dockerd looks up
+    local f
+    rm -rf "$BIN" && mkdir -p "$BIN"
+    for f in dockerd docker containerd containerd-shim-runc-v2 runc docker-proxy docker-init; do
+        command -v "$f" >/dev/null || die "$f is missing: apt-get install docker.io"
+        ln -s "$(command -v "$f")" "$BIN/$f"
+    done
+}
+
+docker_config() {  # a DOCKER_CONFIG whose cli-plugins has compose v2 (and buildx)
     local cfg plugins compose
     cfg="$(lane_config "$LANE")"
     plugins="$cfg/cli-plugins"
     mkdir -p "$plugins"
     [ -f "$cfg/config.json" ] || echo '{}' >"$cfg/config.json"
-    ln -sfn "$DIST/root/usr/libexec/docker/cli-plugins/docker-buildx" "$plugins/docker-buildx"
+    # compose 2.40 builds only with buildx 0.17 or later: trixie's is 0.13.1, so a
+    # trixie fallback takes unstable's buildx (a client plugin) where it has it
+    local buildx="$ROOT/sid/root/usr/libexec/docker/cli-plugins/docker-buildx"
+    [ -x "$buildx" ] || buildx="$DIST/root/usr/libexec/docker/cli-plugins/docker-buildx"
+    [ "$LANE" = 20.10 ] || ln -sfn "$buildx" "$plugins/docker-buildx"
     compose="$(readlink -f "$HOME/.docker/cli-plugins/docker-compose" 2>/dev/null || true)"
     [ -x "$compose" ] || die "no compose v2 plugin at ~/.docker/cli-plugins/docker-compose"
     ln -sfn "$compose" "$plugins/docker-compose"
@@ -128,12 +149,12 @@ rules() {  # add|del: NAT and forwarding for this lane's own subnets (beside mod
 
 start() {
     lane_vars "$@"
-    [ -x "$DIST/bin/dockerd" ] || fetch
+    if [ "$LANE" = 20.10 ]; then system_bins; else [ -x "$DIST/bin/dockerd" ] || fetch; fi
     local cfg log pid
     cfg="$(docker_config)"
     mkdir -p "$RUN/exec" "$DATA_ROOT" "$(dirname "$SOCKET")"
     log="$RUN/dockerd.log"
-    if [ -S "$SOCKET" ] && DOCKER_HOST="unix://$SOCKET" "$DIST/bin/docker" version >/dev/null 2>&1; then
+    if [ -S "$SOCKET" ] && DOCKER_HOST="unix://$SOCKET" "$BIN/docker" version >/dev/null 2>&1; then
         die "an engine already serves $SOCKET: stop it first (one engine per socket)"
     fi
     local features='{}'
@@ -151,31 +172,31 @@ start() {
                --default-address-pool "base=10.$((NET + 1)).0.0/16,size=24")
         rules add
     fi
-    echo "starting dockerd ($LANE store, Debian $SUITE) on $SOCKET, data-root $DATA_ROOT"
+    echo "starting dockerd (lane $LANE) on $SOCKET, data-root $DATA_ROOT"
     # dockerd finds containerd, the shim, runc, docker-proxy and docker-init on PATH
-    PATH="$DIST/bin:$PATH" nohup "$DIST/bin/dockerd" "${args[@]}" >"$log" 2>&1 &
+    PATH="$BIN:$PATH" nohup "$BIN/dockerd" "${args[@]}" >"$log" 2>&1 &
     pid=$!
     echo "$pid" >"$RUN/launcher.pid"
     for _ in $(seq 1 60); do
-        DOCKER_HOST="unix://$SOCKET" "$DIST/bin/docker" version >/dev/null 2>&1 && break
+        DOCKER_HOST="unix://$SOCKET" "$BIN/docker" version >/dev/null 2>&1 && break
         kill -0 "$pid" 2>/dev/null || break
         sleep 1
     done
-    if ! DOCKER_HOST="unix://$SOCKET" "$DIST/bin/docker" version >/dev/null 2>&1; then
+    if ! DOCKER_HOST="unix://$SOCKET" "$BIN/docker" version >/dev/null 2>&1; then
         tail -n 25 "$log" >&2
         die "Debian $SUITE's dockerd did not start on $SOCKET (log: $log). Unstable moves;" \
             "the documented fallback is Debian stable's engine: ENGINE_SUITE=trixie $0 start $*"
     fi
     local driver
-    driver="$(DOCKER_HOST="unix://$SOCKET" "$DIST/bin/docker" info \
+    driver="$(DOCKER_HOST="unix://$SOCKET" "$BIN/docker" info \
         --format '{{.Driver}} {{json .DriverStatus}}')"
-    DOCKER_HOST="unix://$SOCKET" DOCKER_CONFIG="$cfg" "$DIST/bin/docker" version --format \
+    DOCKER_HOST="unix://$SOCKET" DOCKER_CONFIG="$cfg" "$BIN/docker" version --format \
         'engine {{.Server.Version}} (API {{.Server.APIVersion}}), client {{.Client.Version}}'
     echo "storage: $driver"
     if [ "$LANE" = containerd ] && [[ "$driver" != *io.containerd.snapshotter* ]]; then
         die "the containerd lane's engine is not on the containerd image store: $driver"
     fi
-    versions
+    [ "$LANE" = 20.10 ] || versions
 }
 
 stop() {
@@ -197,7 +218,7 @@ stop() {
 
 env_lines() {
     lane_vars "$@"
-    echo "export PATH=\"$DIST/bin:\$PATH\""
+    echo "export PATH=\"$BIN:\$PATH\""
     echo "export DOCKER_HOST=\"unix://$SOCKET\""
     echo "export DOCKER_CONFIG=\"$(docker_config)\""
 }

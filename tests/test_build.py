@@ -281,9 +281,11 @@ def test_several_platforms_stay_local_only_where_the_store_holds_them(
     assert done.returncode == 0, done.stderr
     api = engine.api
     image = api._result(api._get(api._url(f"/images/{ref}/json"), params={"manifests": 1}), True)
-    platforms = {f"{m['ImageData']['Platform']['os']}/{m['ImageData']['Platform']['architecture']}"
-                 for m in image["Manifests"] if m["Kind"] == "image"}
-    assert platforms == {"linux/amd64", "linux/arm64"}
+    if "Manifests" in image:  # API 1.48 and later; each platform's image is read below anyway
+        platforms = {f"{m['ImageData']['Platform']['os']}/"
+                     f"{m['ImageData']['Platform']['architecture']}"
+                     for m in image["Manifests"] if m["Kind"] == "image"}
+        assert platforms == {"linux/amd64", "linux/arm64"}
     for arch in ("amd64", "arm64"):
         made = subprocess.run(["docker", "create", "--platform", f"linux/{arch}",
                                "--label", TEST_LABEL, ref, "/none"],
