@@ -141,7 +141,6 @@ def inspect_images(client, refs) -> list[dict]:
     RepoDigests, Size, Created), Size being what `_sizes.image_size` measures (the same
     on every store), plus Key (`cache_key`): one `GET /images/{ref}/json` each, cheaper
     than listing every image."""
-
     api = client.api
 
     def inspect(ref):
@@ -211,10 +210,8 @@ def build_cache_records(client, tries: int = 3) -> list[dict]:
     when a snapshot goes while it counts (a removal, a prune, another build): asked again,
     up to TRIES times."""
     def usage():
-        api = client.api
-        if hasattr(api, "_get") and hasattr(api, "_url"):  # the SDK: only the build cache
-            return api._result(api._get(api._url("/system/df"),
-                                        params={"type": "build-cache"}), True)
+        if hasattr(client.api, "_url"):  # the SDK: only the build cache
+            return _sdk_get(client.api, "/system/df", {"type": "build-cache"})
         return client.df()
 
     for attempt in range(1, tries + 1):

@@ -122,11 +122,11 @@ def remove_images(client, wanted=lambda tags: True, filters: dict | None = None)
 
 
 def engine_store(client) -> str:
-    """`containerd` when the engine keeps images in the containerd image store (its
-    driver status names the snapshotter, as `docker info` shows it), else `classic`."""
-    status = client.info().get("DriverStatus") or []
-    return "containerd" if any("io.containerd.snapshotter" in str(v) for _, v in status) \
-        else "classic"
+    """`containerd` when the engine keeps images in the containerd image store, else
+    `classic` (as `inv doctor` reads it from `docker info`)."""
+    from tasks import _engine
+
+    return _engine.image_store(client.info())
 
 
 def base_files_size() -> int:
