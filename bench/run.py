@@ -4,7 +4,7 @@ Runs on a fixture stack (the production service names and build args, on a local
 FROM-scratch busybox base image) against the real Docker engine, and prints a
 markdown table of medians. Nothing here asserts a duration; BENCHMARKS.md records a run.
 
-    python bench/run.py [--runs 5] [--images 300]
+    python bench/run.py [--runs 5] [--images 300] [--builds-only]
 
 Everything it creates carries the test label and is removed at the end; it never
 prunes the build cache (a cold build uses a fresh cache-mount id instead).
@@ -161,6 +161,9 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
     parser.add_argument("--images", type=int, default=300,
                         help="extra image tags present during the audit benchmark")
+    parser.add_argument("--builds-only", action="store_true",
+                        help="only the build figures (cold, cached, bump: the no-op "
+                             "overhead), as measured per engine for BENCHMARKS.md")
     args = parser.parse_args(argv)
 
     from tasks._connect import engine_client
@@ -171,9 +174,10 @@ def main(argv=None) -> int:
         stack = Stack(client, Path(tmp))
         try:
             builds = bench_builds(stack, args.runs)
-            listing, bare = bench_list(args.runs)
-            audit = bench_audit(client, stack, args.runs, args.images)
-            resolve = bench_resolve(Path(tmp))
+            if not args.builds_only:
+                listing, bare = bench_list(args.runs)
+                audit = bench_audit(client, stack, args.runs, args.images)
+                resolve = bench_resolve(Path(tmp))
         finally:
             stack.remove_images()
 
@@ -186,6 +190,16 @@ def main(argv=None) -> int:
         if scenario == "cached":
             print(f"| no-op build: the kit's overhead over raw compose, s | {kit - raw:.2f} "
                   "| | |")
+    if not args.builds_only:
+        print_others(listing, bare, audit, resolve)
+    version = client.version()
+    print(f"\nengine {version.get('Version')} (API {version.get('ApiVersion')}); "
+          f"{args.runs} runs per figure, medians; {os.cpu_count()} cores; "
+          f"{time.strftime('%Y-%m-%d')}")
+    return 0
+
+
+def print_others(listing, bare, audit, resolve) -> None:
     print(f"| `inv --list` vs `python -c 'import invoke'`, s | {listing:.3f} | {bare:.3f} | "
           f"{listing / bare:.2f} |")
     seconds, calls, list_calls, present = audit
@@ -195,9 +209,6 @@ def main(argv=None) -> int:
     for label, count, conditional, answered in resolve:
         print(f"| `inv source.resolve` {label}: requests (conditional, answered) | {count} "
               f"({conditional}, {answered}) | | |")
-    print(f"\n{args.runs} runs per figure, medians; {os.cpu_count()} cores; "
-          f"{time.strftime('%Y-%m-%d')}")
-    return 0
 
 
 def bench_resolve(tmp: Path) -> list[tuple[str, int, int]]:

@@ -88,7 +88,13 @@ def run_cli(c, argv: list[str], env: dict[str, str] | None = None, hide=None):
     `ComposeUnavailable` when the docker CLI or the compose plugin is missing. Whether
     compose is there is asked only after a compose command failed (what a CLI without
     the plugin says differs between versions), so a good run pays nothing for it."""
-    result = c.run(shlex.join(argv), env=compose_env(env), hide=hide, warn=True, in_stream=False)
+    if argv[1:3] == ["buildx", "bake"]:  # bake reads build contexts from where it runs;
+        with c.cd(os.path.dirname(compose_files()[0])):  # compose, from the compose file's
+            result = c.run(shlex.join(argv), env=compose_env(env), hide=hide, warn=True,
+                           in_stream=False)
+    else:
+        result = c.run(shlex.join(argv), env=compose_env(env), hide=hide, warn=True,
+                       in_stream=False)
     if result.exited != 0:
         if result.exited == 127:  # the shell found no such command
             raise ComposeUnavailable(NO_DOCKER_CLI)
@@ -127,6 +133,22 @@ def buildx_version(c) -> str | None:
     result = c.run("docker buildx version", hide=True, warn=True, in_stream=False)
     lines = (result.stdout or "").strip().splitlines()
     return (lines[0] if lines else "buildx") if result.exited == 0 else None
+
+
+def buildx_builder(c, name: str | None = None) -> tuple[str, str] | None:
+    """(name, driver) of the buildx builder NAME, or of the one the CLI builds with; None
+    without buildx (or without such a builder)."""
+    argv = ["docker", "buildx", "inspect"] + ([name] if name else [])
+    result = c.run(shlex.join(argv), hide=True, warn=True, in_stream=False)
+    if result.exited != 0:
+        return None
+    fields: dict[str, str] = {}
+    for line in (result.stdout or "").splitlines():  # the builder's, before its nodes'
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
+    found = fields.get("Name") or ""
+    return (found, fields.get("Driver") or "") if found else None
 
 
 def has_buildx(c) -> bool:

@@ -391,9 +391,9 @@ def local_socket() -> str | None:
 
 class SocketClient:
     """The engine on its local unix socket, with the standard library alone: the calls a
-    build makes (version, images, image inspect), spelled as the SDK spells them, without
-    importing the SDK and `requests` (which cost more than a no-op build takes). Errors
-    are this module's: EngineUnavailable, EngineError."""
+    build makes (version, info, images, image inspect, history, export), spelled as the
+    SDK spells them, without importing the SDK and `requests` (which cost more than a
+    no-op build takes). Errors are this module's: EngineUnavailable, EngineError."""
 
     def __init__(self, path: str, timeout: float = 120,
                  connect: float = DEFAULT_CONNECT_TIMEOUT) -> None:
@@ -442,15 +442,55 @@ class SocketClient:
     def version(self) -> dict:
         return self._get("/version", "reading the engine version")
 
-    def images(self) -> list[dict]:
-        return self._get("/images/json", "listing images")
+    def info(self) -> dict:
+        return self._get("/info", "reading engine info")
 
-    def inspect_image(self, ref: str) -> dict | None:
-        """`GET /images/{ref}/json`; None when the engine has no such image."""
+    def images(self, manifests: bool = False) -> list[dict]:
+        return self._get("/images/json" + ("?manifests=1" if manifests else ""),
+                         "listing images")
+
+    def inspect_image(self, ref: str, manifests: bool = False) -> dict | None:
+        """`GET /images/{ref}/json`; None when the engine has no such image. MANIFESTS:
+        with the platform manifests (the containerd store, API 1.48 and later)."""
         from urllib.parse import quote
 
-        return self._get(f"/images/{quote(ref, safe='/:@')}/json", f"inspecting {ref}",
+        return self._get(f"/images/{quote(ref, safe='/:@')}/json"
+                         + ("?manifests=1" if manifests else ""), f"inspecting {ref}",
                          missing_ok=True)
+
+    def get_image(self, ref: str):
+        """`GET /images/{ref}/get`: the image's export, streamed in chunks."""
+        import http.client
+        import socket
+        from urllib.parse import quote
+
+        path = self.path
+
+        class Connection(http.client.HTTPConnection):
+            def connect(conn):  # noqa: N805 (the connection, not this client)
+                conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                conn.sock.settimeout(self.timeout)
+                conn.sock.connect(path)
+
+        connection = Connection("localhost", timeout=self.timeout)
+        try:
+            connection.request("GET", f"/images/{quote(ref, safe='/:@')}/get")
+            response = connection.getresponse()
+            if response.status >= 400:
+                said = response.read()[:200].decode(errors="replace").strip()
+                raise EngineError(f"exporting {ref}: {said or response.status}")
+            yield from iter(lambda: response.read(1 << 20), b"")
+        except OSError as exc:
+            raise EngineError(f"exporting {ref}: {exc}") from None
+        finally:
+            connection.close()
+
+    def history(self, ref: str) -> list[dict]:
+        """`GET /images/{ref}/history`."""
+        from urllib.parse import quote
+
+        return self._get(f"/images/{quote(ref, safe='/:@')}/history",
+                         f"reading the history of {ref}")
 
     def close(self) -> None:
         pass

@@ -9,6 +9,7 @@ the local socket (a `_connect.SocketClient`) never imports the SDK or `requests`
 
 from __future__ import annotations
 
+from . import _sizes
 from ._errors import (
     EngineConflict,
     EngineError,
@@ -17,7 +18,10 @@ from ._errors import (
     ProbeFailed,
 )
 
-MIN_BUILDKIT_API = (1, 39)  # Docker Engine 18.09, the first with BuildKit
+# Docker Engine 20.10: the oldest engine whose built-in Dockerfile frontend runs the
+# Dockerfiles here (`RUN --mount=type=cache`, `COPY --chmod`); 18.09's BuildKit lacks them.
+MIN_BUILDKIT_API = (1, 41)
+MIN_ENGINE = "Docker Engine 20.10"
 # The label on the rehearsal's stand-in base images (tests/rehearsal_kit.py makes them):
 # under a real name such as alpine:3.23, such an image is a test leftover, never a base.
 STANDIN_LABEL = "opstack-image-kit.rehearsal-standin"
@@ -34,8 +38,9 @@ def buildkit_missing(version: dict) -> tuple[str, str] | None:
     api = tuple(int(p) for p in str(version.get("ApiVersion", "0.0")).split(".")[:2])
     if api < MIN_BUILDKIT_API:
         return (f"Docker Engine {version.get('Version', '?')} (API {version.get('ApiVersion')})"
-                f" predates BuildKit (API {'.'.join(map(str, MIN_BUILDKIT_API))}, Docker "
-                "Engine 18.09)", "upgrade to Docker Engine 18.09 or newer")
+                f" is older than {MIN_ENGINE} (API {'.'.join(map(str, MIN_BUILDKIT_API))}), "
+                "whose BuildKit runs these Dockerfiles (RUN --mount, COPY --chmod)",
+                f"upgrade to {MIN_ENGINE} or newer")
     return None
 
 
@@ -113,19 +118,39 @@ def standin_tags(images: list[dict]) -> set[str]:
 
 
 # ------------------------------------------------------------------ engine calls
-def list_images(client) -> list[dict]:
-    """Every image the engine has, as `GET /images/json` lists it: ONE engine call."""
-    return _engine_call("listing images", client.api.images)
+def _sdk_get(api, path: str, params: dict):
+    """`GET PATH?PARAMS` through the SDK's API client (for query parameters its own
+    methods do not take)."""
+    return api._result(api._get(api._url(path), params=params), True)
+
+
+def list_images(client, manifests: bool = False) -> list[dict]:
+    """Every image the engine has, as `GET /images/json` lists it: ONE engine call. With
+    MANIFESTS, an engine of API 1.47 or later on the containerd store adds each image's
+    platform manifests (`cache_key`); other engines ignore the parameter."""
+    api = client.api
+    if not manifests:
+        return _engine_call("listing images", api.images)
+    if hasattr(api, "_url"):  # the SDK
+        return _engine_call("listing images", _sdk_get, api, "/images/json", {"manifests": 1})
+    return _engine_call("listing images", api.images, manifests=True)
 
 
 def inspect_images(client, refs) -> list[dict]:
     """The images REFS name that the engine has, in the listing's shape (Id, RepoTags,
-    RepoDigests, Size, Created): one `GET /images/{ref}/json` each, cheaper than listing
-    every image."""
+    RepoDigests, Size, Created), Size being what `_sizes.image_size` measures (the same
+    on every store), plus Key (`cache_key`): one `GET /images/{ref}/json` each, cheaper
+    than listing every image."""
+    api = client.api
 
     def inspect(ref):
+        from urllib.parse import quote
+
         try:  # a SocketClient answers None for an image it does not have
-            return client.api.inspect_image(ref)
+            if hasattr(api, "_url"):  # the SDK: with the platform manifests (`cache_key`)
+                return _sdk_get(api, f"/images/{quote(ref, safe='/:@')}/json",
+                                {"manifests": 1})
+            return api.inspect_image(ref, manifests=True)
         except Exception as exc:
             if isinstance(exc, KitError):
                 raise
@@ -139,14 +164,30 @@ def inspect_images(client, refs) -> list[dict]:
     for ref in refs:
         image = _engine_call(f"inspecting {ref}", inspect, ref)
         if image:
-            found.append({key: image.get(key)
-                          for key in ("Id", "RepoTags", "RepoDigests", "Size", "Created")})
+            entry = {key: image.get(key)
+                     for key in ("Id", "RepoTags", "RepoDigests", "Size", "Created")}
+            entry["Size"] = _sizes.image_size(client, image)
+            entry["Key"] = cache_key(image)
+            found.append(entry)
     return found
 
 
 def image_history(client, ref: str) -> list[dict]:
     """The layers of an image, newest first (`GET /images/{ref}/history`)."""
     return _engine_call(f"reading the history of {ref}", client.api.history, ref)
+
+
+# ------------------------------------------------------------------ what an image is
+def cache_key(image: dict) -> tuple:
+    """What stays the same across a fully cached rebuild, on every store, of IMAGE (a
+    listing or inspect answer asked `with manifests`): on the containerd store, the
+    digests of its platform manifests (each names the configuration and the layers); on
+    the classic store, its ID (the configuration's digest). Not the containerd store's
+    ID: with buildx, that is an index's digest, and the index's provenance attestation
+    records the build's own times, so it changes on every build."""
+    manifests = sorted(m["ID"] for m in image.get("Manifests") or []
+                       if m.get("Kind") == "image" and m.get("ID"))
+    return tuple(manifests) if manifests else (image.get("Id"),)
 
 
 def images_in_use(client) -> set[str]:
@@ -162,10 +203,34 @@ def remove_image(client, ref: str) -> list[dict]:
                         noprune=False)
 
 
-def build_cache_records(client) -> list[dict]:
-    """The BuildKit cache records (`GET /system/df`, its BuildCache list)."""
-    usage = _engine_call("reading disk usage", client.df)
-    return list(usage.get("BuildCache") or [])
+def build_cache_records(client, tries: int = 3) -> list[dict]:
+    """The BuildKit cache records (`GET /system/df?type=build-cache`, its BuildCache
+    list; an engine before API 1.42 ignores `type` and answers everything). The
+    containerd image store can fail the call with "NotFound: snapshot ... does not exist"
+    when a snapshot goes while it counts (a removal, a prune, another build): asked again,
+    up to TRIES times."""
+    def usage():
+        if hasattr(client.api, "_url"):  # the SDK: only the build cache
+            return _sdk_get(client.api, "/system/df", {"type": "build-cache"})
+        return client.df()
+
+    for attempt in range(1, tries + 1):
+        try:
+            answer = _engine_call("reading the build cache's disk usage", usage)
+            break
+        except EngineError as exc:
+            if attempt == tries or "does not exist" not in exc.reason:
+                raise
+    return list(answer.get("BuildCache") or [])
+
+
+def cache_parents(record: dict) -> list[str]:
+    """The records a build-cache RECORD is built on: `Parent` (API 1.41) or `Parents`
+    (API 1.42 and later; Docker 28 still spells the JSON key " Parents", with a space)."""
+    parents = record.get("Parents") or record.get(" Parents") or []
+    if record.get("Parent"):
+        parents = [*parents, record["Parent"]]
+    return [p for p in parents if p]
 
 
 def prune_build_cache(client, keep_storage: int | None = None,
@@ -186,6 +251,18 @@ def prune_build_cache(client, keep_storage: int | None = None,
 def engine_version(client) -> dict:
     """`GET /version`."""
     return _engine_call("reading the engine version", client.version)
+
+
+def image_store(info: dict | None) -> str | None:
+    """`containerd` or `classic` for the engine that `GET /info` (INFO) describes: the
+    containerd image store names its snapshotter in the driver status (`driver-type
+    io.containerd.snapshotter.v1`; Docker 29's default for fresh installs,
+    `{"features": {"containerd-snapshotter": true}}` before); None without INFO."""
+    if not info:
+        return None
+    status = info.get("DriverStatus") or []
+    return "containerd" if any("io.containerd.snapshotter" in str(pair) for pair in status) \
+        else "classic"
 
 
 def engine_info(client) -> dict:

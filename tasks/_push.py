@@ -56,7 +56,8 @@ def push_built(c, built, flags, env: dict[str, str] | None = None) -> dict[str, 
         with tempfile.TemporaryDirectory(prefix="opkit-bake-") as folder:
             metadata = f"{folder}/metadata.json"
             push(c, entry.service, entry.image, env,
-                 argv=flags.bake_argv(entry.service, extra=["--metadata-file", metadata]))
+                 argv=flags.bake_argv(entry.service, extra=["--metadata-file", metadata],
+                                      image=entry.image))
             digest = _bake_digest(metadata, entry.service)
         entry.digest = digest and f"{_engine.split_ref(entry.image)[0]}@{digest}"
     if not several:

@@ -43,7 +43,9 @@ _AUTH = ("no basic auth credentials", "unauthorized", "authentication required",
          "requested access to the resource is denied", "denied:", "insufficient_scope",
          "401 unauthorized", "403 forbidden")
 _MISSING = ("name unknown", "manifest unknown", "repository name not known",
-            "repository does not exist", "404 not found", "project not found")
+            "repository does not exist", "404 not found", "project not found",
+            # the containerd store's resolver: `failed to resolve reference "R": R: not found`
+            re.compile(r"failed to resolve reference .*: not found$"))
 _OFFLINE = ("connection refused", "no such host", "i/o timeout", "network is unreachable",
             "server gave http response to https client", "x509:", "no route to host",
             "connection reset by peer", "tls: ")
@@ -93,11 +95,29 @@ def explain(output: str, ref: str, doing: str) -> RegistryError | None:
     setting = registry_path(ref) or "(empty)"
     lines = [_NOISE.sub("", line.strip()) for line in (output or "").splitlines()]
     for kinds, build in ((_AUTH, _auth), (_MISSING, _missing), (_OFFLINE, _offline)):
-        said = next((line for line in lines if any(k in line.lower() for k in kinds)), None)
+        said = next((line for line in lines if _names(line, kinds)), None)
         if said:
+            said = _specific(said, kinds)
             said = said if len(said) <= 160 else said[:157] + "..."
             return build(registry, setting, doing, said)
     return None
+
+
+def _specific(line: str, kinds) -> str:
+    """The most specific part of LINE, an error that wraps errors (`a: b: c`): from the
+    last part naming the trouble on. The containerd store's pushes say `failed to do
+    request: Head "URL": dial tcp ADDRESS: connect: connection refused` and `push access
+    denied, ...: authorization failed: no basic auth credentials`."""
+    parts = line.split(": ")
+    named = [i for i, part in enumerate(parts) if _names(part, kinds)
+             or _names(part + ":", kinds)]  # `x509` of `x509: certificate ...`
+    return ": ".join(parts[named[-1]:]) if named else line
+
+
+def _names(text: str, kinds) -> bool:
+    """Whether TEXT says one of KINDS (phrases, lower case, or patterns)."""
+    lower = text.lower()
+    return any(k.search(lower) if isinstance(k, re.Pattern) else k in lower for k in kinds)
 
 
 # A registry's own trouble, not a refusal: a push is idempotent (layers already there are

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from . import _components, _compose, _connect, _engine
+from . import _components, _compose, _connect, _engine, _sizes
 from ._errors import KitError
 from ._units import format_bytes, parse_size
 
@@ -87,13 +87,14 @@ def budget_for(budgets: dict[str, int], service: str, entry) -> int | None:
 
 def measure(images: list[dict], wanted: dict[str, str], budgets: dict[str, int],
             client: str | None = None) -> list[ImageSize]:
-    """Match service images in one image listing (pure: no engine); CLIENT: the
+    """Match service images in IMAGES (`_engine.inspect_images`: Size is what
+    `_sizes.image_size` measures) to the services (pure: no engine); CLIENT: the
     execution client in use (None: the default)."""
     index = _engine.index_by_tag(images)
     rows = []
     for service, ref in wanted.items():
         image = index.get(ref)
-        size = int(image["Size"]) if image else None
+        size = int(image["Size"]) if image and image["Size"] is not None else None
         entry = _components.by_service(service, client)
         budget = budget_for(budgets, service, entry)
         rows.append(ImageSize(
@@ -107,7 +108,8 @@ def measure(images: list[dict], wanted: dict[str, str], budgets: dict[str, int],
 
 def size_report(c, budgets=None, services=None, env=None, client=None, config=None,
                 images=None) -> list[ImageSize]:
-    """Size of each service image against its budget: one engine call (the image list).
+    """Size of each service image against its budget: what `_sizes.image_size` measures
+    (the same on every store), one engine call an image (an inspect).
 
     BUDGETS: dict service -> size (bytes or text such as "60MB") replacing the configured
     ones for those services; ENV: the variables a build ran with (e.g. the version), so
@@ -125,8 +127,9 @@ def size_report(c, budgets=None, services=None, env=None, client=None, config=No
                        f"has {', '.join(config.get('services') or {})} (a client's own "
                        f"budget: {', '.join(_components.clients_names())})")
     resolved = resolve_budgets(c, list((budgets or {}).items()))
-    if images is None:
-        images = _engine.list_images(client or _connect.client_for(c))
+    if images is None:  # the build's IMAGES are `inspect_images`'s, sized already
+        images = _engine.inspect_images(client or _connect.client_for(c), sorted(
+            set(wanted.values())))
     return measure(images, wanted, resolved, execution_client)
 
 
@@ -235,10 +238,12 @@ def _instruction(created_by: str) -> str:
     return text or "(no instruction recorded)"
 
 
-def largest_layers(history: list[dict], top: int = 10) -> list[dict]:
-    """The TOP largest layers: size and the instruction that made each (pure)."""
-    layers = [{"size_bytes": int(h.get("Size") or 0), "instruction": _instruction(
-        h.get("CreatedBy", "")), "created": h.get("Created")} for h in history]
+def largest_layers(history: list[dict], top: int = 10, sizes=None) -> list[dict]:
+    """The TOP largest layers: size (SIZES, one per entry, else the history's own) and
+    the instruction that made each (pure)."""
+    sizes = sizes or [int(h.get("Size") or 0) for h in history]
+    layers = [{"size_bytes": size, "instruction": _instruction(h.get("CreatedBy", "")),
+               "created": h.get("Created")} for h, size in zip(history, sizes, strict=True)]
     layers.sort(key=lambda layer: layer["size_bytes"], reverse=True)
     return layers[:top]
 
@@ -261,9 +266,10 @@ def layers(c, service=None, top=10):
             print(f"{name}: {ref} is not built (inv build)")
             continue
         history = _engine.image_history(client, ref)
-        total = sum(int(h.get("Size") or 0) for h in history)
+        sizes = _sizes.history_sizes(client, client.api.inspect_image(ref), history)
+        total = sum(sizes)
         print(f"{name}: {ref}  {format_bytes(total)} in {len(history)} layers")
-        for layer in largest_layers(history, top):
+        for layer in largest_layers(history, top, sizes):
             share = 100 * layer["size_bytes"] / total if total else 0
             text = layer["instruction"]
             text = text if len(text) <= 90 else text[:87] + "..."

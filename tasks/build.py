@@ -138,15 +138,19 @@ class _BuildFlagsBehaviour:
         return (self._spelled("compose", service, compose_global=True) + ["build"]
                 + self._spelled("compose", service, compose_global=False) + [service])
 
-    def bake_argv(self, service: str, load: bool = False, extra=()) -> list[str]:
+    def bake_argv(self, service: str, load: bool = False, extra=(),
+                  image: str | None = None) -> list[str]:
         """`docker buildx bake` on the compose files: the multi-platform path. LOAD: build
         without pushing and load the result into the engine (one platform at a time),
-        for the audit; EXTRA goes before the service."""
+        for the audit; EXTRA goes before the service. IMAGE: the service's `image:` name,
+        added to its tags (bake 0.29 drops `image:` when `build.tags` is set, as
+        compose.yml's :latest tag is)."""
         flags = replace(self, push=False) if load else self
         argv = ["docker", "buildx", "bake"]
         for compose_file in _compose.compose_files():
             argv += ["--file", compose_file]
-        return (argv + flags._spelled("bake", service) + (["--load"] if load else [])
+        named = ["--set", f"{service}.tags+={image}"] if image else []
+        return (argv + flags._spelled("bake", service) + named + (["--load"] if load else [])
                 + list(extra) + [service])
 
     def env(self) -> dict[str, str]:
@@ -302,7 +306,8 @@ def _build_one(c, service: str, flags: BuildFlags, env: dict[str, str], image_of
                client) -> dict | None:
     """Build SERVICE (never pushing); the engine's record of its image afterwards. Several
     platforms are built and loaded one at a time (bake), and the largest is kept: the
-    audit judges the worst of them."""
+    audit judges the worst of them. Without --push they are then loaded together (the
+    containerd store holds them all under the tag), from the cache."""
     platforms = flags.platforms()
     if len(platforms) <= 1:
         _compose.run_compose(c, *flags.compose_args(service), env=env)
@@ -310,11 +315,41 @@ def _build_one(c, service: str, flags: BuildFlags, env: dict[str, str], image_of
     worst = None
     for platform in platforms:
         one = replace(flags, platform=platform)
-        _compose.run_cli(c, one.bake_argv(service, load=True), env=env)
+        _compose.run_cli(c, one.bake_argv(service, load=True, image=image_of()), env=env)
         found = next(iter(_engine.inspect_images(client, [image_of()])), None)
         if found and (worst is None or (found["Size"] or 0) > (worst["Size"] or 0)):
             worst = found
+    if not flags.push:  # a containerd store (`refuse_lost_platforms`): all under the tag,
+        _compose.run_cli(c, flags.bake_argv(service, load=True, image=image_of()),
+                         env=env)  # from the cache
+        whole = next(iter(_engine.inspect_images(client, [image_of()])), None)
+        worst = worst and whole and {**whole, "Size": worst["Size"]}
     return worst
+
+
+def refuse_lost_platforms(c, client, flags) -> None:
+    """Several platforms are refused before anything is built where they would leave
+    nothing usable. The containerd image store holds multi-platform images; the classic
+    store holds one platform per image, so there each platform's load replaces the last
+    (without --push nothing whole is left), and buildx's `docker` driver cannot build
+    them for a push either (a builder of its own, e.g. docker-container, can)."""
+    if len(flags.platforms()) < 2:
+        return
+    if _engine.image_store(_engine.engine_info(client)) == "containerd":
+        return
+    several = f"several platforms ({flags.platform})"
+    if not flags.push:
+        raise KitError(
+            f"{several} without --push would leave one platform here: this engine's classic "
+            "image store holds one platform per image; add --push (with IMAGE_REGISTRY), "
+            "switch the engine to the containerd image store, or build one platform")
+    builder = _compose.buildx_builder(c, flags.builder)
+    if builder and builder[1] == "docker":
+        raise KitError(
+            f"{several} cannot be pushed by buildx builder {builder[0]} (driver docker) on "
+            "this engine's classic image store; create a builder that can (`docker buildx "
+            "create --driver docker-container --name multi`) and add --builder multi, or "
+            "switch the engine to the containerd image store")
 
 
 def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | None = None,
@@ -326,7 +361,7 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
     the first build runs: on a no-op build that read is a good part of the kit's cost.
     Whether a build was fully from cache compares the image each tag names before (one
     listing, taken before any build, which also shows stand-ins left behind) and after
-    (one inspect per service).
+    (one inspect per service), by `_engine.cache_key`. Sizes are `_sizes.image_size`.
     """
     flags.validate()
     env = {**(env or {}), **flags.env()}
@@ -337,13 +372,14 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
             f"{need} needs docker buildx, which this host lacks; install the buildx plugin "
             "or build for one platform with the engine's own BuildKit"
         )
+    refuse_lost_platforms(c, client, flags)
     with ThreadPoolExecutor(max_workers=1) as pool:
         if config is None:
             reading = pool.submit(_compose.compose_config, c, env)
         else:  # the caller read it (`prepare`)
             reading = Future()
             reading.set_result(config)
-        listing = _engine.list_images(client)
+        listing = _engine.list_images(client, manifests=True)
         _dockerfile.refuse_standins(listing, reading.result, services)
         before = _engine.index_by_tag(listing)
         built, found = [], []
@@ -367,8 +403,8 @@ def run_builds(c, services: list[str], flags: BuildFlags, env: dict[str, str] | 
             image = image_of()
             old = before.get(image)
             found += [after] if after else []
-            built.append(Built(service, image, after and after["Size"], seconds,
-                               cached=bool(after and old and after["Id"] == old["Id"])))
+            built.append(Built(service, image, after and after["Size"], seconds, cached=bool(
+                after and old and after["Key"] == _engine.cache_key(old))))
     return Builds(built, config, found)
 
 

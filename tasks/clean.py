@@ -52,8 +52,8 @@ def plan_prune(records: list[dict], keep_storage: int | None = None,
     by_id = {r["ID"]: r for r in records}
     children: dict[str, set[str]] = {}
     for r in records:
-        if r.get("Parent"):
-            children.setdefault(r["Parent"], set()).add(r["ID"])
+        for parent in _engine.cache_parents(r):
+            children.setdefault(parent, set()).add(r["ID"])
 
     def eligible(r: dict) -> bool:
         if r.get("InUse"):
@@ -236,6 +236,8 @@ def clean_images(c, keep=2, dry_run=False, client=None, release_files=()) -> lis
     planned, kept = plan_image_removal(images, repos, keep, in_use, pins, released)
     for tag, reason in kept:
         print(f"keep    {tag}  ({reason})")
+    # the engine's own figure, not the audit's: what removing an image can free on disk
+    # (on the containerd store that includes the compressed blobs it also keeps)
     sizes = {_engine.normalize_ref(t): i.get("Size") or 0 for i in images
              for t in i.get("RepoTags") or []}
     removed = []

@@ -86,7 +86,8 @@ def check_engine(probe: EngineProbe, c) -> Check:
                      probe.errors.get("engine-fix") or "start the daemon (systemctl start "
                      "docker) or point DOCKER_HOST / DOCKER_CONTEXT at a running engine")
     return Check("engine", "ok", f"Docker Engine {version.get('Version')} "
-                 f"(API {version.get('ApiVersion')}) at {_connect.endpoint().describe()}")
+                 f"(API {version.get('ApiVersion')}; the kit needs {_engine.MIN_ENGINE} or "
+                 f"newer) at {_connect.endpoint().describe()}")
 
 
 def check_compose(probe: EngineProbe, c) -> Check:
@@ -120,6 +121,41 @@ def check_buildx(probe: EngineProbe, c) -> Check:
                  "BuildKit client (fine for these images, but deprecated since compose v2.40), "
                  "and multi-platform builds, --builder and bake are unavailable",
                  "install docker-buildx-plugin (or the buildx binary in ~/.docker/cli-plugins)")
+
+
+def check_store(probe: EngineProbe, c) -> Check:
+    """Which image store the engine keeps, and what that means for sizes and platforms."""
+    store = _engine.image_store(probe.info)
+    if store is None:
+        return Check("store", "skip", "needs the engine")
+    driver = (probe.info or {}).get("Driver") or "?"
+    if store == "containerd":
+        return Check("store", "ok", f"containerd image store ({driver} snapshotter; Docker "
+                     "29's default): keeps compressed and unpacked layers, so `docker images` "
+                     "shows more than the kit, whose sizes and budgets count the uncompressed "
+                     "layers (`docker history`); holds multi-platform images and attestations,"
+                     " so a multi-platform build can stay local")
+    return Check("store", "ok", f"classic image store ({driver}): sizes and budgets are the "
+                 "uncompressed layers, as `docker images` shows them; one platform per image, "
+                 "so a multi-platform build must --push")
+
+
+def check_builder(probe: EngineProbe, c) -> Check:
+    """Which builder builds, and where its results go."""
+    found = _compose.buildx_builder(c) if probe.version else None
+    if found is None:
+        return Check("builder", "ok", "the engine's own BuildKit (no buildx builder): "
+                     "results go straight into the engine's image store; one platform")
+    name, driver = found
+    if driver == "docker":
+        where = ("the engine's image store, several platforms at once"
+                 if _engine.image_store(probe.info) == "containerd" else
+                 "the engine's image store, one platform at a time (several need --push)")
+        return Check("builder", "ok", f"buildx builder {name} (driver docker): the engine's "
+                     f"own BuildKit; results go into {where}")
+    return Check("builder", "ok", f"buildx builder {name} (driver {driver}): a BuildKit of "
+                 "its own, with its own cache; results reach the engine only through --load "
+                 "(one platform) and a registry through --push")
 
 
 def _built_images(config: dict | None) -> dict[str, str]:
@@ -283,9 +319,10 @@ def check_images(probe: EngineProbe, c) -> list[Check]:
     from .audit import service_images
 
     execution_client = _compose.client_of(config)
-    index = _engine.index_by_tag(_engine.list_images(client))
+    wanted = service_images(config)
+    index = _engine.index_by_tag(_engine.inspect_images(client, sorted(set(wanted.values()))))
     checks = []
-    for service, ref in service_images(config).items():
+    for service, ref in wanted.items():
         name = f"image {service}"
         if ref not in index:
             checks.append(Check(name, "warn", f"{ref} is not built", "run `inv build`"))
@@ -343,6 +380,8 @@ CHECKS: list[CheckFn] = [
     check_compose,
     check_buildkit,
     check_buildx,
+    check_store,
+    check_builder,
     check_registry,
     check_cache,
     check_dockerignore,

@@ -121,6 +121,20 @@ def remove_images(client, wanted=lambda tags: True, filters: dict | None = None)
                     pass
 
 
+def engine_store(client) -> str:
+    """`containerd` when the engine keeps images in the containerd image store, else
+    `classic` (as `inv doctor` reads it from `docker info`)."""
+    from tasks import _engine
+
+    return _engine.image_store(client.info())
+
+
+def base_files_size() -> int:
+    """The bytes of the files in the session's base image (the static busybox alone: its
+    `--install -s` adds symlinks, which hold no file bytes)."""
+    return os.path.getsize(static_busybox())
+
+
 def tiny_image_tar(content: bytes) -> bytes:
     """A root filesystem of one file holding CONTENT, for `import_image_from_data`: a
     distinct image per distinct content, with no build and no base image."""

@@ -172,7 +172,11 @@ class SshServer:
             f"AuthorizedKeysFile {folder / 'authorized_keys'}",
             "PasswordAuthentication no", "KbdInteractiveAuthentication no",
             "PermitRootLogin prohibit-password", "UsePAM no", "StrictModes no",
-            f"PidFile {folder / 'sshd.pid'}", "LogLevel ERROR", ""]))
+            f"PidFile {folder / 'sshd.pid'}", "LogLevel ERROR",
+            # the far side's `docker system dial-stdio` reaches the engine the tests use
+            # (an engine on its own socket beside the default one: .ci/engines.sh)
+            *([f"SetEnv DOCKER_HOST={os.environ['DOCKER_HOST']}"]
+              if os.environ.get("DOCKER_HOST", "").startswith("unix://") else []), ""]))
         # a unix socket path has ~100 bytes: the masters' sockets live in a short folder
         self._control = tempfile.mkdtemp(prefix="okcm", dir="/tmp") if multiplex else ""
         self.config = folder / "ssh_config"

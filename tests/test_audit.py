@@ -9,7 +9,15 @@ from invoke import Config, Context
 
 from tasks import audit
 from tasks._errors import KitError
-from tests.helpers import ROOT, assert_one_line_error, inv, inv_process, kit_context
+from tests.helpers import (
+    ROOT,
+    assert_one_line_error,
+    base_files_size,
+    engine_store,
+    inv,
+    inv_process,
+    kit_context,
+)
 
 BLOB = 3_000_000
 
@@ -166,17 +174,22 @@ def sized(sized_project, monkeypatch):
     return sized_project.enter(monkeypatch)
 
 
-def test_sizes_equal_the_engines(engine, sized):
+def test_sizes_are_the_files_bytes_on_every_store(engine, sized):
+    """What a budget measures: the bytes of the files in the layers, uncompressed. On the
+    classic store that is the engine's own `Size`; on the containerd store (Docker 28.5.2
+    with containerd-snapshotter) the listing said 9.13 MB for this 4.98 MB image (it adds
+    the compressed blobs) and the history 5.04 MB (it counts 4 KiB disk blocks)."""
     rows = {r.service: r for r in audit.size_report(Context())}
     op = rows["base-op-node"]
-    expected = engine.images.get(sized.image("base-op-node")).attrs["Size"]
-    assert op.size_bytes == expected
+    expected = base_files_size() + BLOB  # and the op-node script's few bytes
+    assert expected <= op.size_bytes <= expected * 1.001, (op.size_bytes, expected)
+    if engine_store(engine) == "classic":
+        assert op.size_bytes == engine.images.get(sized.image("base-op-node")).attrs["Size"]
     assert op.image == sized.image("base-op-node") and op.built
-    assert expected >= BLOB  # the random layer is in there
     assert not rows["base-execution"].built and rows["base-execution"].size_bytes is None
 
 
-def test_one_engine_call_for_the_image_list(engine, sized):
+def test_one_engine_call_an_image_and_no_listing(engine, sized):
     calls = []
 
     class Counting:
@@ -196,7 +209,11 @@ def test_one_engine_call_for_the_image_list(engine, sized):
         api = Counting(engine.api)
 
     rows = audit.size_report(Context(), client=Client())
-    assert calls == ["images"]
+    # an inspect for each service image (the built one's layers are cached, if the store
+    # needs them measured: see test_sizes_are_the_files_bytes_on_every_store); no listing
+    audit.size_report(Context(), client=Client())
+    assert calls[len(calls) // 2:].count("_get") == 2 and "images" not in calls, calls
+    assert "get_image" not in calls[len(calls) // 2:]
     assert len(rows) == 2
 
 
@@ -245,6 +262,8 @@ def test_layers_show_the_largest_with_its_instruction(sized):
     assert lines[0].startswith(f"base-op-node: {sized.image('base-op-node')}")
     assert len(lines) == 3
     assert "RUN head -c 3000000 /dev/urandom" in lines[1] and "3.00 MB" in lines[1]
+    total = float(lines[0].split()[2]) * 1e6  # `base-op-node: REF  4.98 MB in N layers`
+    assert abs(total - (base_files_size() + BLOB)) <= 10_000
 
 
 def test_audit_after_a_build_reuses_its_config_and_listing(capsys):

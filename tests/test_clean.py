@@ -77,6 +77,45 @@ def test_plan_prune_keep_storage_goes_least_recently_used_first():
     assert clean.plan_prune(RECORDS, keep_storage=10**9, now=NOW) == []
 
 
+@pytest.mark.parametrize("key", ["Parents", " Parents"])
+def test_plan_prune_reads_the_parents_list_of_api_1_42_and_later(key):
+    """API 1.42+ gives `Parents` (a list) instead of `Parent`; Docker 28.5.2 (Debian's
+    28.5.2+dfsg4, moby api/types/build) still spells the JSON key " Parents". A record
+    whose child is in use is never planned, whichever shape names the child's parents."""
+    records = [_rec("root", 10, hours_ago=300), _rec("layer", 20, hours_ago=300),
+               {**_rec("busy-top", 1, in_use=True), key: ["root", "layer"]},
+               {**_rec("free-top", 2, hours_ago=300), key: ["layer"]}]
+    for record in records:
+        record.pop("Parent")
+    assert _ids(clean.plan_prune(records, now=NOW)) == ["free-top"]
+    assert _engine.cache_parents(records[2]) == ["root", "layer"]
+    assert _engine.cache_parents(_rec("old", 1, parent="root")) == ["root"]
+
+
+def test_cache_records_survive_a_snapshot_that_went_meanwhile():
+    """The containerd store failed `GET /system/df` with "NotFound: snapshot ... does not
+    exist" when a snapshot went while it counted (Docker 28.5.2, containerd 2.1.9): the
+    kit asks again (an engine that keeps failing is still one line)."""
+    from tasks._errors import EngineError
+
+    class Engine:  # answers like the engine: fails once, then has the records
+        api = object()  # not the SDK's: the plain df() path
+
+        def __init__(self, failures):
+            self.failures = failures
+
+        def df(self):
+            if self.failures:
+                self.failures -= 1
+                raise EngineError("reading disk usage: NotFound: snapshot "
+                                  "sha256:4f3a does not exist")
+            return {"BuildCache": [_rec("only", 1)]}
+
+    assert _ids(_engine.build_cache_records(Engine(failures=1))) == ["only"]
+    with pytest.raises(EngineError, match="does not exist"):
+        _engine.build_cache_records(Engine(failures=3))
+
+
 IMAGES = [
     {"Id": "i1", "Created": 100, "RepoTags": ["demo-op-node:v1.0.1"], "Size": 1},
     {"Id": "i2", "Created": 200, "RepoTags": ["demo-op-node:v1.0.2"], "Size": 1},

@@ -169,10 +169,18 @@ def test_one_rule_names_a_services_image_for_audit_and_clean():
 
 @pytest.mark.parametrize("version, problem", [
     ({"Version": "20.10.24", "ApiVersion": "1.41", "Os": "linux"}, None),
-    ({"Version": "18.06.3", "ApiVersion": "1.38", "Os": "linux"}, "predates BuildKit"),
+    ({"Version": "28.5.2", "ApiVersion": "1.51", "Os": "linux"}, None),
+    ({"Version": "18.06.3", "ApiVersion": "1.38", "Os": "linux"}, "older than Docker Engine 20.10"),
+    # 18.09 and 19.03 have BuildKit, but not the frontend these Dockerfiles need
+    ({"Version": "18.09.9", "ApiVersion": "1.39", "Os": "linux"}, "older than Docker Engine 20.10"),
+    ({"Version": "19.03.15", "ApiVersion": "1.40", "Os": "linux"},
+     "older than Docker Engine 20.10"),
     ({"Version": "20.10.24", "ApiVersion": "1.41", "Os": "windows"}, "windows containers"),
 ])
 def test_one_buildkit_floor_for_the_build_and_doctor(version, problem):
+    """The floor is 20.10 (API 1.41): its built-in Dockerfile frontend is the oldest with
+    `RUN --mount=type=cache` and `COPY --chmod` (docs.docker.com, Dockerfile frontend
+    release notes: dockerfile 1.2, built into engine 20.10)."""
     from tasks import doctor
 
     class Client:
@@ -186,8 +194,11 @@ def test_one_buildkit_floor_for_the_build_and_doctor(version, problem):
         return
     assert problem in _engine.buildkit_missing(version)[0]
     assert check.status == "fail" and problem in check.detail
-    with pytest.raises(KitError, match=problem):
+    with pytest.raises(KitError, match=problem) as refused:
         _engine.require_buildkit(Client())
+    assert "\n" not in str(refused.value)
+    if version["Os"] == "linux":
+        assert "upgrade to Docker Engine 20.10 or newer" in str(refused.value)
 
 
 # ------------------------------------------------------------------ engine errors

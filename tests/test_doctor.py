@@ -7,8 +7,8 @@ import re
 import pytest
 from invoke import Context, MockContext, Result
 
-from tasks import _ignore, doctor
-from tests.helpers import ROOT, TEST_LABEL, inv, inv_process
+from tasks import _engine, _ignore, doctor
+from tests.helpers import ROOT, TEST_LABEL, engine_store, inv, inv_process
 
 NO_BINARY_OP_NODE = """\
 ARG BASE_IMAGE
@@ -220,6 +220,41 @@ def test_buildx_present_reports_its_version():
     assert (check.status, check.detail) == ("ok", "github.com/docker/buildx v0.29.1")
 
 
+CLASSIC_INFO = {"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"],
+                                                       ["Supports d_type", "true"]]}
+# Docker 28.5.2 with {"features": {"containerd-snapshotter": true}}, as `GET /info` says it
+CONTAINERD_INFO = {"Driver": "overlayfs",
+                   "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}
+INSPECT_DOCKER = "Name:          default\nDriver:        docker\n\nNodes:\nName: default\n"
+INSPECT_CONTAINER = "Name:   multi\nDriver: docker-container\nNodes:\nName:   multi0\n"
+
+
+@pytest.mark.parametrize("info, store, says", [
+    (CLASSIC_INFO, "classic", "must --push"),
+    (CONTAINERD_INFO, "containerd", "can stay local"),
+])
+def test_doctor_says_which_store_and_what_it_means(info, store, says):
+    assert _engine.image_store(info) == store
+    check = doctor.check_store(doctor.EngineProbe(version={"Version": "28.5.2"}, info=info),
+                               None)
+    assert check.status == "ok" and check.detail.startswith(f"{store} image store")
+    assert says in check.detail and "uncompressed" in check.detail
+    assert doctor.check_store(doctor.EngineProbe(), None).status == "skip"
+
+
+@pytest.mark.parametrize("inspect, info, says", [
+    (Result(INSPECT_DOCKER), CONTAINERD_INFO, "buildx builder default (driver docker)"),
+    (Result(INSPECT_DOCKER), CLASSIC_INFO, "one platform at a time"),
+    (Result(INSPECT_CONTAINER), CLASSIC_INFO, "builder multi (driver docker-container)"),
+    (Result(exited=1, stderr="unknown command"), CLASSIC_INFO, "the engine's own BuildKit"),
+])
+def test_doctor_says_which_builder_and_where_its_results_go(inspect, info, says):
+    c = MockContext(run={"docker buildx inspect": inspect})
+    check = doctor.check_builder(doctor.EngineProbe(version={"Version": "28.5.2"}, info=info),
+                                 c)
+    assert check.status == "ok" and says in check.detail, check.detail
+
+
 def test_dead_daemon_fails_cleanly_through_inv(tmp_path):
     done = inv_process("doctor", env={"DOCKER_HOST": f"unix://{tmp_path}/missing.sock"})
     assert done.returncode == 1
@@ -275,6 +310,8 @@ def test_healthy_fixture_images_run_their_binaries(engine, fixture_project):
     _compose.run_compose(Context(), "build", hide=True)
     checks = _by_name(doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"}))
     assert checks["engine"].status == "ok" and "API" in checks["engine"].detail
+    assert checks["store"].detail.startswith(f"{engine_store(engine)} image store")
+    assert checks["builder"].status == "ok"
     assert checks["pins"].status == "ok" and "v1.0.0" in checks["pins"].detail
     op = checks["image base-op-node"]
     assert op.status == "ok" and "op-node version v1.0.0" in op.detail

@@ -89,10 +89,12 @@ def _doctor_line(done, name: str) -> tuple[str, str]:
     return lines[at], fix
 
 
-def test_a_missing_docker_context_is_named_with_its_fix():
+def test_a_missing_docker_context_is_named_with_its_fix(monkeypatch):
     """83371fe answered DOCKER_CONTEXT=<no such context> with "start the daemon": no
     daemon was ever tried. One line names the context and the fix, in doctor and in any
-    task that needs the engine."""
+    task that needs the engine. (DOCKER_HOST, set when the suite runs against an engine
+    on its own socket, would win over any context, as it does for the docker CLI.)"""
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
     env = {"DOCKER_CONTEXT": "opkit-no-such-context"}  # the CLI config stays (compose)
     done = inv_process("doctor", env=env)
     assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr

@@ -126,7 +126,8 @@ def test_dockerfile_avoids_what_the_engine_20_10_frontend_lacks(service):
 
 def test_op_node_dockerfile_builds_like_upstream():
     text = DOCKERFILES["base-op-node"].read_text()
-    assert re.search(r"^FROM golang:\$\{GO_VERSION\}-alpine AS builder$", text, re.MULTILINE)
+    assert re.search(r"^FROM --platform=\$BUILDPLATFORM golang:\$\{GO_VERSION\}-alpine "
+                     r"AS builder$", text, re.MULTILINE)
     assert '--branch "op-node/${OP_NODE_VERSION}"' in text and "--depth 1" in text
     assert 'case "$head" in' in text and '"$OP_NODE_COMMIT"*)' in text  # prefix check
     assert "tag moved upstream or the pin is wrong" in text
@@ -134,7 +135,8 @@ def test_op_node_dockerfile_builds_like_upstream():
     assert re.search(r"^ENV JUST_UNSTABLE=1$", builder, re.MULTILINE)
     assert "COPY superchain-bundle.sh /usr/local/bin/opkit-superchain-bundle" in builder
     assert "build-superchain-go" in BUNDLE_SCRIPT.read_text()
-    assert "CGO_ENABLED=0 go build" in text
+    assert 'CGO_ENABLED=0 GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-$(go env GOARCH)}"' \
+        in text and "go build -o /out/op-node" in text
     for flag in ("-s -w", "-X main.GitCommit=", "-X main.GitDate=", "-X ${pkg}.Version=",
                  "-X ${pkg}.Meta="):
         assert flag in text
@@ -147,6 +149,27 @@ def test_op_node_dockerfile_builds_like_upstream():
     assert re.search(r"^USER 10001:10001$", runtime, re.MULTILINE)
     for label in ("version", "revision", "source"):
         assert f"org.opencontainers.image.{label}=" in runtime
+
+
+def test_op_node_cross_compiles_as_upstream_does():
+    """Upstream's ops/docker/op-stack-go/Dockerfile (ethereum-optimism/optimism, seen at
+    commit 0136730c6db0) builds on `FROM --platform=$BUILDPLATFORM golang:...-alpine AS
+    builder` and hands `ARG TARGETOS` / `ARG TARGETARCH` to the build (GOOS=$TARGETOS
+    GOARCH=$TARGETARCH): a multi-platform build cross-compiles instead of emulating. The
+    builder's smoke test runs the binary only where it can (the target is the host's
+    platform); the runtime stage stays on the target platform."""
+    text = DOCKERFILES["base-op-node"].read_text()
+    stages = text.split("\nFROM ")
+    builder, runtime = stages[1], stages[-1]
+    assert stages[1].startswith("--platform=$BUILDPLATFORM ")
+    assert "--platform" not in runtime.splitlines()[0]
+    declared = builder[:builder.index("go build")]
+    assert re.search(r"^ARG TARGETOS$", declared, re.MULTILINE)
+    assert re.search(r"^ARG TARGETARCH$", declared, re.MULTILINE)
+    assert 'GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-$(go env GOARCH)}"' in builder
+    smoke = builder[builder.index("go build"):]
+    assert re.search(r'if \[ "\$\{TARGETARCH:-\$\(go env GOARCH\)\}" = "\$\(go env GOARCH\)" \]; '
+                     r"then \\\n\s+/out/op-node --version; \\", smoke), smoke
 
 
 def test_execution_dockerfile_extends_nethermind_as_non_root():
@@ -622,7 +645,10 @@ def test_build_args_match_the_args_the_dockerfile_declares(tmp_path, image):
     build = _config(tmp_path, **selects)["services"][service]["build"]
     # BUILDKIT_INLINE_CACHE is BuildKit's own build arg: no Dockerfile declares it
     declared = {arg for arg in build["args"] if not arg.startswith("BUILDKIT_")}
-    assert declared == dockerfile_args(DOCKERFILES[image])
+    # BuildKit sets the platform args itself (from --platform): compose passes none
+    automatic = {f"{side}{part}" for side in ("BUILD", "TARGET")
+                 for part in ("PLATFORM", "OS", "ARCH", "VARIANT")}
+    assert declared == dockerfile_args(DOCKERFILES[image]) - automatic
     assert build["args"]["BUILDKIT_INLINE_CACHE"] == "1"
     assert {k for k, s in PINS.items() if s == image} <= set(build["args"])
     assert Path(build["context"], build.get("dockerfile", "Dockerfile")) == DOCKERFILES[image]
@@ -707,13 +733,15 @@ def test_engine_frontend_parses_the_dockerfile(engine, tmp_path, image, override
 
 
 def test_engine_frontend_check_does_catch_a_parse_error(engine, tmp_path):
-    """Control for the test above: a heredoc (not in 20.10's frontend) is reported as
-    a parse error before any base image is resolved."""
+    """Control for the test above: a flag no frontend knows is reported as a parse error
+    before any base image is resolved. (A heredoc was the control: 20.10's frontend
+    lacks it, but Docker 23 and later parse it, and then went on to resolve the base on
+    a registry this machine cannot reach.)"""
     need_compose()
     context = tmp_path / "bad"
     context.mkdir()
     (context / "Dockerfile").write_text(
-        "FROM busybox:opkit-absent\nCOPY <<EOF /x\nhi\nEOF\n")
+        "FROM busybox:opkit-absent\nCOPY --opkit-no-such-flag=1 Dockerfile /x\n")
     (tmp_path / "compose.yml").write_text(
         f"services:\n  bad:\n    build:\n      context: ./bad\n"
         f"      labels:\n        {TEST_LABEL}: \"1\"\n    image: opkit-test-bad:1\n")

@@ -6,6 +6,7 @@ is not there, and one without the repository (404)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -36,10 +37,19 @@ RUN mkdir -p /usr/local/bin && \\
 """
 
 
+# What a client that pulls accepts: an image manifest, or an index of them (buildx on the
+# containerd store pushes an OCI index: the image plus its provenance attestation).
+MANIFEST_TYPES = ", ".join([
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json"])
+
+
 def _manifest_digest(registry, repository: str, tag: str) -> str:
+    """The digest the registry holds for TAG: the one `docker pull NAME@DIGEST` fetches."""
     request = urllib.request.Request(
         f"http://{registry.address}/v2/{repository}/manifests/{tag}", method="HEAD",
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+        headers={"Accept": MANIFEST_TYPES})
     with urllib.request.urlopen(request, timeout=10) as answer:
         return answer.headers["Docker-Content-Digest"]
 
@@ -94,6 +104,25 @@ def test_a_registry_refusal_is_one_line_naming_the_registry_and_the_fix(said, ki
     if kind is RegistryAuthFailed:
         assert "run `docker login reg.example.com`" in error.message
     assert "IMAGE_REGISTRY=reg.example.com/ops" in error.message
+
+
+# Docker 28.5.2 on the containerd image store (Debian's 28.5.2+dfsg4) says it thus: the
+# kit's line keeps the part that names the trouble, which a 160-character cut would lose.
+@pytest.mark.parametrize("said, kind, kept", [
+    ("push access denied, repository does not exist or may require authorization: "
+     "authorization failed: no basic auth credentials", RegistryAuthFailed,
+     ": no basic auth credentials (not logged in"),
+    ('failed to do request: Head "https://127.0.0.1:1/v2/r18/x/blobs/sha256:'
+     'aae78209c3397613dcc2d358b9288fc283d170b9500f5b06b56523e40aa671d3": dial tcp '
+     "127.0.0.1:1: connect: connection refused", RegistryUnreachable,
+     ": connection refused; check IMAGE_REGISTRY"),
+    ('Error response from daemon: failed to resolve reference "127.0.0.1:1/ops/x:v1": '
+     "127.0.0.1:1/ops/x:v1: not found", RegistryNotFound, "not found; check IMAGE_REGISTRY"),
+])
+def test_the_containerd_stores_refusals_are_the_right_one_line(said, kind, kept):
+    error = _release.explain(f"{said}\n", "127.0.0.1:1/ops/x:v1", "the push of x")
+    assert isinstance(error, kind), error
+    assert kept in error.message and "\n" not in error.message
 
 
 def test_a_failure_that_is_not_the_registrys_stays_as_it_is():
@@ -166,6 +195,12 @@ def test_build_push_pushes_both_tags_and_prints_the_digest(engine, registry, fix
             f"{registry.address}/{repository}@{digest}") in ran.stdout
     image = engine.images.get(f"{registry.address}/{project.image('base-op-node')}")
     assert f"{registry.address}/{repository}@{digest}" in image.attrs["RepoDigests"]
+    # a node host pulls exactly that digest (an index's, where buildx added provenance)
+    _forget(engine, project)
+    pulled = subprocess.run(["docker", "pull", f"{registry.address}/{repository}@{digest}"],
+                            capture_output=True, text=True, timeout=120)
+    assert pulled.returncode == 0, pulled.stderr
+    engine.api.remove_image(f"{registry.address}/{repository}@{digest}", force=True)
 
 
 @pytest.mark.parametrize("client", [None, "op-reth"])
@@ -200,7 +235,9 @@ def test_release_pins_the_digests_and_a_node_host_runs_them_without_building(
     # a node host: nothing built, nothing cached; pull by digest, run the exact image
     _forget(engine, project)
     files = ["-f", str(project.compose_file), "-f", str(pinned)]
-    env = {**project.env, "PATH": __import__("os").environ["PATH"], **setting}
+    # the engine the suite uses (DOCKER_HOST, DOCKER_CONFIG: an engine on its own socket)
+    env = {**project.env, **{k: v for k, v in os.environ.items() if k.startswith("DOCKER_")},
+           "PATH": os.environ["PATH"], **setting}
     del env["COMPOSE_FILE"]
     pull = subprocess.run(["docker", "compose", *files, "pull", "--quiet"], env=env,
                           capture_output=True, text=True, timeout=300)

@@ -36,8 +36,9 @@ def _pytest_rehearsal(tmp_path: Path, *args: str, **env: str) -> tuple[subproces
     fake = bin_dir / "docker"
     fake.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(calls))}\nexit 1\n')
     fake.chmod(0o755)
+    # PYTEST_ADDOPTS too: .ci/run's newer lanes deselect the rehearsal with it
     child = {k: v for k, v in os.environ.items()
-             if k not in (kit.OPT_IN, "CI", "OPKIT_TEST_ALLOW_WIPE")}
+             if k not in (kit.OPT_IN, "CI", "OPKIT_TEST_ALLOW_WIPE", "PYTEST_ADDOPTS")}
     child.update(PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", **env)
     done = subprocess.run([sys.executable, "-m", "pytest", "tests/test_rehearsal.py",
                            "-p", "no:cacheprovider", "-q", "-rsf", *args],

@@ -547,15 +547,22 @@ def _wait_for(condition, timeout: float = 30, what: str = "") -> None:
         time.sleep(0.05)
 
 
+def _default_sigint() -> None:
+    """A suite started in the background (`cmd &` in a non-interactive shell, as a CI
+    runner may start it) has SIGINT ignored, and a shell started with SIGINT ignored
+    cannot trap it (POSIX): the restore's own trap would never run."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop_mid_download(restore, argv: list[str], env: dict[str, str], log: Path,
                        sig: int = signal.SIGTERM) -> subprocess.Popen:
     """Start ARGV (the restore, or an entry point that runs it) against a slow server,
     let aria2c download for a while, then send SIG to the script, as `docker stop`
     does to PID 1; returns the finished process."""
     restore.server.rate = 64 * 1024
-    with open(log, "w") as err:
+    with open(log, "w") as err:  # SIGINT as `docker stop` finds it, not as a runner may
         proc = subprocess.Popen(argv, env=_clean_env(**env), stdout=subprocess.PIPE,
-                                stderr=err, text=True)
+                                stderr=err, text=True, preexec_fn=_default_sigint)
     try:
         _wait_for(lambda: restore.aria2c() and restore.server.gets(restore.path), 30,
                   "aria2c to start downloading")
