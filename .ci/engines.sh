@@ -113,8 +113,11 @@ system_bins() {  # the 20.10 lane: the system's engine, under the names dockerd 
     local f
     rm -rf "$BIN" && mkdir -p "$BIN"
     for f in dockerd docker containerd containerd-shim-runc-v2 runc docker-proxy docker-init; do
-        command -v "$f" >/dev/null || die "$f is missing: apt-get install docker.io"
-        ln -s "$(command -v "$f")" "$BIN/$f"
+        local found=""   # Debian's own (docker.io), before another docker CLI on PATH
+        for dir in /usr/sbin /usr/bin; do [ -x "$dir/$f" ] && { found="$dir/$f"; break; }; done
+        found="${found:-$(command -v "$f" || true)}"
+        [ -n "$found" ] || die "$f is missing: apt-get install docker.io"
+        ln -s "$found" "$BIN/$f"
     done
 }
 

@@ -17,11 +17,8 @@ are all known costs no export: a no-op build's summary reads the cache.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import io
 import os
-import tarfile
 from pathlib import Path
 
 from ._errors import EngineError, KitError
@@ -86,6 +83,8 @@ class _Hashing(io.RawIOBase):
     """Reads through FILE, hashing what passes (a layer's DiffID is its tar's sha256)."""
 
     def __init__(self, file) -> None:
+        import hashlib
+
         self._file, self.digest = file, hashlib.sha256()
 
     def readable(self) -> bool:
@@ -101,6 +100,9 @@ class _Hashing(io.RawIOBase):
 def _layer(blob) -> tuple[str, int] | None:
     """(DiffID, bytes of its regular files) of a layer BLOB (a gzip or plain tar), or None
     for a blob that is no layer (a config, a manifest, an index, an attestation)."""
+    import gzip
+    import tarfile
+
     head = blob.read(512)
     rest = io.BufferedReader(_Chunks([head, *iter(lambda: blob.read(1 << 20), b"")]))
     if head[:2] == b"\x1f\x8b":
@@ -123,7 +125,10 @@ def _layer(blob) -> tuple[str, int] | None:
 
 def export_layer_sizes(chunks) -> dict[str, int]:
     """DiffID -> bytes of its regular files, for every layer in an image export (CHUNKS:
-    the streamed tar of `GET /images/{ref}/get`, OCI layout or docker's)."""
+    the streamed tar of `GET /images/{ref}/get`, OCI layout or docker's). The modules
+    that read it are imported here: a build whose layers are known never needs them."""
+    import tarfile
+
     sizes = {}
     with tarfile.open(fileobj=io.BufferedReader(_Chunks(chunks), 1 << 20), mode="r|") as tar:
         for member in tar:

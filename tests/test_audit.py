@@ -7,7 +7,7 @@ import json
 import pytest
 from invoke import Config, Context
 
-from tasks import audit
+from tasks import _sizes, audit
 from tasks._errors import KitError
 from tests.helpers import (
     ROOT,
@@ -60,6 +60,38 @@ def test_measure_matches_one_listing_and_flags_over_budget():
     assert (ex.size_bytes, ex.budget_bytes, ex.over_budget, ex.built) == (None, None, False, False)
     assert audit.problems(rows) == ["base-op-node is 70.0 MB, over its 60.0 MB budget"]
     assert len(audit.problems(rows, strict=True)) == 2
+
+
+def test_an_export_is_measured_by_its_layers_files():
+    """What the containerd store's images are measured by (tasks/_sizes.py): each layer
+    blob of the export (gzip or plain tar) by its DiffID (the tar's sha256) and the bytes
+    of its regular files, as the classic store counts them (a symlink holds none);
+    configs and manifests are no layers. The stream may arrive in any chunks."""
+    import gzip
+    import hashlib
+    import tarfile
+
+    def tar(members) -> bytes:
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w") as archive:
+            for name, data, kind in members:
+                info = tarfile.TarInfo(name)
+                info.type, info.size = kind, len(data)
+                if kind == tarfile.SYMTYPE:
+                    info.size, info.linkname = 0, "a"
+                archive.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+        return out.getvalue()
+
+    one = tar([("a", b"hello", tarfile.REGTYPE), ("b", b"", tarfile.SYMTYPE),
+               ("d", b"", tarfile.DIRTYPE)])
+    two = tar([("c", b"x" * 3000, tarfile.REGTYPE)])
+    export = tar([("blobs/sha256/1", gzip.compress(one), tarfile.REGTYPE),
+                  ("blobs/sha256/2", two, tarfile.REGTYPE),
+                  ("index.json", b'{"schemaVersion": 2}', tarfile.REGTYPE)])
+    chunks = [export[i:i + 777] for i in range(0, len(export), 777)]
+    assert _sizes.export_layer_sizes(chunks) == {
+        f"sha256:{hashlib.sha256(one).hexdigest()}": 5,
+        f"sha256:{hashlib.sha256(two).hexdigest()}": 3000}
 
 
 def test_budgets_come_from_config_then_overrides():
