@@ -178,6 +178,9 @@ start() {
     local cfg log pid
     cfg="$(docker_config)"
     mkdir -p "$RUN/exec" "$DATA_ROOT" "$(dirname "$SOCKET")"
+    # a lane's networks are the suite's, made anew each run; a store kept from another
+    # network setup (say, before the namespace) breaks every endpoint
+    rm -rf "$DATA_ROOT/network"
     log="$RUN/dockerd.log"
     if [ -S "$SOCKET" ] && DOCKER_HOST="unix://$SOCKET" "$BIN/docker" version >/dev/null 2>&1; then
         die "an engine already serves $SOCKET: stop it first (one engine per socket)"
