@@ -16,12 +16,15 @@
 # socket); DATA_ROOT to /var/lib/opkit-engine-LANE.
 #
 # Any other SOCKET runs the engine BESIDE an engine already serving the default socket
-# (a developer's machine): its own exec-root, pidfile, managed containerd (under the
-# exec-root), a bridge of its own (ENGINE_BRIDGE) on addresses the other engine does not
-# use, and --iptables=false, because a second dockerd in the same network namespace
-# would remove and rewrite the first one's DOCKER chains; this script adds (and `stop`
-# removes) the few NAT/forward rules its own subnets need instead.
+# (a developer's machine), in a network namespace of its own (opkit-LANE): its own
+# bridges and iptables, reached from the host through a veth pair and NAT. A second
+# dockerd in the host's namespace is no neighbour: it rewrites the first one's iptables
+# chains, and its BuildKit deletes the host's docker0 when its own default bridge has
+# another name (seen with 20.10.24 and 28.5.2). Run the suite inside that namespace too
+# (`exec`), so the servers the tests start on 127.0.0.1 are the engine's 127.0.0.1.
 #
+#   .ci/engines.sh exec LANE SOCKET CMD...       CMD in the lane's namespace, with `env`
+
 # The suite's packages are read with a SEPARATE apt configuration (its own sources list,
 # Dir::State::Lists, Dir::Cache), so the system's sources stay untouched. Unstable moves:
 # whatever it has is taken and its versions printed. If that no longer starts here (say,
@@ -105,8 +108,8 @@ lane_vars() {  # LANE SOCKET DATA_ROOT -> globals
     DATA_ROOT="${3:-/var/lib/opkit-engine-$LANE}"
     RUN="$(lane_dir "$LANE")"
     BESIDE=$([ "$SOCKET" = "$DEFAULT_SOCKET" ] && echo 0 || echo 1)
-    BRIDGE="${ENGINE_BRIDGE:-ok-$LANE}"
-    SUBNETS=("10.$NET.0.0/24" "10.$((NET + 1)).0.0/16")
+    NETNS="opkit-$LANE"
+    LINK="10.$NET.255.0/30"   # the veth pair: 10.NET.255.1 host side, .2 the namespace's
 }
 
 system_bins() {  # the 20.10 lane: the system's engine, under the names dockerd looks up
@@ -138,16 +141,35 @@ docker_config() {  # a DOCKER_CONFIG whose cli-plugins has compose v2 (and build
     echo "$cfg"
 }
 
-rules() {  # add|del: NAT and forwarding for this lane's own subnets (beside mode)
-    local op="$1" flag net
+rules() {  # add|del: the host forwards and masquerades the lane namespace's traffic
+    local op="$1" flag
     flag=$([ "$op" = add ] && echo -I || echo -D)
-    for net in "${SUBNETS[@]}"; do
-        if [ "$op" = add ] && iptables -t nat -C POSTROUTING -s "$net" ! -d "$net" \
-                -j MASQUERADE 2>/dev/null; then continue; fi
-        iptables -t nat "$flag" POSTROUTING -s "$net" ! -d "$net" -j MASQUERADE 2>/dev/null || true
-        iptables "$flag" FORWARD -s "$net" -j ACCEPT 2>/dev/null || true
-        iptables "$flag" FORWARD -d "$net" -j ACCEPT 2>/dev/null || true
-    done
+    if [ "$op" = add ] && iptables -t nat -C POSTROUTING -s "$LINK" -j MASQUERADE 2>/dev/null
+    then return; fi
+    iptables -t nat "$flag" POSTROUTING -s "$LINK" -j MASQUERADE 2>/dev/null || true
+    iptables "$flag" FORWARD -s "$LINK" -j ACCEPT 2>/dev/null || true
+    iptables "$flag" FORWARD -d "$LINK" -j ACCEPT 2>/dev/null || true
+}
+
+namespace() {  # the lane's network namespace, linked to the host (beside mode)
+    local host="okh-$LANE" inner="okn-$LANE"
+    if ! ip netns list | grep -qx "$NETNS\( .*\)\?"; then
+        ip netns add "$NETNS"
+        ip link add "$host" type veth peer name "$inner"
+        ip link set "$inner" netns "$NETNS"
+        ip addr add "10.$NET.255.1/30" dev "$host"
+        ip link set "$host" up
+        ip -n "$NETNS" link set lo up
+        ip -n "$NETNS" addr add "10.$NET.255.2/30" dev "$inner"
+        ip -n "$NETNS" link set "$inner" up
+        ip -n "$NETNS" route add default via "10.$NET.255.1"
+    fi
+    sysctl -qw net.ipv4.ip_forward=1
+    rules add
+}
+
+in_lane() {  # CMD in the lane's namespace (beside mode), else as it is
+    if [ "$BESIDE" = 1 ]; then nsenter --net="/run/netns/$NETNS" "$@"; else "$@"; fi
 }
 
 start() {
@@ -156,6 +178,9 @@ start() {
     local cfg log pid
     cfg="$(docker_config)"
     mkdir -p "$RUN/exec" "$DATA_ROOT" "$(dirname "$SOCKET")"
+    # a lane's networks are the suite's, made anew each run; a store kept from another
+    # network setup (say, before the namespace) breaks every endpoint
+    rm -rf "$DATA_ROOT/network"
     log="$RUN/dockerd.log"
     if [ -S "$SOCKET" ] && DOCKER_HOST="unix://$SOCKET" "$BIN/docker" version >/dev/null 2>&1; then
         die "an engine already serves $SOCKET: stop it first (one engine per socket)"
@@ -165,19 +190,11 @@ start() {
     printf '{"features": %s}\n' "$features" >"$RUN/daemon.json"
     local args=(--config-file "$RUN/daemon.json" --host "unix://$SOCKET"
                 --data-root "$DATA_ROOT" --exec-root "$RUN/exec" --pidfile "$RUN/dockerd.pid")
-    if [ "$BESIDE" = 1 ]; then
-        if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
-            ip link add "$BRIDGE" type bridge
-            ip addr add "10.$NET.0.1/24" dev "$BRIDGE"
-        fi
-        ip link set "$BRIDGE" up
-        args+=(--bridge "$BRIDGE" --iptables=false --ip6tables=false
-               --default-address-pool "base=10.$((NET + 1)).0.0/16,size=24")
-        rules add
-    fi
-    echo "starting dockerd (lane $LANE) on $SOCKET, data-root $DATA_ROOT"
+    [ "$BESIDE" = 0 ] || namespace
+    echo "starting dockerd (lane $LANE) on $SOCKET, data-root $DATA_ROOT" \
+         "$([ "$BESIDE" = 0 ] || echo "(network namespace $NETNS)")"
     # dockerd finds containerd, the shim, runc, docker-proxy and docker-init on PATH
-    PATH="$BIN:$PATH" nohup "$BIN/dockerd" "${args[@]}" >"$log" 2>&1 &
+    PATH="$BIN:$PATH" in_lane nohup "$BIN/dockerd" "${args[@]}" >"$log" 2>&1 &
     pid=$!
     echo "$pid" >"$RUN/launcher.pid"
     for _ in $(seq 1 60); do
@@ -214,7 +231,7 @@ stop() {
     rm -f "$RUN/dockerd.pid" "$RUN/launcher.pid"
     if [ "$BESIDE" = 1 ]; then
         rules del
-        ip link del "$BRIDGE" 2>/dev/null || true
+        ip netns del "$NETNS" 2>/dev/null || true   # and the veth pair with it
     fi
     echo "stopped the $LANE engine on $SOCKET"
 }
@@ -226,6 +243,14 @@ env_lines() {
     echo "export DOCKER_CONFIG=\"$(docker_config)\""
 }
 
+exec_in() {  # LANE SOCKET CMD...: CMD in the lane's namespace, with its `env`
+    lane_vars "$1" "$2"
+    shift 2
+    local cfg
+    cfg="$(docker_config)"
+    PATH="$BIN:$PATH" DOCKER_HOST="unix://$SOCKET" DOCKER_CONFIG="$cfg" in_lane "$@"
+}
+
 cmd="${1:-}"
 shift || true
 case "$cmd" in
@@ -233,6 +258,7 @@ case "$cmd" in
     start) [ $# -ge 1 ] || die "usage: $0 start LANE [SOCKET] [DATA_ROOT]"; start "$@" ;;
     stop) [ $# -ge 1 ] || die "usage: $0 stop LANE [SOCKET]"; stop "$@" ;;
     env) [ $# -ge 1 ] || die "usage: $0 env LANE [SOCKET]"; env_lines "$@" ;;
+    exec) [ $# -ge 3 ] || die "usage: $0 exec LANE SOCKET CMD..."; exec_in "$@" ;;
     versions) versions ;;
     *) die "usage: $0 fetch | start LANE [SOCKET] [DATA_ROOT] | env LANE [SOCKET] | stop LANE [SOCKET]" ;;
 esac

@@ -79,6 +79,11 @@ def require_compose(c) -> str:
     result = c.run("docker compose version --short", hide=True, warn=True, in_stream=False)
     version = (result.stdout or "").strip()
     if result.exited != 0 or not version:
+        from . import _connect
+
+        # Debian's docker CLI 20.10 fails every plugin when DOCKER_CONTEXT (or the current
+        # context) does not exist: that, not compose, is then what is missing
+        _connect.endpoint()
         raise ComposeUnavailable(NO_COMPOSE_V2)
     return version.lstrip("v")
 
