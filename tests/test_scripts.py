@@ -112,15 +112,16 @@ class RangeServer:
             handler.send_header("Last-Modified", formatdate(modified, usegmt=True))
 
     def _write(self, handler: BaseHTTPRequestHandler, chunk: bytes) -> None:
-        if not self.rate:
+        rate = self.rate  # read once: a test may lift the throttle while this request runs
+        if not rate:
             handler.wfile.write(chunk)
             return
-        step = max(1, self.rate // 20)
+        step = max(1, rate // 20)
         for i in range(0, len(chunk), step):
             with self._throttle:  # one budget for every connection
                 handler.wfile.write(chunk[i:i + step])
                 handler.wfile.flush()
-                time.sleep(len(chunk[i:i + step]) / self.rate)
+                time.sleep(len(chunk[i:i + step]) / rate)
 
     def _serve(self, handler: BaseHTTPRequestHandler, body: bool) -> None:
         path, _, query = handler.path.partition("?")
