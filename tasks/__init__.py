@@ -8,7 +8,7 @@ The build tasks, budgets and upstream repositories come from the component table
 
 from invoke import Collection
 
-from . import _connect, _flags, audit, build, clean, doctor, release, source
+from . import _connect, _flags, audit, build, clean, doctor, forks, release, source
 
 
 def make_namespace() -> Collection:
@@ -25,6 +25,7 @@ def make_namespace() -> Collection:
     ns.add_collection(build.collection())
     for module in (source, audit, clean):
         ns.add_collection(Collection.from_module(module))
+    ns.collections["source"].add_task(forks.forks)  # `inv source.forks`
     ns.add_task(doctor.doctor)
     ns.add_task(release.release)
     ns.configure({"audit": audit.config_defaults(), "build": build.config_defaults(),

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
-from . import _chains, _components, _engine
-from ._chains import build_args, dropped_network, is_base_network, network_settings
+from . import _chains, _components, _config, _engine, _forks
+from ._chains import dropped_network, is_base_network, network_settings
 from ._check import Check, EngineProbe
 from ._errors import KitError
 
@@ -35,7 +35,7 @@ def check_network(probe: EngineProbe, c) -> Check:
                      "own node; use this stack for an OP Stack chain that still runs op-node "
                      "(e.g. op-mainnet)")
     op_node = _components.get("op-node")  # the dropped chains are op-node's registry's
-    pinned = build_args(config, op_node.service).get(op_node.version_var)
+    pinned = _config.build_args(config, op_node.service).get(op_node.version_var)
     verdicts = {k: (v, dropped_network(v, pinned)) for k, v in settings.items()}
     dropped = {k: found for k, found in verdicts.items() if found[1]}
     hatch = _chains.custom_configs(config)
@@ -46,7 +46,7 @@ def check_network(probe: EngineProbe, c) -> Check:
         missing = [k for k, v in hatch.items() if not v]
         unset = (f", and {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
                  "not set" if missing else "")
-        clients = [e for e in _chains.in_use(config) if e.networks and e.networks.custom
+        clients = [e for e in _config.in_use(config) if e.networks and e.networks.custom
                    and e.client]
         theirs = " and ".join(f"{e.label} config" for e in clients)
         to_set = " and ".join(
@@ -82,13 +82,11 @@ def check_network_names(probe: EngineProbe, c) -> list[Check]:
     config, client = probe.config, probe.client
     if config is None or client is None:
         return [Check("network names", "skip", "needs the engine and the compose config")]
-    from .audit import service_images
-
-    images = service_images(config)
+    images = _config.service_images(config)
     checks = []
-    for entry in (e for e in _chains.in_use(config) if e.networks):
+    for entry in (e for e in _config.in_use(config) if e.networks):
         name, setting = f"network {entry.service}", entry.networks.setting
-        value = str(_chains.environment(config, entry.service).get(setting) or "").strip()
+        value = str(_config.service_environment(config, entry.service).get(setting) or "").strip()
         own = _chains.custom_config(config, entry)
         ref = images.get(entry.service)
         if entry.networks.check and (own or value) and ref is not None \
@@ -104,7 +102,7 @@ def check_network_names(probe: EngineProbe, c) -> list[Check]:
                                 f"{setting}={value} is not checked against it (`inv build`)"))
         else:
             try:
-                known = _chains.known_networks(client, entry, ref, probe.labels)
+                known = known_networks(client, entry, ref, probe.labels)
             except KitError as exc:
                 known, why = None, exc.reason
             else:
@@ -136,7 +134,7 @@ def _asked(client, entry, ref: str, value: str, own: str, labels) -> Check:
     shown = (f"{where.custom}={own}" if own else f"{where.setting}={value}"
              + (f" (as {entry.label}'s {asked})" if asked != value else ""))
     try:
-        known, said = _chains.knows_network(client, entry, ref, asked, labels, mapped=False)
+        known, said = knows_network(client, entry, ref, asked, labels, mapped=False)
     except KitError as exc:
         return Check(name, "warn", f"{shown} not checked: cannot run {entry.label} in {ref} "
                      f"({exc.reason})", "rebuild it (`inv build`) and run `inv doctor` again")
@@ -185,7 +183,7 @@ def unset_required(config: dict) -> list[str]:
     service = _components.get("op-node").service
     if service not in (config.get("services") or {}):
         return []
-    env = _chains.environment(config, service)
+    env = _config.service_environment(config, service)
     return [name for name, var in REQUIRED.items()
             if var in env and not str(env[var] or "").strip()]
 
@@ -194,38 +192,37 @@ def check_forks(probe: EngineProbe, c) -> list[Check]:
     """Fork readiness of the clients in use for the configured network (`inv source.forks`),
     from GitHub or, unreachable, from the known-forks file; on an interop chain also what
     the node verifies without an op-supernode."""
-    from . import forks
-
     config = probe.config
     if config is None:
         return [Check("forks", "skip", "needs the compose config")]
     op_node = _components.get("op-node")  # the network is the one op-node follows
-    network = str(_chains.environment(config, op_node.service).get("OP_NODE_NETWORK") or "").strip()
+    env = _config.service_environment(config, op_node.service)
+    network = str(env.get("OP_NODE_NETWORK") or "").strip()
     if not network:
         return [Check("forks", "skip", "no network configured (NETWORK): nothing to check")]
     pins = {}
     for entry in _components.all_components():
-        pins.update(build_args(config, entry.service))
+        pins.update(_config.build_args(config, entry.service))
     try:
-        sel = forks.selection(config)
-        report = forks.assess_or_known(network, pins, sel, c, compare_always=False)
+        sel = _forks.selection(config)
+        report = _forks.assess_or_known(network, pins, sel, c, compare_always=False)
     except KitError as exc:
         return [Check("forks", "warn", exc.reason, "`inv source.forks` shows the details")]
     checks = [_forks_verdict(report, network)]
-    note = forks.interop_note(report, forks.follow_source(config))
+    note = _forks.interop_note(report, _forks.follow_source(config))
     if note:
         checks.append(Check("interop", note[0], note[1], "" if note[0] == "ok" else
-                            f"run an op-supernode and set {forks.FOLLOW_SETTING} to its "
+                            f"run an op-supernode and set {_forks.FOLLOW_SETTING} to its "
                             f"/<chainID> endpoint (see README, Forks and upgrades)"))
     return checks
 
 
 def _forks_verdict(report, network: str) -> Check:
-    from . import _readiness, forks
+    from . import _readiness
 
     offline = f" (from {report.offline.rsplit('answering from ', 1)[-1]}: GitHub " \
               "unreachable)" if report.offline else ""
-    blocking = report.blocking(forks.DEFAULT_WITHIN)
+    blocking = report.blocking(_forks.DEFAULT_WITHIN)
     later = [(row, name) for row in report.rows for name in report.judged
              if name in row and row[name].status == "not-ready"]
     unknown = [f"{name} for {row['fork']}" for row in report.rows for name in report.judged
@@ -233,8 +230,8 @@ def _forks_verdict(report, network: str) -> Check:
     if blocking or later:
         row, name = (blocking[0][0], blocking[0][1]) if blocking else later[0]
         return Check("forks", "fail" if blocking else "warn",
-                     forks.headline(report, row, name, fix=False) + offline,
-                     forks.fix_for(report, row, name))
+                     _forks.headline(report, row, name, fix=False) + offline,
+                     _forks.fix_for(report, row, name))
     if unknown:
         return Check("forks", "warn", f"{network}: readiness unknown ({', '.join(unknown[:3])}"
                      f"{', ...' if len(unknown) > 3 else ''}){offline}",
@@ -248,3 +245,29 @@ def _forks_verdict(report, network: str) -> Check:
                        for n in report.judged)
     return Check("forks", "ok", f"{pinned} carry every fork scheduled for {network}{nxt}"
                  f"{offline}")
+
+
+def knows_network(client, entry, image: str, network: str, labels: dict[str, str],
+                  mapped: bool = True) -> tuple[bool, str]:
+    """(whether the built IMAGE of ENTRY knows NETWORK, the last line it printed), asked
+    with the table's `networks.check` command; MAPPED: NETWORK is the kit's name, turned
+    into the client's first (else it is the client's own, e.g. OP_RETH_CHAIN)."""
+    where = entry.networks
+    name = where.client_name(network) if mapped else network
+    command = [part.replace("{name}", name) for part in where.check]
+    code, output = _engine.run_probe(client, image, command[1:], entrypoint=[command[0]],
+                                     timeout=60, labels=labels)
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return code == 0, (lines[-1] if lines else f"exit {code}")
+
+
+def known_networks(client, entry, image: str, labels: dict[str, str]) -> list[str] | None:
+    """The network names the built IMAGE of ENTRY knows, read where the table says its
+    client lists them; None when the list is not where it should be."""
+    where = entry.networks
+    if where.folder:
+        files = _engine.folder_names(client, image, where.folder, labels=labels)
+        return None if files is None else where.names(files)
+    _, output = _engine.run_probe(client, image, list(where.command[1:]),
+                                  entrypoint=[where.command[0]], timeout=60, labels=labels)
+    return where.parse(output)

@@ -19,7 +19,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import EngineError, EngineUnavailable, KitError
+from ._errors import EngineConflict, EngineError, EngineUnavailable, ImageInUse, KitError
 
 
 def _sdk():
@@ -501,3 +501,32 @@ def build_client(timeout: int = 120, connect: float = DEFAULT_CONNECT_TIMEOUT):
     and its first call is the ping), else the SDK's pinged client (tcp, TLS, ssh)."""
     path = local_socket()
     return SocketClient(path, timeout, connect) if path else engine_client(timeout, connect)
+
+
+# What the engine says (409) when a container holds an image: "container X is using its
+# referenced image Y", "image is being used by running container X".
+_IN_USE = ("is using its referenced image", "is being used by")
+
+
+def engine_call(action: str, call, *args, **kwargs):
+    """CALL's answer; the SDK's errors become the kit's (tasks/_errors.py) (its types are
+    imported only when there is one: a SocketClient's call imports nothing)."""
+    try:
+        return call(*args, **kwargs)
+    except KitError:  # already ours (a SocketClient's)
+        raise
+    except Exception as exc:
+        import requests
+        from docker.errors import APIError, DockerException
+
+        if isinstance(exc, APIError):
+            lines = (exc.explanation or str(exc)).strip().splitlines()
+            reason = lines[0] if lines else str(exc.status_code)
+            cls = EngineError
+            if exc.status_code == 409:
+                cls = ImageInUse if any(s in reason for s in _IN_USE) else EngineConflict
+            raise cls(f"{action}: {reason}") from None
+        if isinstance(exc, (DockerException, requests.RequestException, OSError)):
+            reason = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            raise EngineError(f"{action}: {reason}") from None
+        raise

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ._engine import STANDIN_LABEL, normalize_ref, standin_tags
 from ._errors import KitError
+from ._refs import STANDIN_LABEL, normalize_ref, standin_tags
 
 _ARG = re.compile(r"ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?", re.I)
 _FROM = re.compile(r"FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?\s*$", re.I)

@@ -10,10 +10,9 @@ the local socket (a `_connect.SocketClient`) never imports the SDK or `requests`
 from __future__ import annotations
 
 from . import _sizes
+from ._connect import engine_call
 from ._errors import (
-    EngineConflict,
     EngineError,
-    ImageInUse,
     KitError,
     ProbeFailed,
 )
@@ -22,12 +21,6 @@ from ._errors import (
 # Dockerfiles here (`RUN --mount=type=cache`, `COPY --chmod`); 18.09's BuildKit lacks them.
 MIN_BUILDKIT_API = (1, 41)
 MIN_ENGINE = "Docker Engine 20.10"
-# The label on the rehearsal's stand-in base images (tests/rehearsal_kit.py makes them):
-# under a real name such as alpine:3.23, such an image is a test leftover, never a base.
-STANDIN_LABEL = "opstack-image-kit.rehearsal-standin"
-# What the engine says (409) when a container holds an image: "container X is using its
-# referenced image Y", "image is being used by running container X".
-_IN_USE = ("is using its referenced image", "is being used by")
 
 
 def buildkit_missing(version: dict) -> tuple[str, str] | None:
@@ -53,70 +46,6 @@ def require_buildkit(client) -> str:
     return str(version.get("Version", "?"))
 
 
-def _engine_call(action: str, call, *args, **kwargs):
-    """CALL's answer; the SDK's errors become this module's (the SDK's error types are
-    imported only when there is one: a SocketClient's call imports nothing)."""
-    try:
-        return call(*args, **kwargs)
-    except KitError:  # already ours (a SocketClient's)
-        raise
-    except Exception as exc:
-        import requests
-        from docker.errors import APIError, DockerException
-
-        if isinstance(exc, APIError):
-            lines = (exc.explanation or str(exc)).strip().splitlines()
-            reason = lines[0] if lines else str(exc.status_code)
-            cls = EngineError
-            if exc.status_code == 409:
-                cls = ImageInUse if any(s in reason for s in _IN_USE) else EngineConflict
-            raise cls(f"{action}: {reason}") from None
-        if isinstance(exc, (DockerException, requests.RequestException, OSError)):
-            reason = str(exc).splitlines()[0] if str(exc) else repr(exc)
-            raise EngineError(f"{action}: {reason}") from None
-        raise
-
-
-# ------------------------------------------------------------------ image references
-def normalize_ref(ref: str) -> str:
-    """`name:tag` as the engine lists it: default tag `latest`, no docker.io/library/."""
-    ref = ref.split("@", 1)[0] if "@" in ref else ref
-    last = ref.rsplit("/", 1)[-1]
-    if ":" not in last:
-        ref += ":latest"
-    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/",
-                   "index.docker.io/"):
-        if ref.startswith(prefix):
-            ref = ref[len(prefix):]
-            break
-    if ref.startswith("library/"):
-        ref = ref[len("library/"):]
-    return ref
-
-
-def split_ref(ref: str) -> tuple[str, str]:
-    """(`repository`, `tag`) of a normalized reference."""
-    repo, _, tag = normalize_ref(ref).rpartition(":")
-    return repo, tag
-
-
-def index_by_tag(images: list[dict]) -> dict[str, dict]:
-    """`name:tag` -> image summary, for matching service images locally."""
-    index: dict[str, dict] = {}
-    for image in images:
-        for tag in image.get("RepoTags") or []:
-            if tag != "<none>:<none>":
-                index[normalize_ref(tag)] = image
-    return index
-
-
-def standin_tags(images: list[dict]) -> set[str]:
-    """`name:tag` of every image in a listing (IMAGES) that carries STANDIN_LABEL."""
-    return {normalize_ref(tag) for image in images
-            if STANDIN_LABEL in (image.get("Labels") or {})
-            for tag in image.get("RepoTags") or [] if tag != "<none>:<none>"}
-
-
 # ------------------------------------------------------------------ engine calls
 def _sdk_get(api, path: str, params: dict):
     """`GET PATH?PARAMS` through the SDK's API client (for query parameters its own
@@ -130,10 +59,10 @@ def list_images(client, manifests: bool = False) -> list[dict]:
     platform manifests (`cache_key`); other engines ignore the parameter."""
     api = client.api
     if not manifests:
-        return _engine_call("listing images", api.images)
+        return engine_call("listing images", api.images)
     if hasattr(api, "_url"):  # the SDK
-        return _engine_call("listing images", _sdk_get, api, "/images/json", {"manifests": 1})
-    return _engine_call("listing images", api.images, manifests=True)
+        return engine_call("listing images", _sdk_get, api, "/images/json", {"manifests": 1})
+    return engine_call("listing images", api.images, manifests=True)
 
 
 def inspect_images(client, refs) -> list[dict]:
@@ -162,7 +91,7 @@ def inspect_images(client, refs) -> list[dict]:
 
     found = []
     for ref in refs:
-        image = _engine_call(f"inspecting {ref}", inspect, ref)
+        image = engine_call(f"inspecting {ref}", inspect, ref)
         if image:
             entry = {key: image.get(key)
                      for key in ("Id", "RepoTags", "RepoDigests", "Size", "Created")}
@@ -174,7 +103,7 @@ def inspect_images(client, refs) -> list[dict]:
 
 def image_history(client, ref: str) -> list[dict]:
     """The layers of an image, newest first (`GET /images/{ref}/history`)."""
-    return _engine_call(f"reading the history of {ref}", client.api.history, ref)
+    return engine_call(f"reading the history of {ref}", client.api.history, ref)
 
 
 # ------------------------------------------------------------------ what an image is
@@ -192,14 +121,14 @@ def cache_key(image: dict) -> tuple:
 
 def images_in_use(client) -> set[str]:
     """IDs of images any container (running or stopped) was created from: one call."""
-    containers = _engine_call("listing containers", client.api.containers, all=True)
+    containers = engine_call("listing containers", client.api.containers, all=True)
     return {c.get("ImageID") for c in containers if c.get("ImageID")}
 
 
 def remove_image(client, ref: str) -> list[dict]:
     """Untag/remove REF without force: a container's image is refused (`ImageInUse`),
     never removed; other refusals are `EngineConflict` or `EngineError`."""
-    return _engine_call(f"removing {ref}", client.api.remove_image, ref, force=False,
+    return engine_call(f"removing {ref}", client.api.remove_image, ref, force=False,
                         noprune=False)
 
 
@@ -216,7 +145,7 @@ def build_cache_records(client, tries: int = 3) -> list[dict]:
 
     for attempt in range(1, tries + 1):
         try:
-            answer = _engine_call("reading the build cache's disk usage", usage)
+            answer = engine_call("reading the build cache's disk usage", usage)
             break
         except EngineError as exc:
             if attempt == tries or "does not exist" not in exc.reason:
@@ -241,7 +170,7 @@ def prune_build_cache(client, keep_storage: int | None = None,
     engine 20.10 (API 1.41) reads it (`unused-for` is its deprecated synonym).
     """
     filters = {"until": f"{int(unused_for)}s"} if unused_for else None
-    result = _engine_call(
+    result = engine_call(
         "pruning the build cache", client.api.prune_builds, filters=filters,
         keep_storage=keep_storage if keep_storage else None, all=True if all else None,
     )
@@ -250,7 +179,7 @@ def prune_build_cache(client, keep_storage: int | None = None,
 
 def engine_version(client) -> dict:
     """`GET /version`."""
-    return _engine_call("reading the engine version", client.version)
+    return engine_call("reading the engine version", client.version)
 
 
 def image_store(info: dict | None) -> str | None:
@@ -267,7 +196,7 @@ def image_store(info: dict | None) -> str | None:
 
 def engine_info(client) -> dict:
     """`GET /info`."""
-    return _engine_call("reading engine info", client.info)
+    return engine_call("reading engine info", client.info)
 
 
 def remove_container(client, cid: str) -> None:
@@ -293,7 +222,7 @@ def run_probe(client, image: str, argv: list[str], entrypoint: list[str] | None 
     import requests
     from docker.errors import APIError
 
-    container = _engine_call(
+    container = engine_call(
         f"creating a container of {image}", client.api.create_container, image,
         command=argv, entrypoint=entrypoint, working_dir=workdir, labels=labels or {},
         host_config=client.api.create_host_config(network_mode="none"),
@@ -325,7 +254,7 @@ def folder_names(client, image: str, path: str,
     import io
     import tarfile
 
-    container = _engine_call(
+    container = engine_call(
         f"creating a container of {image}", client.api.create_container, image,
         entrypoint=["/opkit-never-started"], command=[], labels=labels or {},
         host_config=client.api.create_host_config(network_mode="none"),
@@ -344,7 +273,7 @@ def folder_names(client, image: str, path: str,
         return b"".join(stream)
 
     try:
-        data = _engine_call(f"reading {path} in {image}", archive)
+        data = engine_call(f"reading {path} in {image}", archive)
     finally:
         remove_container(client, cid)
     if data is None:
@@ -358,14 +287,14 @@ def project_containers(client, project: str) -> list[dict]:
     """The containers (any state) compose made for the compose project PROJECT, as
     `GET /containers/{id}/json` describes them; one-off `compose run` containers are
     left out. One listing call, one inspect each."""
-    listed = _engine_call("listing containers", client.api.containers, all=True,
+    listed = engine_call("listing containers", client.api.containers, all=True,
                           filters={"label": f"com.docker.compose.project={project}"})
     found = []
     for entry in listed:
         if (entry.get("Labels") or {}).get("com.docker.compose.oneoff") == "True":
             continue
         try:
-            found.append(_engine_call("inspecting a container", client.api.inspect_container,
+            found.append(engine_call("inspecting a container", client.api.inspect_container,
                                       entry["Id"]))
         except EngineError:  # removed since the listing
             continue

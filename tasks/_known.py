@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import _components
 from ._errors import KitError
 
 PATH = Path(__file__).resolve().parent / "forks-known.json"
@@ -56,50 +55,6 @@ def load() -> dict | None:
 
 def describe(known: dict) -> str:
     return f"{path().name}, written {known.get('written') or '?'}"
-
-
-def answer(network: str, pins: dict[str, str], in_use, others, now: float, why: str,
-           more_pins=None):
-    """The report for NETWORK from the file (GitHub unreachable: WHY), or one line
-    saying the file cannot answer."""
-    from . import _readiness
-
-    known = load()
-    if known is None:
-        raise KitError(f"{why}; and there is no {path()} to answer from")
-    schedule = known["networks"].get(network)
-    if not isinstance(schedule, dict):
-        raise KitError(f"{why}; and {describe(known)} has no schedule for {network} "
-                       f"(it has {', '.join(sorted(known['networks'])) or 'none'})")
-    in_use = _readiness.readable(in_use)
-    others = [name for name in _readiness.readable(others) if name not in in_use]
-    if others and more_pins:
-        pins = {**more_pins(), **pins}
-    report = _readiness.Report(network, str(known.get("registry") or "?"), now, {},
-                               in_use=in_use, offline=f"{why}; answering from "
-                               f"{describe(known)}")
-    verdicts = {}
-    for name in (*in_use, *others):
-        entry = _components.get(name)
-        version = (pins.get(entry.version_var) or "").strip()
-        record = (((known.get("releases") or {}).get(name) or {}).get(version) or {}).get(
-            network)
-        if record:
-            view = _readiness.View.from_dict(record["view"])
-        else:
-            view = _readiness.View(name, version or "?", problem=f"{describe(known)} has no "
-                                   f"verdict for {entry.label} {version or '(no pin)'} on "
-                                   f"{network}")
-        report.views[name] = view
-        verdicts[name] = _readiness.judge_all(view, schedule, network, now)
-        for fork, verdict in verdicts[name].items():
-            stored = ((record or {}).get("verdicts") or {}).get(fork)
-            stored = stored if isinstance(stored, dict) else {}
-            if verdict.status == "not-ready" and stored.get("carried_by"):
-                verdict.carried_by = stored["carried_by"]
-                verdict.reason += f"; {entry.label} {stored['carried_by']} carries it " \
-                                  f"(as of {known.get('written')})"
-    return _readiness.build_rows(report, schedule, verdicts)
 
 
 def record(known: dict | None, report) -> dict:

@@ -17,7 +17,7 @@ import json
 import sys
 import tempfile
 
-from . import _compose, _connect, _engine, _release
+from . import _compose, _connect, _engine, _refs, _release
 from ._errors import KitError
 
 
@@ -42,7 +42,7 @@ def push(c, service: str, image: str, env: dict[str, str] | None = None,
 
 
 def push_built(c, built, flags, env: dict[str, str] | None = None) -> dict[str, str | None]:
-    """Push BUILT (build.Builds: what was built and audited) with FLAGS (build.BuildFlags)
+    """Push BUILT (_building.Builds: what was built and audited) with FLAGS (_building.BuildFlags)
     and ENV as it was built, one image at a time, and record each digest in BUILT.
     {image: REPO@digest, or None when the engine recorded none}."""
     env = {**(env or {}), **flags.env()}
@@ -59,10 +59,10 @@ def push_built(c, built, flags, env: dict[str, str] | None = None) -> dict[str, 
                  argv=flags.bake_argv(entry.service, extra=["--metadata-file", metadata],
                                       image=entry.image))
             digest = _bake_digest(metadata, entry.service)
-        entry.digest = digest and f"{_engine.split_ref(entry.image)[0]}@{digest}"
+        entry.digest = digest and f"{_refs.split_ref(entry.image)[0]}@{digest}"
     if not several:
         client = _connect.build_client(connect=_connect.connect_timeout(c))
-        by_ref = {_engine.normalize_ref(tag): image
+        by_ref = {_refs.normalize_ref(tag): image
                   for image in _engine.inspect_images(client, [b.image for b in built])
                   for tag in image.get("RepoTags") or []}
         for entry in built:

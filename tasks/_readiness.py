@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from . import _components, _embedded, _registry, _versions
+from . import _chains, _components, _embedded, _known, _registry, _upstream, _versions
 from ._errors import KitError
 
 DAY = 86400
@@ -199,9 +199,7 @@ class Assessor:
         self._views: dict[tuple[str, str], View] = {}
 
     def releases(self, component: str):
-        from .source import list_releases
-
-        return list_releases(component, self.github, self.repos[component])
+        return _upstream.list_releases(component, self.github, self.repos[component])
 
     def view(self, component: str, release, refs, chain) -> View:
         key = (component, release.tag)
@@ -301,13 +299,11 @@ def switch_command(component: str, version: str | None = None) -> str:
 
 def check_supported(network: str, op_node_version: str | None) -> None:
     """One-line errors for networks this stack cannot follow (Base, dropped chains)."""
-    from . import doctor
-
-    if doctor.is_base_network(network):
+    if _chains.is_base_network(network):
         raise KitError(f"{network}: Base runs its own clients since its Azul upgrade (Sepolia "
                        "2026-04-20, mainnet 2026-05-28); op-node and Nethermind no longer "
                        "follow it, so there is no fork readiness to check here")
-    since = doctor.dropped_network(network, op_node_version)
+    since = _chains.dropped_network(network, op_node_version)
     if since:
         raise KitError(f"{network}: op-node {since} and newer (pinned: {op_node_version or '?'}) "
                        "no longer embed this chain's config; it needs an explicit rollup config "
@@ -446,3 +442,45 @@ def _name_carriers(assessor, component, available, refs, chain, scheduled, verdi
         else:
             verdict.reason += (f"; the newest release, {entry.label} {newest.version}, "
                                f"does not carry it either")
+
+
+def answer_known(network: str, pins: dict[str, str], in_use, others, now: float, why: str,
+           more_pins=None):
+    """The report for NETWORK from the file (GitHub unreachable: WHY), or one line
+    saying the file cannot answer."""
+    known = _known.load()
+    if known is None:
+        raise KitError(f"{why}; and there is no {_known.path()} to answer from")
+    schedule = known["networks"].get(network)
+    if not isinstance(schedule, dict):
+        raise KitError(f"{why}; and {_known.describe(known)} has no schedule for {network} "
+                       f"(it has {', '.join(sorted(known['networks'])) or 'none'})")
+    in_use = readable(in_use)
+    others = [name for name in readable(others) if name not in in_use]
+    if others and more_pins:
+        pins = {**more_pins(), **pins}
+    report = Report(network, str(known.get("registry") or "?"), now, {},
+                               in_use=in_use, offline=f"{why}; answering from "
+                               f"{_known.describe(known)}")
+    verdicts = {}
+    for name in (*in_use, *others):
+        entry = _components.get(name)
+        version = (pins.get(entry.version_var) or "").strip()
+        record = (((known.get("releases") or {}).get(name) or {}).get(version) or {}).get(
+            network)
+        if record:
+            view = View.from_dict(record["view"])
+        else:
+            view = View(name, version or "?", problem=f"{_known.describe(known)} has no "
+                                   f"verdict for {entry.label} {version or '(no pin)'} on "
+                                   f"{network}")
+        report.views[name] = view
+        verdicts[name] = judge_all(view, schedule, network, now)
+        for fork, verdict in verdicts[name].items():
+            stored = ((record or {}).get("verdicts") or {}).get(fork)
+            stored = stored if isinstance(stored, dict) else {}
+            if verdict.status == "not-ready" and stored.get("carried_by"):
+                verdict.carried_by = stored["carried_by"]
+                verdict.reason += f"; {entry.label} {stored['carried_by']} carries it " \
+                                  f"(as of {known.get('written')})"
+    return build_rows(report, schedule, verdicts)

@@ -24,7 +24,6 @@ import re
 import time
 from pathlib import Path
 
-from ._engine import normalize_ref, split_ref
 from ._errors import (
     KitError,
     RegistryAuthFailed,
@@ -32,6 +31,7 @@ from ._errors import (
     RegistryNotFound,
     RegistryUnreachable,
 )
+from ._refs import normalize_ref, split_ref
 
 RELEASE_FILE = "compose.release.yml"
 RELEASE_RECORD = ".release-files"

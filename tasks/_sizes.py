@@ -21,6 +21,7 @@ import io
 import os
 from pathlib import Path
 
+from ._connect import engine_call
 from ._errors import EngineError, KitError
 
 # Snapshotter names that no classic graph driver has: the containerd store's image
@@ -145,9 +146,7 @@ def layer_sizes(client, ref: str, diff_ids) -> dict[str, int]:
     sizes = {d: _cached(d) for d in diff_ids}
     if all(v is not None for v in sizes.values()):
         return sizes
-    from ._engine import _engine_call
-
-    read = _engine_call(f"exporting {ref} to measure its layers",
+    read = engine_call(f"exporting {ref} to measure its layers",
                         lambda: export_layer_sizes(client.api.get_image(ref)))
     for diff_id, size in read.items():
         _store(diff_id, size)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from . import _compose, _connect, _engine, _errors, _release
+from . import _compose, _config, _connect, _engine, _errors, _refs, _release
 from ._errors import KitError
 from ._units import format_bytes, format_duration, parse_duration, parse_size
 
@@ -161,9 +161,9 @@ def plan_image_removal(images: list[dict], repos: set[str], keep: int,
         for tag in image.get("RepoTags") or []:
             if tag == "<none>:<none>":
                 continue
-            repo, version = _engine.split_ref(tag)
+            repo, version = _refs.split_ref(tag)
             if repo in repos and version != "latest":
-                per_repo.setdefault(repo, []).append((_engine.normalize_ref(tag), image))
+                per_repo.setdefault(repo, []).append((_refs.normalize_ref(tag), image))
     remove, kept = [], []
     for repo in sorted(per_repo):
         tags = sorted(per_repo[repo], key=lambda t: (t[1].get("Created") or 0,
@@ -195,18 +195,18 @@ def pinned_images(c) -> dict[str, str]:
     from . import _components
 
     config = _compose.compose_config(c)
-    current = _compose.client_of(config)
-    pins = {_compose.service_image(config, name): "pinned in the compose config"
-            for name in _compose.built_services(config)}
+    current = _config.client_of(config)
+    pins = {_config.service_image(config, name): "pinned in the compose config"
+            for name in _config.built_services(config)}
     for other in (name for name in _components.clients() if name != current):
         try:
             theirs = _compose.compose_config(c, {_components.CLIENT_SETTING: other})
         except KitError:
             continue
-        if _compose.client_of(theirs) != other:
+        if _config.client_of(theirs) != other:
             continue  # the project does not switch clients: nothing of theirs to keep
-        for service in _compose.built_services(theirs):
-            pins.setdefault(_compose.service_image(theirs, service),
+        for service in _config.built_services(theirs):
+            pins.setdefault(_config.service_image(theirs, service),
                             f"pinned for {_components.CLIENT_SETTING}={other}, not in use")
     return pins
 
@@ -228,7 +228,7 @@ def clean_images(c, keep=2, dry_run=False, client=None, release_files=()) -> lis
               "is no longer kept for it")
     pins = pinned_images(c)
     refs = set(pins)
-    repos = {_engine.split_ref(r)[0] for r in refs}
+    repos = {_refs.split_ref(r)[0] for r in refs}
     client = client or _connect.client_for(c)
     images = _engine.list_images(client)
     in_use = _engine.images_in_use(client)
@@ -238,7 +238,7 @@ def clean_images(c, keep=2, dry_run=False, client=None, release_files=()) -> lis
         print(f"keep    {tag}  ({reason})")
     # the engine's own figure, not the audit's: what removing an image can free on disk
     # (on the containerd store that includes the compressed blobs it also keeps)
-    sizes = {_engine.normalize_ref(t): i.get("Size") or 0 for i in images
+    sizes = {_refs.normalize_ref(t): i.get("Size") or 0 for i in images
              for t in i.get("RepoTags") or []}
     removed = []
     for tag in planned:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from invoke import task
 
-from . import _compose, _release, audit, build
+from . import _building, _compose, _config, _release, _steps
 from ._errors import KitError
 
 
@@ -27,13 +27,13 @@ def release_images(c, flags, output: str | None = None) -> dict[str, str]:
     """Build, audit, push; write the release file. {image: REPO@digest} of what was pushed."""
     # the pins as builds take them (full commit, the configured repository), read once;
     # the components the stack runs: op-node and the execution client in use
-    env, config = build.prepare(c)
-    services = build.built_services(config)
-    client = _compose.client_of(config)
-    images = audit.service_images(config, services)
+    env, config = _steps.prepare(c)
+    services = _building.built_services(config)
+    client = _config.client_of(config)
+    images = _config.service_images(config, services)
     _release.require_registry(images.values())  # before a build that could not be pushed
     # exits 1 when an image is over budget, before anything is pushed
-    built = build.build_and_audit(c, services, dataclasses.replace(flags, push=True), env,
+    built = _steps.build_and_audit(c, services, dataclasses.replace(flags, push=True), env,
                                   config)
     digests = {entry.image: entry.digest for entry in built}
     for ref, digest in digests.items():
@@ -57,12 +57,12 @@ def release_images(c, flags, output: str | None = None) -> dict[str, str]:
 @task(help={
     "output": f"where to write the release override (default: {_release.RELEASE_FILE} "
               "beside compose.yml)",
-    "no_cache": build.FLAG_HELP["no_cache"],
-    "pull": build.FLAG_HELP["pull"],
-    "progress": build.FLAG_HELP["progress"],
+    "no_cache": _building.FLAG_HELP["no_cache"],
+    "pull": _building.FLAG_HELP["pull"],
+    "progress": _building.FLAG_HELP["progress"],
 })
 def release(c, output=None, no_cache=False, pull=False, progress=None):
     """Build, audit and push op-node and the client in use, then pin their digests in
     compose.release.yml."""
-    flags = build.flags_from(c, {"no_cache": no_cache, "pull": pull, "progress": progress})
+    flags = _building.flags_from(c, {"no_cache": no_cache, "pull": pull, "progress": progress})
     release_images(c, flags, output)

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tasks._engine import STANDIN_LABEL
+from tasks._refs import STANDIN_LABEL
 from tests.helpers import just_binary, need
 
 ASSETS = Path(__file__).resolve().parent / "rehearsal"

@@ -7,7 +7,7 @@ import json
 import pytest
 from invoke import Config, Context
 
-from tasks import _sizes, audit
+from tasks import _audit, _config, _sizes, _steps
 from tasks._errors import KitError
 from tests.helpers import (
     ROOT,
@@ -43,23 +43,23 @@ CONFIG = {"name": "demo", "services": {
 
 
 def test_service_images_normalizes_names_and_skips_pulled_services():
-    assert audit.service_images(CONFIG) == {"base-op-node": "demo-op-node:v1.2.3",
+    assert _config.service_images(CONFIG) == {"base-op-node": "demo-op-node:v1.2.3",
                                             "base-execution": "demo-exec:latest"}
     with pytest.raises(KitError, match="unknown service nope"):
-        audit.service_images(CONFIG, ["nope"])
+        _config.service_images(CONFIG, ["nope"])
 
 
 def test_measure_matches_one_listing_and_flags_over_budget():
     images = [{"Id": "sha256:a", "RepoTags": ["demo-op-node:v1.2.3"], "Size": 70_000_000},
               {"Id": "sha256:b", "RepoTags": ["<none>:<none>"], "Size": 1}]
-    rows = audit.measure(images, audit.service_images(CONFIG),
+    rows = _audit.measure(images, _config.service_images(CONFIG),
                          {"base-op-node": 60_000_000})
     op, ex = rows
     assert (op.size_bytes, op.budget_bytes, op.over_budget, op.built) == \
         (70_000_000, 60_000_000, True, True)
     assert (ex.size_bytes, ex.budget_bytes, ex.over_budget, ex.built) == (None, None, False, False)
-    assert audit.problems(rows) == ["base-op-node is 70.0 MB, over its 60.0 MB budget"]
-    assert len(audit.problems(rows, strict=True)) == 2
+    assert _audit.problems(rows) == ["base-op-node is 70.0 MB, over its 60.0 MB budget"]
+    assert len(_audit.problems(rows, strict=True)) == 2
 
 
 def test_an_export_is_measured_by_its_layers_files():
@@ -97,21 +97,21 @@ def test_an_export_is_measured_by_its_layers_files():
 def test_budgets_come_from_config_then_overrides():
     c = Context(Config(overrides={"audit": {"budgets": {"base-op-node": "60MB",
                                                         "base-execution": "1.5GiB"}}}))
-    budgets = audit.resolve_budgets(c, [("base-op-node", "50mb")])
+    budgets = _audit.resolve_budgets(c, [("base-op-node", "50mb")])
     assert budgets == {"base-op-node": 50_000_000, "base-execution": 1536 * 1024**2}
     # the component table's defaults, through the namespace's config as `inv` sets it
-    assert audit.resolve_budgets(kit_context())["base-op-node"] == 60_000_000
-    assert audit.resolve_budgets(Context()) == {}  # no config, no budgets: nothing hidden
+    assert _audit.resolve_budgets(kit_context())["base-op-node"] == 60_000_000
+    assert _audit.resolve_budgets(Context()) == {}  # no config, no budgets: nothing hidden
     with pytest.raises(KitError, match="'lots'"):
-        audit.resolve_budgets(c, [("base-op-node", "lots")])
+        _audit.resolve_budgets(c, [("base-op-node", "lots")])
 
 
 def test_table_has_a_bar_per_image():
-    rows = [audit.ImageSize("base-op-node", "x:1", 30, 60, False, True),
-            audit.ImageSize("base-execution", "y:1", 90, 60, True, True),
-            audit.ImageSize("other", "z:1", None, 60, False, False)]
+    rows = [_audit.ImageSize("base-op-node", "x:1", 30, 60, False, True),
+            _audit.ImageSize("base-execution", "y:1", 90, 60, True, True),
+            _audit.ImageSize("other", "z:1", None, 60, False, False)]
     out = io.StringIO()
-    audit.print_report(rows, out=out)
+    _steps.print_report(rows, out=out)
     lines = out.getvalue().splitlines()
     assert "[" + "#" * 12 + "." * 12 + "] 50%" in lines[1]
     assert "[" + "#" * 24 + "] 150%  OVER BUDGET" in lines[2]
@@ -122,12 +122,12 @@ def test_largest_layers_names_the_instruction():
     history = [{"Size": 10, "CreatedBy": "/bin/sh -c #(nop)  CMD [\"sh\"]"},
                {"Size": 5000, "CreatedBy": "RUN /bin/sh -c head -c 5000 x # buildkit"},
                {"Size": 300, "CreatedBy": "COPY busybox /bin/busybox # buildkit"}]
-    top = audit.largest_layers(history, top=2)
+    top = _audit.largest_layers(history, top=2)
     assert [(t["size_bytes"], t["instruction"]) for t in top] == [
         (5000, "RUN head -c 5000 x"), (300, "COPY busybox /bin/busybox")]
-    assert audit._instruction("RUN |2 A=1 B=2 /bin/sh -c make x # buildkit") == "RUN make x"
-    assert audit._instruction("|1 A=1 /bin/sh -c make y") == "RUN make y"
-    assert audit._instruction("/bin/sh -c #(nop) WORKDIR /x") == "WORKDIR /x"
+    assert _audit._instruction("RUN |2 A=1 B=2 /bin/sh -c make x # buildkit") == "RUN make x"
+    assert _audit._instruction("|1 A=1 /bin/sh -c make y") == "RUN make y"
+    assert _audit._instruction("/bin/sh -c #(nop) WORKDIR /x") == "WORKDIR /x"
 
 
 def test_bad_budget_flag_is_one_line():
@@ -145,8 +145,8 @@ def test_a_budget_without_a_unit_is_one_line_naming_the_units():
     assert "50MB" in line and "1.5GiB" in line and "b = bytes" in line
     c = Context(Config(overrides={"audit": {"budgets": {"base-op-node": 55}}}))
     with pytest.raises(KitError, match="budget for base-op-node '55' has no unit"):
-        audit.resolve_budgets(c)  # the same in invoke.yaml
-    assert audit.resolve_budgets(Context(), [("base-op-node", "55b")]) == {"base-op-node": 55}
+        _audit.resolve_budgets(c)  # the same in invoke.yaml
+    assert _audit.resolve_budgets(Context(), [("base-op-node", "55b")]) == {"base-op-node": 55}
 
 
 def test_the_execution_budget_clears_what_the_nethermind_base_is_estimated_at():
@@ -179,19 +179,19 @@ def test_each_client_has_its_own_budget_and_a_service_budget_holds_for_either():
 
     assert _components.default_budgets() == {"base-op-node": "60MB", "execution": "800MB",
                                              "op-reth": "300MB"}
-    budgets = audit.resolve_budgets(kit_context())
+    budgets = _audit.resolve_budgets(kit_context())
     listing = [{"Id": "sha256:e", "RepoTags": ["demo-exec:latest"], "Size": 400_000_000}]
     wanted = {"base-execution": "demo-exec:latest"}
-    nethermind, = audit.measure(listing, wanted, budgets, "nethermind")
-    op_reth, = audit.measure(listing, wanted, budgets, "op-reth")
+    nethermind, = _audit.measure(listing, wanted, budgets, "nethermind")
+    op_reth, = _audit.measure(listing, wanted, budgets, "op-reth")
     assert (nethermind.budget_bytes, nethermind.over_budget) == (800_000_000, False)
     assert (op_reth.budget_bytes, op_reth.over_budget) == (300_000_000, True)
     assert (op_reth.component, op_reth.client, op_reth.shown) == \
         ("op-reth", "op-reth", "base-execution (op-reth)")
-    assert audit.problems([op_reth]) == [
+    assert _audit.problems([op_reth]) == [
         "base-execution (op-reth) is 400 MB, over its 300 MB budget"]
     on_service = {**budgets, "base-execution": 500_000_000}
-    assert audit.measure(listing, wanted, on_service, "op-reth")[0].budget_bytes == 500_000_000
+    assert _audit.measure(listing, wanted, on_service, "op-reth")[0].budget_bytes == 500_000_000
 
 
 # ---------------------------------------------------------------- real engine
@@ -211,7 +211,7 @@ def test_sizes_are_the_files_bytes_on_every_store(engine, sized):
     classic store that is the engine's own `Size`; on the containerd store (Docker 28.5.2
     with containerd-snapshotter) the listing said 9.13 MB for this 4.98 MB image (it adds
     the compressed blobs) and the history 5.04 MB (it counts 4 KiB disk blocks)."""
-    rows = {r.service: r for r in audit.size_report(Context())}
+    rows = {r.service: r for r in _audit.size_report(Context())}
     op = rows["base-op-node"]
     expected = base_files_size() + BLOB  # and the op-node script's few bytes
     assert expected <= op.size_bytes <= expected * 1.001, (op.size_bytes, expected)
@@ -240,10 +240,10 @@ def test_one_engine_call_an_image_and_no_listing(engine, sized):
     class Client:
         api = Counting(engine.api)
 
-    rows = audit.size_report(Context(), client=Client())
+    rows = _audit.size_report(Context(), client=Client())
     # an inspect for each service image (the built one's layers are cached, if the store
     # needs them measured: see test_sizes_are_the_files_bytes_on_every_store); no listing
-    audit.size_report(Context(), client=Client())
+    _audit.size_report(Context(), client=Client())
     assert calls[len(calls) // 2:].count("_get") == 2 and "images" not in calls, calls
     assert "get_image" not in calls[len(calls) // 2:]
     assert len(rows) == 2
@@ -276,14 +276,14 @@ def test_budgets_decide_exit_code_and_json_shape(sized):
 
 def test_check_sizes_for_the_build_task(sized):
     out, err = io.StringIO(), io.StringIO()
-    assert audit.check_sizes(Context(), services=["base-op-node"],
+    assert _steps.check_sizes(Context(), services=["base-op-node"],
                              budgets={"base-op-node": "100MB"}, out=out, err=err) == 0
     assert "base-execution" not in out.getvalue()
-    assert audit.check_sizes(Context(), services=["base-op-node"], budgets={"base-op-node": 10},
+    assert _steps.check_sizes(Context(), services=["base-op-node"], budgets={"base-op-node": 10},
                              as_json=True, out=out, err=err) == 1
     assert "audit.layers --service base-op-node" in err.getvalue()
     # the build's env decides which tag is audited
-    assert audit.check_sizes(Context(), services=["base-op-node"], strict=True,
+    assert _steps.check_sizes(Context(), services=["base-op-node"], strict=True,
                              env={"OP_NODE_VERSION": "v0.0.0-unbuilt"}, out=out, err=err) == 1
 
 
@@ -304,7 +304,7 @@ def test_audit_after_a_build_reuses_its_config_and_listing(capsys):
 
     config = {"name": "p", "services": {"base-op-node": {"build": {}, "image": "p-op:v1"}}}
     images = [{"Id": "sha256:1", "RepoTags": ["p-op:v1"], "Size": 2_000_000}]
-    code = audit.check_sizes(MockContext(), services=["base-op-node"],
+    code = _steps.check_sizes(MockContext(), services=["base-op-node"],
                              budgets={"base-op-node": "1MB"}, config=config, images=images)
     assert code == 1
     assert "p-op:v1" in capsys.readouterr().out

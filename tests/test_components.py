@@ -11,7 +11,7 @@ import pytest
 from invoke import Context
 
 import tasks
-from tasks import _components, _versions, doctor, source
+from tasks import _components, _doctor, _upstream, _versions
 from tasks._components import Component, Probe
 from tasks._errors import KitError
 from tests.helpers import ROOT, TEST_LABEL, inv, need
@@ -182,7 +182,7 @@ def test_a_registered_component_has_its_own_tag_form(sidecar):
     assert [r.version for r in found] == ["v1.3.1-rc.1", "v1.3.0", "v1.2.0"]
     assert _versions.select("sidecar", found, "1.3").tag == "v1.3.0"
     config = {"services": {s: {"build": {"args": {}}} for s in _components.services()}}
-    assert "base-sidecar SIDECAR_COMMIT" in doctor.missing_pins(config)
+    assert "base-sidecar SIDECAR_COMMIT" in _doctor.missing_pins(config)
 
 
 def test_register_and_unregister():
@@ -213,7 +213,7 @@ def test_a_third_component_resolves_builds_audits_and_passes_doctor(engine, fixt
     assert github_api.requests[0]["path"] == \
         "/repos/example-org/sidecar/git/matching-refs/tags/v"
     assert all(r["path"].startswith("/repos/example-org/sidecar/") for r in github_api.requests)
-    assert source.resolve_version("sidecar", "v1.3").build_env() == {
+    assert _upstream.resolve_version("sidecar", "v1.3").build_env() == {
         "SIDECAR_VERSION": "v1.3.0", "SIDECAR_COMMIT": sha("1.3.0"), "SIDECAR_GO_VERSION": "1.24"}
 
     built = inv("build.sidecar", "--version", "v1.3", "--progress", "quiet")
@@ -231,7 +231,7 @@ def test_a_third_component_resolves_builds_audits_and_passes_doctor(engine, fixt
     assert row["image"] == project.image("base-sidecar") and row["size_bytes"] > 0
     assert row["budget_bytes"] == 50_000_000 and not row["over_budget"]
 
-    checks = {ch.name: ch for ch in doctor.run_checks(Context(),
+    checks = {ch.name: ch for ch in _doctor.run_checks(Context(),
                                                       probe_labels={TEST_LABEL: "1"})}
     assert checks["image base-sidecar"].status == "ok"
     assert "sidecar version v1.0.0-" + "1" * 40 in checks["image base-sidecar"].detail

@@ -9,7 +9,7 @@ import sys
 import pytest
 from invoke import Context, MockContext, Result
 
-from tasks import _compose, _connect, _engine, _errors
+from tasks import _check, _compose, _config, _connect, _doctor, _engine, _errors, _pins
 from tasks._errors import KitError
 from tests.helpers import ROOT, TEST_LABEL, inv_process, tiny_image_tar
 
@@ -141,30 +141,28 @@ def test_project_compose_config_needs_no_env_file_and_no_placeholders(engine, mo
 
 # ------------------------------------------------------------------ one rule each
 def test_pins_live_in_the_first_compose_file_in_force(monkeypatch, tmp_path):
-    from tasks import source
 
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
     assert _compose.compose_files() == [str(ROOT / "compose.yml")]
-    assert source.compose_path() == ROOT / "compose.yml"
+    assert _pins.compose_path() == ROOT / "compose.yml"
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COMPOSE_FILE", " stack/compose.yml :override.yml")
     monkeypatch.setenv("COMPOSE_PATH_SEPARATOR", ":")
     assert _compose.compose_files() == [str(tmp_path / "stack" / "compose.yml"),
                                         str(tmp_path / "override.yml")]
-    assert source.compose_path() == tmp_path / "stack" / "compose.yml"
+    assert _pins.compose_path() == tmp_path / "stack" / "compose.yml"
 
 
 def test_one_rule_names_a_services_image_for_audit_and_clean():
-    from tasks import audit
 
     config = {"name": "demo", "services": {
         "built": {"build": {"context": "."}},
         "tagged": {"build": {"context": "."}, "image": "docker.io/library/mine:2"},
         "pulled": {"image": "busybox"}}}
-    assert _compose.built_services(config) == ["built", "tagged"]
-    assert _compose.service_image(config, "built") == "demo-built:latest"
-    assert _compose.service_image(config, "tagged") == "mine:2"
-    assert audit.service_images(config) == {"built": "demo-built:latest", "tagged": "mine:2"}
+    assert _config.built_services(config) == ["built", "tagged"]
+    assert _config.service_image(config, "built") == "demo-built:latest"
+    assert _config.service_image(config, "tagged") == "mine:2"
+    assert _config.service_images(config) == {"built": "demo-built:latest", "tagged": "mine:2"}
 
 
 @pytest.mark.parametrize("version, problem", [
@@ -181,13 +179,12 @@ def test_one_buildkit_floor_for_the_build_and_doctor(version, problem):
     """The floor is 20.10 (API 1.41): its built-in Dockerfile frontend is the oldest with
     `RUN --mount=type=cache` and `COPY --chmod` (docs.docker.com, Dockerfile frontend
     release notes: dockerfile 1.2, built into engine 20.10)."""
-    from tasks import doctor
 
     class Client:
         def version(self):
             return version
 
-    check = doctor.check_buildkit(doctor.EngineProbe(version=version), None)
+    check = _doctor.check_buildkit(_check.EngineProbe(version=version), None)
     if problem is None:
         assert _engine.buildkit_missing(version) is None and check.status == "ok"
         assert _engine.require_buildkit(Client()) == version["Version"]
@@ -223,7 +220,7 @@ def test_a_409_is_a_conflict_and_in_use_only_when_the_engine_says_so(explanation
         raise APIError("409 Client Error", response=_Response(), explanation=explanation)
 
     with pytest.raises(_errors.EngineConflict) as info:
-        _engine._engine_call("removing x:1", refuse)
+        _connect.engine_call("removing x:1", refuse)
     assert type(info.value) is error
     assert info.value.message == f"error: removing x:1: {explanation}"
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from invoke import Context, MockContext, Result
 
-from tasks import _engine, _ignore, doctor
+from tasks import _chain_checks, _chains, _check, _doctor, _engine, _ignore
 from tests.helpers import ROOT, TEST_LABEL, engine_store, inv, inv_process
 
 NO_BINARY_OP_NODE = """\
@@ -53,31 +53,31 @@ def test_missing_pins_names_each():
         "base-op-node": {"build": {"args": {"OP_NODE_VERSION": "v1.19.5", "OP_NODE_COMMIT": "",
                                             "GO_VERSION": "1.26"}}},
         "base-execution": {"build": {"args": {}}}}}
-    assert doctor.missing_pins(config) == ["base-op-node OP_NODE_COMMIT",
+    assert _doctor.missing_pins(config) == ["base-op-node OP_NODE_COMMIT",
                                            "base-execution NETHERMIND_VERSION"]
     args = config["services"]["base-op-node"]["build"]["args"]
     args["OP_NODE_COMMIT"] = "abc123"  # six digits: too short to mean anything
-    assert "not a commit: 'abc123'" in doctor.missing_pins(config)[0]
+    assert "not a commit: 'abc123'" in _doctor.missing_pins(config)[0]
     args["OP_NODE_COMMIT"] = "2AD3799"  # not lower-case hex as git prints it
-    assert "not a commit" in doctor.missing_pins(config)[0]
+    assert "not a commit" in _doctor.missing_pins(config)[0]
     args["OP_NODE_COMMIT"] = "2ad3799"  # a release page's 7-hex prefix is a pin
-    assert doctor.missing_pins(config) == ["base-execution NETHERMIND_VERSION"]
+    assert _doctor.missing_pins(config) == ["base-execution NETHERMIND_VERSION"]
 
 
-def _pins_probe(commit: str) -> doctor.EngineProbe:
-    return doctor.EngineProbe(config={"services": {
+def _pins_probe(commit: str) -> _check.EngineProbe:
+    return _check.EngineProbe(config={"services": {
         "base-op-node": {"build": {"args": {"OP_NODE_VERSION": "v1.21.0",
                                             "OP_NODE_COMMIT": commit, "GO_VERSION": "1.26"}}},
         "base-execution": {"build": {"args": {"NETHERMIND_VERSION": "1.39.3"}}}}})
 
 
 def test_pins_check_flags_a_short_commit_pin_with_the_fix():
-    short = doctor.check_pins(_pins_probe("2ad3799"), None)
+    short = _doctor.check_pins(_pins_probe("2ad3799"), None)
     assert short.status == "warn"
     assert "short pin (7 of 40 hex digits)" in short.detail
     assert short.fix.startswith("on a host that reaches GitHub")
     assert "inv source.pin --version v1.21.0" in short.fix
-    full = doctor.check_pins(_pins_probe("2ad3799" + "0" * 33), None)
+    full = _doctor.check_pins(_pins_probe("2ad3799" + "0" * 33), None)
     assert full.status == "ok" and "op-node v1.21.0 @ 2ad37990000" in full.detail
 
 
@@ -97,7 +97,7 @@ def test_network_check_fails_for_chains_op_node_v1_21_dropped(network, pinned, s
     config = {"services": {
         "base-op-node": {"build": {"args": {"OP_NODE_VERSION": pinned}},
                          "environment": {"OP_NODE_NETWORK": network}}}}
-    check = doctor.check_network(doctor.EngineProbe(config=config), None)
+    check = _chain_checks.check_network(_check.EngineProbe(config=config), None)
     assert check.status == status, check
     if status == "fail":
         assert "v1.21.0" in check.detail and network in check.detail
@@ -129,8 +129,8 @@ def test_a_dropped_chain_passes_only_with_both_config_files(rollup, nethermind, 
                                                             missing):
     """CONTRACTS #1: a dropped chain runs only when BOTH OP_NODE_ROLLUP_CONFIG and
     NETHERMIND_CONFIG are set in the services' environment."""
-    check = doctor.check_network(
-        doctor.EngineProbe(config=_hatch_config("lisk-sepolia", rollup, nethermind)), None)
+    check = _chain_checks.check_network(
+        _check.EngineProbe(config=_hatch_config("lisk-sepolia", rollup, nethermind)), None)
     assert check.status == status, check
     if status == "ok":
         assert "custom chain" in check.detail and rollup in check.detail
@@ -139,7 +139,7 @@ def test_a_dropped_chain_passes_only_with_both_config_files(rollup, nethermind, 
 
 
 def test_base_fails_even_with_both_config_files():
-    check = doctor.check_network(doctor.EngineProbe(config=_hatch_config(
+    check = _chain_checks.check_network(_check.EngineProbe(config=_hatch_config(
         "base-mainnet", "/chain-config/rollup.json", "/chain-config/nethermind.json")), None)
     assert check.status == "fail" and "Azul" in check.detail
 
@@ -169,7 +169,7 @@ def test_doctor_and_op_node_entrypoint_drop_the_same_chains():
     block = re.search(r"# dropped-networks-begin\n(.*?)# dropped-networks-end", text, re.S)
     assert block, "the op-node entry point has no dropped-networks block"
     names = set(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", block.group(1).split(")")[0]))
-    assert names == set(doctor.DROPPED_NETWORKS[(1, 21, 0)])
+    assert names == set(_chains.DROPPED_NETWORKS[(1, 21, 0)])
 
 
 @pytest.mark.parametrize("settings, status", [
@@ -183,8 +183,8 @@ def test_doctor_and_op_node_entrypoint_drop_the_same_chains():
 ])
 def test_network_check_fails_for_base_after_azul(settings, status):
     """Both entry points refuse Base with exit 64: doctor fails too."""
-    check = doctor.check_network(
-        doctor.EngineProbe(config={"services": {"base-op-node": settings}}), None)
+    check = _chain_checks.check_network(
+        _check.EngineProbe(config={"services": {"base-op-node": settings}}), None)
     assert check.status == status
     if status == "fail":
         assert "Azul" in check.detail and check.fix
@@ -195,28 +195,29 @@ def test_required_settings_left_empty_are_named():
     compose down` works without .env) and op-node's entry point refuses an empty one:
     doctor names each empty one, and says a build host does not need them."""
     env = {"OP_NODE_NETWORK": "", "OP_NODE_L1_ETH_RPC": "", "OP_NODE_L1_BEACON": "http://b"}
-    check = doctor.check_network(
-        doctor.EngineProbe(config={"services": {"base-op-node": {"environment": env}}}), None)
+    check = _chain_checks.check_network(
+        _check.EngineProbe(config={"services": {"base-op-node": {"environment": env}}}), None)
     assert check.status == "warn", check
     assert "NETWORK, L1_RPC_URL not set" in check.detail and "L1_BEACON_URL" not in check.detail
     assert "fine for building" in check.detail and ".env" in check.fix
     env.update(OP_NODE_NETWORK="op-sepolia", OP_NODE_L1_ETH_RPC="http://l1")
-    check = doctor.check_network(
-        doctor.EngineProbe(config={"services": {"base-op-node": {"environment": env}}}), None)
+    check = _chain_checks.check_network(
+        _check.EngineProbe(config={"services": {"base-op-node": {"environment": env}}}), None)
     assert check.status == "ok", check
-    assert doctor.check_network(doctor.EngineProbe(errors={"config": "x"}), None).status == "skip"
+    probe = _check.EngineProbe(errors={"config": "x"})
+    assert _chain_checks.check_network(probe, None).status == "skip"
 
 
 def test_buildx_absence_is_a_warning_that_says_what_it_means():
     c = MockContext(run={"docker buildx version": Result(exited=1, stderr="unknown command")})
-    check = doctor.check_buildx(doctor.EngineProbe(), c)
+    check = _doctor.check_buildx(_check.EngineProbe(), c)
     assert check.status == "warn" and "internal BuildKit" in check.detail
     assert "multi-platform" in check.detail and "buildx-plugin" in check.fix
 
 
 def test_buildx_present_reports_its_version():
     c = MockContext(run={"docker buildx version": Result("github.com/docker/buildx v0.29.1\n")})
-    check = doctor.check_buildx(doctor.EngineProbe(), c)
+    check = _doctor.check_buildx(_check.EngineProbe(), c)
     assert (check.status, check.detail) == ("ok", "github.com/docker/buildx v0.29.1")
 
 
@@ -235,11 +236,11 @@ INSPECT_CONTAINER = "Name:   multi\nDriver: docker-container\nNodes:\nName:   mu
 ])
 def test_doctor_says_which_store_and_what_it_means(info, store, says):
     assert _engine.image_store(info) == store
-    check = doctor.check_store(doctor.EngineProbe(version={"Version": "28.5.2"}, info=info),
+    check = _doctor.check_store(_check.EngineProbe(version={"Version": "28.5.2"}, info=info),
                                None)
     assert check.status == "ok" and check.detail.startswith(f"{store} image store")
     assert says in check.detail and "uncompressed" in check.detail
-    assert doctor.check_store(doctor.EngineProbe(), None).status == "skip"
+    assert _doctor.check_store(_check.EngineProbe(), None).status == "skip"
 
 
 @pytest.mark.parametrize("inspect, info, says", [
@@ -250,7 +251,7 @@ def test_doctor_says_which_store_and_what_it_means(info, store, says):
 ])
 def test_doctor_says_which_builder_and_where_its_results_go(inspect, info, says):
     c = MockContext(run={"docker buildx inspect": inspect})
-    check = doctor.check_builder(doctor.EngineProbe(version={"Version": "28.5.2"}, info=info),
+    check = _doctor.check_builder(_check.EngineProbe(version={"Version": "28.5.2"}, info=info),
                                  c)
     assert check.status == "ok" and says in check.detail, check.detail
 
@@ -269,10 +270,10 @@ def test_dead_daemon_fails_cleanly_through_inv(tmp_path):
 def test_every_check_has_the_one_signature():
     import inspect
 
-    for check in doctor.CHECKS:
+    for check in _doctor.CHECKS:
         assert list(inspect.signature(check).parameters) == ["probe", "c"], check.__name__
     with pytest.raises(ValueError, match="'bad'"):
-        doctor.Check("x", "bad", "detail")
+        _check.Check("x", "bad", "detail")
 
 
 def test_one_more_check_is_one_more_entry_and_a_crash_is_a_failure(monkeypatch, tmp_path):
@@ -281,14 +282,14 @@ def test_one_more_check_is_one_more_entry_and_a_crash_is_a_failure(monkeypatch, 
 
     def check_extra(probe, c):
         seen.append(probe)
-        return [doctor.Check("extra", "warn", "looked twice", "do it"),
-                doctor.Check("extra 2", "ok", "fine")]
+        return [_check.Check("extra", "warn", "looked twice", "do it"),
+                _check.Check("extra 2", "ok", "fine")]
 
     def check_broken(probe, c):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(doctor, "CHECKS", [doctor.check_engine, check_extra, check_broken])
-    checks = doctor.run_checks(Context())
+    monkeypatch.setattr(_doctor, "CHECKS", [_doctor.check_engine, check_extra, check_broken])
+    checks = _doctor.run_checks(Context())
     assert [(ch.name, ch.status) for ch in checks] == [
         ("engine", "fail"), ("extra", "warn"), ("extra 2", "ok"), ("broken", "fail")]
     assert checks[-1].detail == "check crashed: boom"
@@ -308,7 +309,7 @@ def test_healthy_fixture_images_run_their_binaries(engine, fixture_project):
     project = fixture_project()
     from tasks import _compose
     _compose.run_compose(Context(), "build", hide=True)
-    checks = _by_name(doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"}))
+    checks = _by_name(_doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"}))
     assert checks["engine"].status == "ok" and "API" in checks["engine"].detail
     assert checks["store"].detail.startswith(f"{engine_store(engine)} image store")
     assert checks["builder"].status == "ok"
@@ -326,7 +327,7 @@ def test_missing_binary_and_missing_library_are_reported(engine, fixture_project
                                  "execution": BROKEN_EXECUTION})
     from tasks import _compose
     _compose.run_compose(Context(), "build", hide=True)
-    checks = _by_name(doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"}))
+    checks = _by_name(_doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"}))
     op = checks["image base-op-node"]
     assert op.status == "fail" and "op-node is missing or cannot run" in op.detail
     assert op.fix
@@ -367,26 +368,26 @@ def _client_config(client: str | None, **env: str) -> dict:
 def test_doctor_names_the_client_and_pins_only_what_it_runs(client, label, pinned):
     """The client check names the client in use; the pins check asks the pins of op-node
     and that client only (on 83371fe an op-reth stack missed NETHERMIND_VERSION)."""
-    probe = doctor.EngineProbe(config=_client_config(client))
-    named = doctor.check_client(probe, None)
+    probe = _check.EngineProbe(config=_client_config(client))
+    named = _doctor.check_client(probe, None)
     assert named.status == "ok" and named.detail.startswith(f"execution client {label} ")
     other = "op-reth" if client == "op-reth" else "nethermind"
     assert f"EXECUTION_CLIENT={'nethermind' if other == 'op-reth' else 'op-reth'} runs" \
         in named.detail
-    pins = doctor.check_pins(probe, None)
+    pins = _doctor.check_pins(probe, None)
     assert pins.status == "ok" and pins.detail.endswith(pinned), pins
-    assert doctor.missing_pins(probe.config) == []
+    assert _doctor.missing_pins(probe.config) == []
 
 
 def test_a_client_compose_cannot_open_fails_the_client_check_in_one_line():
     reason = ("EXECUTION_CLIENT='geth' is not an execution client this kit runs: set it to "
               "nethermind or op-reth (or leave it unset for nethermind)")
-    check = doctor.check_client(doctor.EngineProbe(errors={"config": reason}), None)
+    check = _doctor.check_client(_check.EngineProbe(errors={"config": reason}), None)
     assert (check.status, check.detail) == ("fail", reason)
     assert "nethermind or op-reth" in check.fix
-    bad = doctor.check_client(doctor.EngineProbe(config=_client_config("geth")), None)
+    bad = _doctor.check_client(_check.EngineProbe(config=_client_config("geth")), None)
     assert (bad.status, bad.detail) == ("fail", reason)
-    other = doctor.check_client(doctor.EngineProbe(errors={"config": "yaml: line 3"}), None)
+    other = _doctor.check_client(_check.EngineProbe(errors={"config": "yaml: line 3"}), None)
     assert other.status == "skip"
 
 
@@ -397,11 +398,11 @@ def test_a_dropped_chain_needs_only_the_config_files_of_the_client_in_use():
                                 NETHERMIND_CONFIG="/chain-config/nethermind.json")
     nethermind["services"]["base-op-node"]["environment"]["OP_NODE_ROLLUP_CONFIG"] = \
         "/chain-config/rollup.json"
-    assert doctor.check_network(doctor.EngineProbe(config=nethermind), None).status == "ok"
+    assert _chain_checks.check_network(_check.EngineProbe(config=nethermind), None).status == "ok"
     op_reth = _client_config("op-reth", NETWORK="lisk-sepolia", OP_RETH_CHAIN="")
     op_reth["services"]["base-op-node"]["environment"]["OP_NODE_ROLLUP_CONFIG"] = \
         "/chain-config/rollup.json"
-    check = doctor.check_network(doctor.EngineProbe(config=op_reth), None)
+    check = _chain_checks.check_network(_check.EngineProbe(config=op_reth), None)
     assert check.status == "fail" and check.detail.endswith("OP_RETH_CHAIN is not set")
     assert "OP_RETH_CHAIN=/chain-config/<op-reth>.json" in check.fix
     assert "NETHERMIND_CONFIG" not in check.fix

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from invoke import Context
 
-from tasks import _compose, doctor
+from tasks import _chain_checks, _compose, _doctor
 from tests.helpers import TEST_LABEL, inv, need_compose
 
 # Nethermind's image declares three VOLUMEs (NethermindEth/nethermind Dockerfile:
@@ -97,9 +97,9 @@ def test_probes_leave_none_of_the_images_volumes_behind(engine, built, monkeypat
     _override(built, monkeypatch, tmp_path, _network_override("op-sepolia"))
     run = uuid.uuid4().hex
     since = int(time.time()) - 1
-    checks = _by_name(doctor.run_checks(
+    checks = _by_name(_doctor.run_checks(
         Context(), probe_labels={TEST_LABEL: "1", f"{TEST_LABEL}.run": run},
-        checks=[doctor.check_images, doctor.check_network_names]))
+        checks=[_doctor.check_images, _chain_checks.check_network_names]))
     assert checks["image base-execution"].status == "ok", checks
     until = int(time.time()) + 1
     created = {e["Actor"]["ID"] for e in engine.api.events(
@@ -131,8 +131,8 @@ def test_network_is_checked_against_what_the_built_images_know(
         engine, built, monkeypatch, tmp_path, network, op_node, execution, nearest):
     built.enter(monkeypatch)
     _override(built, monkeypatch, tmp_path, _network_override(network))
-    checks = _by_name(doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"},
-                                        checks=[doctor.check_network_names]))
+    checks = _by_name(_doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"},
+                                        checks=[_chain_checks.check_network_names]))
     op, ex = checks["network base-op-node"], checks["network base-execution"]
     assert (op.status, ex.status) == (op_node, execution), (op, ex)
     for check in (op, ex):
@@ -152,17 +152,17 @@ def test_a_dropped_chain_with_both_config_files_passes_through_compose(
     _override(built, monkeypatch, tmp_path, _network_override(
         "lisk-sepolia", "/chain-config/rollup.json", "/chain-config/nethermind.json"))
     monkeypatch.setenv("OP_NODE_VERSION", "v1.21.0")  # a pin that dropped lisk-sepolia
-    checks = _by_name(doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"},
-                                        checks=[doctor.check_network,
-                                                doctor.check_network_names]))
+    checks = _by_name(_doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"},
+                                        checks=[_chain_checks.check_network,
+                                                _chain_checks.check_network_names]))
     assert checks["network"].status == "ok" and "custom chain" in checks["network"].detail
     assert checks["network base-op-node"].status == "ok"
     assert "OP_NODE_ROLLUP_CONFIG=/chain-config/rollup.json" in \
         checks["network base-op-node"].detail
     _override(built, monkeypatch, tmp_path, _network_override(
         "lisk-sepolia", "/chain-config/rollup.json", ""))
-    checks = _by_name(doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"},
-                                        checks=[doctor.check_network]))
+    checks = _by_name(_doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"},
+                                        checks=[_chain_checks.check_network]))
     assert checks["network"].status == "fail"
     assert checks["network"].detail.endswith("NETHERMIND_CONFIG is not set")
 
@@ -170,8 +170,8 @@ def test_a_dropped_chain_with_both_config_files_passes_through_compose(
 def test_an_unbuilt_image_is_not_a_pass(engine, fixture_project, monkeypatch, tmp_path):
     project = fixture_project()
     _override(project, monkeypatch, tmp_path, _network_override("op-sepolia"))
-    checks = _by_name(doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"},
-                                        checks=[doctor.check_network_names]))
+    checks = _by_name(_doctor.run_checks(Context(), probe_labels={TEST_LABEL: "1"},
+                                        checks=[_chain_checks.check_network_names]))
     for service in ("base-op-node", "base-execution"):
         check = checks[f"network {service}"]
         assert check.status == "skip" and "is not built" in check.detail, check
@@ -220,8 +220,8 @@ def test_a_crash_loop_and_an_unhealthy_service_fail_doctor(engine, fixture_proje
             if looping and (op["State"].get("Health") or {}).get("Status") == "unhealthy":
                 break
             time.sleep(0.5)
-        checks = _by_name(doctor.run_checks(c, probe_labels={TEST_LABEL: "1"},
-                                            checks=[doctor.check_stack]))
+        checks = _by_name(_doctor.run_checks(c, probe_labels={TEST_LABEL: "1"},
+                                            checks=[_chain_checks.check_stack]))
         loop = checks["stack base-execution"]
         assert loop.status == "fail" and loop.detail.startswith("restart loop"), loop
         assert loop.fix == "`docker compose logs base-execution` shows why"
@@ -237,7 +237,7 @@ def test_a_crash_loop_and_an_unhealthy_service_fail_doctor(engine, fixture_proje
 
 def test_no_running_stack_is_said_so(engine, fixture_project):
     fixture_project()
-    checks = _by_name(doctor.run_checks(Context(), checks=[doctor.check_stack]))
+    checks = _by_name(_doctor.run_checks(Context(), checks=[_chain_checks.check_stack]))
     assert checks["stack"].status == "skip" and "not running" in checks["stack"].detail
 
 
@@ -298,10 +298,10 @@ def test_doctor_names_op_reth_and_asks_it_for_the_network(
     built_op_reth.enter(monkeypatch)
     monkeypatch.setenv("EXECUTION_CLIENT", "op-reth")
     _override(built_op_reth, monkeypatch, tmp_path, _op_reth_override(network, chain))
-    checks = _by_name(doctor.run_checks(
+    checks = _by_name(_doctor.run_checks(
         Context(), probe_labels={TEST_LABEL: "1"},
-        checks=[doctor.check_client, doctor.check_pins, doctor.check_images,
-                doctor.check_network_names]))
+        checks=[_doctor.check_client, _doctor.check_pins, _doctor.check_images,
+                _chain_checks.check_network_names]))
     assert checks["client"].status == "ok"
     assert checks["client"].detail.startswith("execution client op-reth (EXECUTION_CLIENT: "
                                               "op-reth; `inv build.op-reth` builds it)")

@@ -27,7 +27,18 @@ import shutil
 
 import pytest
 
-from tasks import _components, _embedded, _readiness, _registry, doctor, forks, source
+from tasks import (
+    _chain_checks,
+    _check,
+    _components,
+    _doctor,
+    _embedded,
+    _forks,
+    _pins,
+    _readiness,
+    _registry,
+    _upstream,
+)
 from tasks._errors import KitError
 from tests import forks_upstream as up
 from tests.helpers import ROOT, inv, inv_process
@@ -41,7 +52,7 @@ PINS_TODAY = {"OP_NODE_VERSION": "v1.19.5", "OP_NODE_COMMIT": up.OP_NODE_TAGS["o
 def upstream(github_api, monkeypatch):
     up.serve_all(github_api)
     monkeypatch.setenv("OPKIT_NOW", up.NOW_ISO)
-    for name in ("NETWORK", *forks.pin_names(), "GO_VERSION"):
+    for name in ("NETWORK", *_forks.pin_names(), "GO_VERSION"):
         monkeypatch.delenv(name, raising=False)
     return github_api
 
@@ -59,7 +70,7 @@ def stack(tmp_path, monkeypatch):
         if extended.exists():
             (path.parent / "docker").mkdir(exist_ok=True)
             shutil.copy2(extended, path.parent / "docker" / extended.name)
-    source.write_pins(path, {k: v for k, v in PINS_TODAY.items() if k.startswith("OP_NODE")})
+    _pins.write_pins(path, {k: v for k, v in PINS_TODAY.items() if k.startswith("OP_NODE")})
     monkeypatch.setenv("COMPOSE_FILE", str(path))
     return path
 
@@ -208,7 +219,7 @@ def test_network_comes_from_the_env_file_beside_compose(upstream, stack):
 
 def test_a_moved_tag_is_unknown_not_ready(upstream, stack):
     """OP_NODE_COMMIT no longer the tag's commit: the build refuses it, so: unknown."""
-    source.write_pins(stack, {"OP_NODE_COMMIT": "0123456"})
+    _pins.write_pins(stack, {"OP_NODE_COMMIT": "0123456"})
     rows = json.loads(inv("source.forks", "--network", "op-sepolia", "--json").stdout)
     verdict = row_of(rows, "lagoon")["op-node"]
     assert verdict["status"] == "unknown" and "tag moved: op-node/v1.19.5" in verdict["reason"]
@@ -233,13 +244,13 @@ def test_name_mapping_comes_from_the_registry(upstream):
 
 
 def test_dropped_network_is_said_plainly(upstream, stack):
-    """op-node v1.21.0 dropped lisk-sepolia (doctor.DROPPED_NETWORKS); v1.19.5 still embeds
+    """op-node v1.21.0 dropped lisk-sepolia (_chains.DROPPED_NETWORKS); v1.19.5 still embeds
     it (the registry's superchain/configs/sepolia/lisk.toml). Only the message is checked
     here: that a rollup config reaches op-node is the stack's test, not this one."""
-    source.write_pins(stack, {"OP_NODE_VERSION": "v1.21.0"})
+    _pins.write_pins(stack, {"OP_NODE_VERSION": "v1.21.0"})
     line = one_line_error(inv("source.forks", "--network", "lisk-sepolia"))
     assert "lisk-sepolia" in line and "op-node v1.21.0 and newer" in line
-    source.write_pins(stack, {"OP_NODE_VERSION": "v1.19.5"})
+    _pins.write_pins(stack, {"OP_NODE_VERSION": "v1.19.5"})
     older = inv("source.forks", "--network", "lisk-sepolia", "--within", "0")
     assert "lisk-sepolia" in older.stdout
     assert "Nethermind 1.39.3 ships no config for lisk-sepolia" in older.stdout
@@ -278,7 +289,7 @@ def test_request_counts_cold_warm_offline(upstream):
     warm = _readiness.assess("op-sepolia", PINS_TODAY, now=up.NOW, components=pair)
     assert len(upstream.requests) == 3
     assert all("If-None-Match" in r["headers"] for r in upstream.requests)
-    assert forks.rows_json(warm) == forks.rows_json(cold)
+    assert _forks.rows_json(warm) == _forks.rows_json(cold)
 
 
 @pytest.mark.parametrize("outage", ["503", "stopped"])
@@ -323,7 +334,7 @@ def test_each_op_node_era_finds_its_registry_revision(upstream, version, registr
     from tasks._github import GitHub
 
     github = GitHub()
-    available, refs = source.list_releases("op-node", github)
+    available, refs = _upstream.list_releases("op-node", github)
     release = next(r for r in available if r.version == version)
     commit = github.commit_of(up.OPTIMISM, refs[release.tag])
     sha, found = _embedded.op_node_registry_commit(github, up.OPTIMISM, release, commit,
@@ -490,25 +501,25 @@ def test_relative_times(when, text):
 def test_opkit_now_accepts_seconds_and_iso(monkeypatch):
     """The injectable clock; no upstream structure."""
     monkeypatch.setenv("OPKIT_NOW", str(up.NOW))
-    assert forks.now() == up.NOW
+    assert _forks.now() == up.NOW
     monkeypatch.setenv("OPKIT_NOW", up.NOW_ISO)
-    assert forks.now() == up.NOW
+    assert _forks.now() == up.NOW
     monkeypatch.setenv("OPKIT_NOW", "yesterday")
     with pytest.raises(KitError):
-        forks.now()
+        _forks.now()
 
 
 # ----------------------------------------------------------------------- doctor
 def _doctor_probe(network: str, op_node: str = "v1.19.5", nethermind: str = "1.39.3",
                   client: str | None = None, op_reth: str = "v2.10.0",
-                  follow: str = "") -> doctor.EngineProbe:
+                  follow: str = "") -> _check.EngineProbe:
     """What doctor's probe would read from a compose config with these settings (CLIENT:
     EXECUTION_CLIENT as base-execution's environment carries it; its pin only)."""
     node, execution = _components.get("op-node"), _components.get("execution")
     args = {"OP_RETH_VERSION": op_reth} if client == "op-reth" else \
         {execution.version_var: nethermind}
     env = {"EXECUTION_CLIENT": client} if client else {}
-    return doctor.EngineProbe(config={"services": {
+    return _check.EngineProbe(config={"services": {
         node.service: {"environment": {"OP_NODE_NETWORK": network,
                                        "OP_NODE_L2_FOLLOW_SOURCE": follow},
                        "build": {"args": {node.version_var: op_node}}},
@@ -518,8 +529,8 @@ def _doctor_probe(network: str, op_node: str = "v1.19.5", nethermind: str = "1.3
 def test_doctor_forks_check_fails_with_the_pin_to_fix_it(upstream):
     """doctor's forks check on today's case: fail (Lagoon is within 30 days), the detail
     names the op-node pin and when, and the fix is the pin command, said once."""
-    assert doctor.check_forks in doctor.CHECKS
-    check = doctor.check_forks(_doctor_probe("op-sepolia"), None)[0]
+    assert _chain_checks.check_forks in _doctor.CHECKS
+    check = _chain_checks.check_forks(_doctor_probe("op-sepolia"), None)[0]
     assert check.status == "fail"
     assert "op-node v1.19.5 lacks lagoon" in check.detail and "in 10 days" in check.detail
     assert check.fix.startswith("inv source.pin --version v1.21.0")
@@ -531,12 +542,12 @@ def test_doctor_forks_check_ok_and_warn(upstream, clients):
     op-core/superchain/types.go reads lagoon_time; op-reth v2.10.0 (in use) reads it in
     chain_metadata.rs and builds from the same gitlink. Base: warn without a request; no
     network at build time: skip."""
-    ok = doctor.check_forks(_doctor_probe("op-sepolia", "v1.21.0", client="op-reth"), None)
+    ok = _chain_checks.check_forks(_doctor_probe("op-sepolia", "v1.21.0", client="op-reth"), None)
     assert ok[0].status == "ok" and "next: lagoon in 10 days" in ok[0].detail
     assert "op-node v1.21.0, op-reth v2.10.0 carry" in ok[0].detail
-    base = doctor.check_forks(_doctor_probe("base-mainnet"), None)
+    base = _chain_checks.check_forks(_doctor_probe("base-mainnet"), None)
     assert base[0].status == "warn" and "Azul" in base[0].detail
-    unset = doctor.check_forks(_doctor_probe(""), None)  # compose: ${NETWORK:-}
+    unset = _chain_checks.check_forks(_doctor_probe(""), None)  # compose: ${NETWORK:-}
     assert unset[0].status == "skip"
 
 
@@ -546,7 +557,7 @@ def test_doctor_names_the_switch_for_nethermind_on_a_lagoon_chain(upstream, clie
     OptimismChainSpecEngineParameters.cs has no property for it): fail, and the fix is
     the switch to op-reth (its pin read from compose with EXECUTION_CLIENT=op-reth)."""
     client_stack()
-    check = doctor.check_forks(_doctor_probe("op-sepolia", "v1.21.0", client="nethermind"),
+    check = _chain_checks.check_forks(_doctor_probe("op-sepolia", "v1.21.0", client="nethermind"),
                                None)[0]
     assert check.status == "fail" and "Nethermind 1.39.3 lacks lagoon" in check.detail
     assert "neither its code nor its data" in check.detail
@@ -565,7 +576,7 @@ def test_doctor_offline_answers_from_the_known_file(upstream, clients, client_st
     assert inv("source.forks", "--network", "op-sepolia", "--refresh").returncode == 1
     upstream.close()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
-    check = doctor.check_forks(_doctor_probe("op-sepolia", "v1.21.0", client="nethermind"),
+    check = _chain_checks.check_forks(_doctor_probe("op-sepolia", "v1.21.0", client="nethermind"),
                                None)[0]
     assert check.status == "fail", check
     assert "Nethermind 1.39.3 lacks lagoon" in check.detail
@@ -580,7 +591,7 @@ def test_doctor_forks_check_asks_the_mirror_source_config_names(upstream):
     from invoke import Config, Context
 
     config = Config(overrides={"source": {"op_node_repo": "someorg/optimism-mirror"}})
-    check = doctor.check_forks(_doctor_probe("op-sepolia"), Context(config=config))[0]
+    check = _chain_checks.check_forks(_doctor_probe("op-sepolia"), Context(config=config))[0]
     asked = {r["path"].split("/")[2:4] == ["someorg", "optimism-mirror"]
              for r in upstream.requests if r["path"].startswith("/repos/someorg/")}
     assert asked == {True}, [r["path"] for r in upstream.requests]
@@ -595,12 +606,12 @@ def test_doctor_forks_check_asks_the_mirror_source_config_names(upstream):
 def test_build_warning_is_one_line_and_free_without_network(upstream, stack):
     """No NETWORK: no request at all. With it, today's op-node pin gives one line naming
     the fork, its time and v1.21.0 as the carrier; with v1.21.0 as the pin, none."""
-    assert forks.build_warning(("op-node", "execution")) is None
+    assert _forks.build_warning(("op-node", "execution")) is None
     assert upstream.requests == []
     os.environ["NETWORK"] = "op-sepolia"
     try:
-        line = forks.build_warning(("op-node",))
-        resolved = forks.build_warning(("op-node",), {  # what a resolved build hands compose
+        line = _forks.build_warning(("op-node",))
+        resolved = _forks.build_warning(("op-node",), {  # what a resolved build hands compose
             "OP_NODE_VERSION": "v1.21.0", "OP_NODE_COMMIT": up.OP_NODE_TAGS["op-node/v1.21.0"]})
     finally:
         del os.environ["NETWORK"]
@@ -657,7 +668,7 @@ def test_a_quoted_network_with_a_comment_in_env(upstream, stack):
 def test_the_build_warning_reads_a_quoted_network_with_a_comment(upstream, stack):
     """The build's fork warning sees the network compose sees (it was silently off)."""
     (stack.parent / ".env").write_text('NETWORK="op-sepolia"  # testnet\n')
-    line = forks.build_warning(("op-node",))
+    line = _forks.build_warning(("op-node",))
     assert line is not None and line.startswith("warning: op-node v1.19.5 lacks lagoon")
 
 
@@ -689,7 +700,7 @@ def test_the_build_warning_says_when_readiness_is_unknown(upstream, stack):
     it) was judged `unknown` and the build said nothing: now one note line."""
     os.environ["NETWORK"] = "op-sepolia"
     try:
-        line = forks.build_warning(("op-node",), {"OP_NODE_VERSION": "v1.21.0"})
+        line = _forks.build_warning(("op-node",), {"OP_NODE_VERSION": "v1.21.0"})
     finally:
         del os.environ["NETWORK"]
     assert line.startswith("note: whether op-node v1.21.0 follows op-sepolia's forks is "
@@ -939,7 +950,7 @@ def test_build_warning_offline_comes_from_the_file(upstream, client_stack, tmp_p
     upstream.close()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("NETWORK", "op-sepolia")
-    line = forks.build_warning(("op-node", "execution"))
+    line = _forks.build_warning(("op-node", "execution"))
     assert line.startswith("warning: Nethermind 1.39.3 lacks lagoon"), line
     assert "EXECUTION_CLIENT=op-reth" in line
     assert line.endswith("(known.json, written 2026-11-30)") and "\n" not in line
@@ -967,9 +978,9 @@ def test_interop_chains_say_what_the_node_verifies(upstream, client_stack):
 def test_doctor_interop_check(upstream, clients):
     """doctor adds an interop line on OP Sepolia: warn without a follow source, ok with."""
     probe = _doctor_probe("op-sepolia", "v1.21.0", client="op-reth")
-    checks = doctor.check_forks(probe, None)
+    checks = _chain_checks.check_forks(probe, None)
     assert [c.name for c in checks] == ["forks", "interop"]
     assert checks[1].status == "warn" and "OP_NODE_L2_FOLLOW_SOURCE" in checks[1].fix
-    followed = doctor.check_forks(_doctor_probe("op-sepolia", "v1.21.0", client="op-reth",
+    followed = _chain_checks.check_forks(_doctor_probe("op-sepolia", "v1.21.0", client="op-reth",
                                                 follow="http://sn:8545/11155420"), None)
     assert followed[1].status == "ok" and "http://sn:8545/11155420" in followed[1].detail

@@ -118,7 +118,8 @@ def test_a_missing_current_context_says_how_to_pick_another(monkeypatch, tmp_pat
     assert "'gone-box'" in info.value.reason and "currentContext" in info.value.reason
     assert info.value.fix.startswith("`docker context ls` lists the contexts")
     assert "docker context use default" in info.value.fix
-    from tasks.doctor import EngineProbe, check_engine
+    from tasks._check import EngineProbe
+    from tasks._doctor import check_engine
 
     check = check_engine(EngineProbe.take(Context(), timeout=5), None)
     assert check.status == "fail" and "gone-box" in check.detail
@@ -302,7 +303,8 @@ def _probe_config(registry: str = "", inline: bool = True) -> dict:
 
 
 def test_doctor_says_where_images_go_and_whether_docker_has_a_login(monkeypatch, tmp_path):
-    from tasks.doctor import EngineProbe, check_registry
+    from tasks._check import EngineProbe
+    from tasks._doctor import check_registry
 
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     monkeypatch.setenv("COMPOSE_FILE", str(tmp_path / "compose.yml"))
@@ -350,7 +352,8 @@ def test_doctor_treats_a_docker_hub_namespace_as_docker_hub(monkeypatch, tmp_pat
     """83371fe called IMAGE_REGISTRY=acme "empty" (images stay on the host) and checked
     no login, while `--push` went to docker.io/acme. The docker CLI keys Docker Hub's
     login by https://index.docker.io/v1/ (auths, or credHelpers/credsStore)."""
-    from tasks.doctor import EngineProbe, check_cache, check_registry
+    from tasks._check import EngineProbe
+    from tasks._doctor import check_cache, check_registry
 
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     monkeypatch.setenv("COMPOSE_FILE", str(tmp_path / "compose.yml"))
@@ -380,7 +383,8 @@ def test_doctor_treats_a_docker_hub_namespace_as_docker_hub(monkeypatch, tmp_pat
 def test_doctor_says_which_cache_mode_this_host_has(monkeypatch):
     from invoke import MockContext, Result
 
-    from tasks.doctor import EngineProbe, check_cache
+    from tasks._check import EngineProbe
+    from tasks._doctor import check_cache
 
     c = MockContext(run={"docker buildx version": Result(exited=1)}, repeat=True)
     local = check_cache(EngineProbe(config=_probe_config()), c)

@@ -325,9 +325,9 @@ def test_a_one_shot_service_restores_before_the_node_starts(tmp_path):
     assert init["environment"] == execution["environment"]
     assert init["volumes"] == execution["volumes"]
     # the kit builds, audits and cleans the two built images only
-    from tasks import audit
+    from tasks._config import service_images
 
-    assert audit.service_images({"services": services}) == {
+    assert service_images({"services": services}) == {
         "base-execution": execution["image"], "base-op-node": services["base-op-node"]["image"]}
 
 

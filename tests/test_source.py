@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import source
+from tasks import _pins, _steps, _upstream
 from tasks._errors import KitError
 from tests.helpers import ROOT, assert_one_line_error, inv, inv_process
 
@@ -53,8 +53,8 @@ def upstream(github_api):
 
 # ----------------------------------------------------------------- resolution
 def test_resolve_dereferences_annotated_tag_and_reads_go_mod_in_three_requests(upstream):
-    found = source.resolve_version("op-node", "latest")
-    assert found == source.Resolution("op-node", "op-node/v1.19.5", "v1.19.5",
+    found = _upstream.resolve_version("op-node", "latest")
+    assert found == _upstream.Resolution("op-node", "op-node/v1.19.5", "v1.19.5",
                                       sha("1.19.5"), "1.26")
     tag_object = hashlib.sha1(("tag:op-node/v1.19.5:" + sha("1.19.5")).encode()).hexdigest()
     assert [r["path"] for r in upstream.requests] == [
@@ -68,35 +68,35 @@ def test_resolve_dereferences_annotated_tag_and_reads_go_mod_in_three_requests(u
 
 
 def test_lightweight_tag_needs_no_dereference_and_old_go_mod_gives_old_go(upstream):
-    found = source.resolve_version("op-node", "v1.16.2")
+    found = _upstream.resolve_version("op-node", "v1.16.2")
     assert (found.commit, found.go_version) == (sha("1.16.2"), "1.24")  # toolchain go1.24.3
     assert len(upstream.requests) == 2
 
 
 def test_warm_resolution_is_one_conditional_request(upstream):
-    cold = source.resolve_version("op-node", "v1.19")
+    cold = _upstream.resolve_version("op-node", "v1.19")
     upstream.requests.clear()
-    warm = source.resolve_version("op-node", "v1.19")
+    warm = _upstream.resolve_version("op-node", "v1.19")
     assert warm == cold
     assert len(upstream.requests) == 1
     assert upstream.requests[0]["headers"].get("If-None-Match", "").startswith('"')
 
 
 def test_a_changed_listing_is_fetched_again(upstream):
-    assert source.resolve_version("op-node").version == "v1.19.5"
+    assert _upstream.resolve_version("op-node").version == "v1.19.5"
     upstream.add_repo(OPTIMISM, {**OP_TAGS, "op-node/v1.19.10": sha("1.19.10")},
                       gomod=GOMOD_NEW)
-    assert source.resolve_version("op-node").version == "v1.19.10"  # numeric: 10 > 5
+    assert _upstream.resolve_version("op-node").version == "v1.19.10"  # numeric: 10 > 5
 
 
 def test_pre_lets_latest_choose_a_release_candidate(upstream):
-    assert source.resolve_version("op-node", pre=True).tag == "op-node/v1.20.0-rc.1"
-    assert source.resolve_version("op-node", "v1.20.0-rc.1").commit == sha("1.20.0-rc.1")
+    assert _upstream.resolve_version("op-node", pre=True).tag == "op-node/v1.20.0-rc.1"
+    assert _upstream.resolve_version("op-node", "v1.20.0-rc.1").commit == sha("1.20.0-rc.1")
 
 
 def test_execution_resolution_has_no_go_version(upstream):
-    found = source.resolve_version("execution", "1.38.0")
-    assert found == source.Resolution("execution", "1.38.0", "1.38.0", sha("nm-1.38.0"), None)
+    found = _upstream.resolve_version("execution", "1.38.0")
+    assert found == _upstream.Resolution("execution", "1.38.0", "1.38.0", sha("nm-1.38.0"), None)
     assert found.build_env() == {"NETHERMIND_VERSION": "1.38.0"}
     assert [r["path"] for r in upstream.requests][0] == \
         f"/repos/{NETHERMIND}/git/matching-refs/tags"
@@ -166,7 +166,7 @@ def test_offline_with_nothing_cached_is_one_line_error(github_api):
 
 
 def test_cache_lives_under_xdg_cache_home_and_has_no_leftovers(upstream, tmp_path):
-    source.resolve_version("op-node")
+    _upstream.resolve_version("op-node")
     folder = tmp_path / "xdg-cache" / "opstack-image-kit" / "github"
     files = sorted(p.name for p in folder.iterdir())
     assert len(files) == 3 and all(name.endswith(".json") for name in files)
@@ -255,30 +255,30 @@ def all_pins(compose_file: Path) -> dict[str, str]:
     """The `${VAR:-default}` pins of compose.yml and the client files beside it."""
     pins: dict[str, str] = {}
     for path in [compose_file, *sorted((compose_file.parent / "docker").glob("*.yml"))]:
-        pins = {**source.read_pins(path), **pins}
+        pins = {**_pins.read_pins(path), **pins}
     return pins
 
 
 def test_read_pins_reads_compose_defaults(monkeypatch):
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
-    pins = source.read_pins(ROOT / "compose.yml")
+    pins = _pins.read_pins(ROOT / "compose.yml")
     assert set(pins) >= {"OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION"}
     assert re.fullmatch(r"[0-9a-f]{7,40}", pins["OP_NODE_COMMIT"])
     # a client's own pins: in compose.yml, or in the client file it extends
     assert set(all_pins(ROOT / "compose.yml")) >= {"NETHERMIND_VERSION"}
-    assert source.candidate_files()[0] == ROOT / "compose.yml"
-    assert set(source.candidate_files()[1:]) == set((ROOT / "docker").glob("*.yml"))
+    assert _pins.candidate_files()[0] == ROOT / "compose.yml"
+    assert set(_pins.candidate_files()[1:]) == set((ROOT / "docker").glob("*.yml"))
 
 
 def test_pin_rewrites_only_the_pinned_defaults(upstream, compose_copy):
     before = compose_copy.read_bytes()
     files = stack_files(compose_copy)
-    old = source.read_pins(compose_copy)
+    old = _pins.read_pins(compose_copy)
     done = inv("source.pin", "--version", "v1.16")
     assert done.returncode == 0, done.stderr
     assert f"OP_NODE_VERSION: {old['OP_NODE_VERSION']} -> v1.16.11" in done.stdout
     assert f"GO_VERSION: {old['GO_VERSION']} -> 1.24" in done.stdout
-    pins = source.read_pins(compose_copy)
+    pins = _pins.read_pins(compose_copy)
     assert (pins["OP_NODE_VERSION"], pins["OP_NODE_COMMIT"], pins["GO_VERSION"]) == \
         ("v1.16.11", sha("1.16.11"), "1.24")
     assert all_pins(compose_copy)["NETHERMIND_VERSION"] == \
@@ -358,12 +358,12 @@ def test_outdated_notes_a_moved_tag(upstream, compose_copy):
 
 def test_outdated_takes_a_short_commit_pin_as_a_prefix(upstream, compose_copy):
     """A 7-hex pin (as a release page shows it) is that commit, and still catches a move."""
-    source.write_pins(compose_copy, {"OP_NODE_VERSION": "v1.19.5",
+    _pins.write_pins(compose_copy, {"OP_NODE_VERSION": "v1.19.5",
                                      "OP_NODE_COMMIT": sha("1.19.5")[:7]})
     done = inv("source.outdated")
     assert done.returncode == 0, done.stderr
     assert "up to date" in done.stdout and "tag moved" not in done.stdout
-    source.write_pins(compose_copy, {"OP_NODE_COMMIT": sha("other")[:7]})
+    _pins.write_pins(compose_copy, {"OP_NODE_COMMIT": sha("other")[:7]})
     moved = inv("source.outdated")
     assert f"pinned commit is {sha('other')[:7]}" in moved.stdout
 
@@ -429,7 +429,7 @@ def test_clone_of_a_tag_missing_from_the_repo_fails_cleanly(local_optimism, tmp_
 
 def test_resolve_version_raises_kit_error_for_callers(upstream):
     with pytest.raises(KitError):
-        source.resolve_version("op-node", "v0.0.1")
+        _upstream.resolve_version("op-node", "v0.0.1")
 
 
 # ------------------------------------------- one repository: resolution, clone, build
@@ -479,7 +479,7 @@ def ghes(github_api, git_repo, tmp_path, monkeypatch, compose_copy):
     monkeypatch.setenv("GITHUB_API_URL", server.api_url)
     monkeypatch.setenv("INVOKE_SOURCE_OP_NODE_REPO", MIRROR)
     monkeypatch.delenv("OP_NODE_REPO", raising=False)
-    source.write_pins(compose_copy, {"OP_NODE_VERSION": "v1.21.0", "OP_NODE_COMMIT": new[:7]})
+    _pins.write_pins(compose_copy, {"OP_NODE_VERSION": "v1.21.0", "OP_NODE_COMMIT": new[:7]})
     yield server, old, new
     server.close()
 
@@ -513,10 +513,9 @@ def test_clone_follows_an_explicit_op_node_repo(ghes, tmp_path, compose_copy):
     assert done.returncode == 0, done.stderr
     assert f"from {plain.as_uri()} into" in done.stdout
     assert server.clones == []
-    from tasks import build
     from tests.helpers import kit_context
 
-    env, _ = build.prepare(kit_context(), ["op-node"], "v1.21.0")
+    env, _ = _steps.prepare(kit_context(), ["op-node"], "v1.21.0")
     assert env["OP_NODE_REPO"] == plain.as_uri()
 
 
@@ -524,15 +523,15 @@ def test_a_build_hands_compose_the_mirror_it_resolved_in(ghes):
     """`build.op-node --version` and a build of the pin, with `source.op_node_repo` a mirror:
     the compose environment carries the mirror's clone URL, and compose's own config of
     compose.yml then gives the Dockerfile that OP_NODE_REPO (and the full commit)."""
-    from tasks import _compose, build
+    from tasks import _compose
     from tests.helpers import kit_context
 
     server, old, new = ghes
     url = f"{server.url}/{MIRROR}.git"
     c = kit_context()
-    resolved, _ = build.prepare(c, ["op-node"], "v1.19.5")
+    resolved, _ = _steps.prepare(c, ["op-node"], "v1.19.5")
     assert resolved["OP_NODE_REPO"] == url and resolved["OP_NODE_COMMIT"] == old
-    pinned, _ = build.prepare(c, ["op-node"])
+    pinned, _ = _steps.prepare(c, ["op-node"])
     assert pinned == {"OP_NODE_REPO": url, "OP_NODE_COMMIT": new}
     for env in (resolved, pinned):
         args = _compose.compose_config(c, env)["services"]["base-op-node"]["build"]["args"]
@@ -545,13 +544,12 @@ def test_the_default_repo_adds_nothing_to_a_build_of_the_pin(github_api, compose
                                                              monkeypatch):
     """Upstream on github.com, a full commit pinned: a build of the pin hands compose
     nothing (no request either); compose.yml's default OP_NODE_REPO stays."""
-    from tasks import build
     from tests.helpers import kit_context
 
     monkeypatch.setenv("GITHUB_API_URL", "https://api.github.com")
     monkeypatch.delenv("INVOKE_SOURCE_OP_NODE_REPO", raising=False)
-    source.write_pins(compose_copy, {"OP_NODE_COMMIT": sha("1.21.0")})
-    env, config = build.prepare(kit_context(), ["op-node"])
+    _pins.write_pins(compose_copy, {"OP_NODE_COMMIT": sha("1.21.0")})
+    env, config = _steps.prepare(kit_context(), ["op-node"])
     assert env == {}
     assert config["services"]["base-op-node"]["build"]["args"]["OP_NODE_REPO"] == \
         "https://github.com/ethereum-optimism/optimism.git"
@@ -574,7 +572,7 @@ def test_pin_names_a_env_override_the_next_build_would_use(upstream, compose_cop
 def test_outdated_reports_the_pin_builds_use(upstream, compose_copy):
     """source.outdated reads what compose resolves, .env included (it read only
     compose.yml's defaults)."""
-    source.write_pins(compose_copy, {"OP_NODE_VERSION": "v1.19.5",
+    _pins.write_pins(compose_copy, {"OP_NODE_VERSION": "v1.19.5",
                                      "OP_NODE_COMMIT": sha("1.19.5")})
     (compose_copy.parent / ".env").write_text(
         f"OP_NODE_VERSION=v1.16.11 # older\nOP_NODE_COMMIT='{sha('1.16.11')}'\n")
@@ -586,7 +584,7 @@ def test_outdated_reports_the_pin_builds_use(upstream, compose_copy):
 
 def test_outdated_without_a_pin_is_no_pre_release(upstream):
     """No OP_NODE_VERSION at all: 'no pin', not the newest pre-release (v1.20.0-rc.1)."""
-    rows = {row["component"]: row for row in source.outdated_report(
+    rows = {row["component"]: row for row in _upstream.outdated_report(
         {"NETHERMIND_VERSION": "1.38.1"})}
     assert rows["op-node"]["pinned"] is None
     assert rows["op-node"]["note"] == "no pin: OP_NODE_VERSION is unset"
