@@ -14,6 +14,18 @@ from ._errors import KitError
 from ._units import format_bytes, parse_size
 
 
+def _budget_help() -> str:
+    first, clients = _components.default(), [c for c in _components.all_components()
+                                             if c.client]
+    client = f" or, for one execution client, {clients[-1].name}={clients[-1].budget}" \
+        if clients else ""
+    return (f"SERVICE=SIZE budget for this run (repeatable), e.g. {first.service}="
+            f"{first.budget}{client} (a unit is required)")
+
+
+BUDGET_HELP = _budget_help()
+
+
 @dataclass
 class ImageSize:
     """One service image as the engine reports it, against its budget."""
@@ -120,7 +132,9 @@ def resolve_budgets_items(items):
     for item in items or []:
         name, sep, size = item.partition("=")
         if not sep or not name.strip():
-            raise KitError(f"--budget {item!r} is not SERVICE=SIZE (e.g. base-op-node=60MB)")
+            first = _components.default()
+            raise KitError(f"--budget {item!r} is not SERVICE=SIZE "
+                           f"(e.g. {first.service}={first.budget})")
         parse_size(size, what=f"--budget {name.strip()}", unit_required=True)
         pairs.append((name.strip(), size))
     return pairs

@@ -34,7 +34,7 @@ def check_network(probe: EngineProbe, c) -> Check:
                      "cannot follow it, and both entry points refuse it", "run Base with Base's "
                      "own node; use this stack for an OP Stack chain that still runs op-node "
                      "(e.g. op-mainnet)")
-    op_node = _components.get("op-node")  # the dropped chains are op-node's registry's
+    op_node = _components.node()  # the dropped chains are op-node's registry's
     pinned = _config.build_args(config, op_node.service).get(op_node.version_var)
     verdicts = {k: (v, dropped_network(v, pinned)) for k, v in settings.items()}
     dropped = {k: found for k, found in verdicts.items() if found[1]}
@@ -50,7 +50,7 @@ def check_network(probe: EngineProbe, c) -> Check:
                    and e.client]
         theirs = " and ".join(f"{e.label} config" for e in clients)
         to_set = " and ".join(
-            ["OP_NODE_ROLLUP_CONFIG=/chain-config/<rollup>.json"]
+            [f"{op_node.networks.custom}=/chain-config/<rollup>.json"]
             + [f"{e.networks.custom}=/chain-config/<{e.client}>.json" for e in clients])
         return Check("network", "fail", f"{where}: op-node {since} and newer (pinned: "
                      f"{pinned or '?'}) no longer embed this chain's config{unset}",
@@ -171,21 +171,18 @@ def check_stack(probe: EngineProbe, c) -> list[Check]:
     return checks
 
 
-# The settings compose.yml leaves empty (${X:-}) and op-node's entry point refuses to
-# start without: {compose variable: the op-node environment variable it becomes}.
-REQUIRED = {"NETWORK": "OP_NODE_NETWORK", "L1_RPC_URL": "OP_NODE_L1_ETH_RPC",
-            "L1_BEACON_URL": "OP_NODE_L1_BEACON"}
-
-
 def unset_required(config: dict) -> list[str]:
-    """The required settings that reach op-node's service empty (compose.yml passes each
-    as `${X:-}`; a project that does not pass one at all requires nothing of it)."""
-    service = _components.get("op-node").service
-    if service not in (config.get("services") or {}):
-        return []
-    env = _config.service_environment(config, service)
-    return [name for name, var in REQUIRED.items()
-            if var in env and not str(env[var] or "").strip()]
+    """The required settings (the table's `required`) that reach their service empty
+    (compose.yml passes each as `${X:-}`; a project that does not pass one at all requires
+    nothing of it)."""
+    unset = []
+    for entry in _components.all_components():
+        if not entry.required or entry.service not in (config.get("services") or {}):
+            continue
+        env = _config.service_environment(config, entry.service)
+        unset += [name for name, var in entry.required
+                  if var in env and not str(env[var] or "").strip()]
+    return unset
 
 
 def check_forks(probe: EngineProbe, c) -> list[Check]:
@@ -195,9 +192,9 @@ def check_forks(probe: EngineProbe, c) -> list[Check]:
     config = probe.config
     if config is None:
         return [Check("forks", "skip", "needs the compose config")]
-    op_node = _components.get("op-node")  # the network is the one op-node follows
-    env = _config.service_environment(config, op_node.service)
-    network = str(env.get("OP_NODE_NETWORK") or "").strip()
+    node = _components.node()  # the network is the one the rollup node follows
+    env = _config.service_environment(config, node.service)
+    network = str(env.get(node.networks.setting if node.networks else "") or "").strip()
     if not network:
         return [Check("forks", "skip", "no network configured (NETWORK): nothing to check")]
     pins = {}

@@ -145,6 +145,12 @@ class Component:
     library_errors: tuple[str, ...] = ()
     # What else to say when its image lacks a library (after "install it there").
     library_fix: str = ""
+    # How a release's fork schedule is read (tasks/_readiness.py READERS: the keys of its
+    # code and the data it embeds or ships); None: the component is not assessed.
+    fork_reader: str | None = None
+    # Settings the stack leaves empty (`${X:-}`) that its entry point refuses to start
+    # without: (compose variable, the variable it becomes in this service's environment).
+    required: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -225,6 +231,12 @@ def pin_command(entry: Component, version: str) -> str:
     default)."""
     which = "" if entry is default() else f" --component {entry.name}"
     return f"inv source.pin{which} --version {version}"
+
+
+def node() -> Component:
+    """The rollup node (op-node): the component every stack runs, whatever the client;
+    the network the stack follows is the one it is given."""
+    return next(c for c in COMPONENTS.values() if c.client is None)
 
 
 def get(name: str) -> Component:
@@ -313,6 +325,10 @@ register(Component(
     # into the final stage costs hundreds of MB and fails this at once.
     budget="60MB",
     probe=Probe(entrypoint=("op-node",)),
+    fork_reader="op-node",
+    # compose.yml passes these as `${X:-}`; op-node's entry point refuses to start without
+    required=(("NETWORK", "OP_NODE_NETWORK"), ("L1_RPC_URL", "OP_NODE_L1_ETH_RPC"),
+              ("L1_BEACON_URL", "OP_NODE_L1_BEACON")),
     library_fix=" (or build op-node with CGO_ENABLED=0: a static binary needs none)",
     # op-node's --network help text lists the chains its binary embeds (optimism
     # op-service/flags/flags.go CLINetworkFlag at op-node/v1.9.4: "Available networks: "
@@ -340,6 +356,7 @@ register(Component(
     # shows the real split, and invoke.yaml can tighten the budget to what was measured.
     budget="800MB",
     probe=Probe(entrypoint=("./nethermind",), workdir="/nethermind"),
+    fork_reader="nethermind",
     # docker/execution/entrypoint.sh passes `--config $NETWORK`: Nethermind reads
     # configs/<name>.json beside its binary (/nethermind in the official image).
     networks=Networks(setting="NETWORK", custom="NETHERMIND_CONFIG",
@@ -371,6 +388,7 @@ register(Component(
     # base-execution` shows the real split; invoke.yaml can then tighten it (README, "Sizes").
     budget="300MB",
     probe=Probe(entrypoint=("/usr/local/bin/op-reth",)),
+    fork_reader="op-reth",
     # The entry point maps NETWORK to op-reth's --chain name and asks the binary about
     # it: `op-reth dump-genesis --chain NAME` has to build the chain spec, so it exits
     # non-zero for a name op-reth does not know (optimism rust/op-reth/crates/cli/src/

@@ -20,8 +20,8 @@ NETWORK_KEYS = ("OP_NODE_NETWORK", "NETWORK")
 class Settings:
     """The kit's settings as compose resolves them (shell, then .env, then compose.yml's
     `${VAR:-default}`), read from one `docker compose config`: the network the stack
-    follows and every component service's build args (OP_NODE_VERSION, OP_NODE_COMMIT,
-    OP_NODE_REPO, NETHERMIND_VERSION, ...). The one reader of these: forks, the build's
+    follows and every component service's build args (the pins and clone URLs of the
+    component table). The one reader of these: forks, the build's
     fork warning, source.pin and source.outdated all ask it."""
 
     network: str | None

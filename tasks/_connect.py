@@ -80,7 +80,7 @@ def _context_missing(name: str, what: str = "does not exist") -> ContextMissing:
         return ContextMissing(f"DOCKER_CONTEXT={name}: that Docker context {what}",
                               "`docker context ls` lists the contexts: set DOCKER_CONTEXT to "
                               "one of them, or unset it")
-    config = os.path.join(_config_dir(), "config.json")
+    config = os.path.join(docker_config_dir(), "config.json")
     return ContextMissing(f"the docker CLI's current context {name!r} (currentContext in "
                           f"{config}) {what}", "`docker context ls` lists the contexts: "
                           "`docker context use default` (the local engine) or another")
@@ -225,6 +225,7 @@ def ssh_first_contact(target: SshTarget, timeout: float) -> dict:
         raise _unreachable(f"cannot run ssh: {exc.strerror or exc}") from None
     answer = b""
     deadline = time.monotonic() + timeout
+    assert proc.stdin is not None and proc.stdout is not None  # both are PIPEs
     try:
         # HTTP/1.0: the engine answers with a length and closes, so EOF ends the answer
         proc.stdin.write(b"GET /version HTTP/1.0\r\nHost: docker\r\n\r\n")
@@ -272,7 +273,7 @@ def _api_version(engine: str | None, sdk: str) -> str:
     return sdk if not engine or key(engine) > key(sdk) else str(engine)
 
 
-def _timed_out(exc: BaseException) -> bool:
+def _timed_out(exc: BaseException | None) -> bool:
     """Whether EXC (or what caused it) is a timeout: the engine accepted and kept silent."""
     import socket
 
@@ -332,8 +333,9 @@ def client_for(c, timeout: int = 120):
     return engine_client(timeout=timeout, connect=connect_timeout(c))
 
 
-def _config_dir() -> str:
-    """The docker CLI's configuration folder: DOCKER_CONFIG, else ~/.docker."""
+def docker_config_dir() -> str:
+    """The docker CLI's configuration folder: DOCKER_CONFIG, else ~/.docker (the one
+    place the kit resolves it: contexts here, logins in tasks/_release.py)."""
     return os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
 
 
@@ -343,7 +345,7 @@ def _context_name() -> str:
     if os.environ.get("DOCKER_CONTEXT"):
         return os.environ["DOCKER_CONTEXT"]
     try:
-        with open(os.path.join(_config_dir(), "config.json"), encoding="utf-8") as handle:
+        with open(os.path.join(docker_config_dir(), "config.json"), encoding="utf-8") as handle:
             return json.load(handle).get("currentContext") or "default"
     except (OSError, ValueError, AttributeError):  # none, or broken: the default context
         return "default"
@@ -355,7 +357,7 @@ def _context(name: str) -> Endpoint:
     loses the folder when config.json is absent, and from_env ignores contexts)."""
     import hashlib
 
-    folder = os.path.join(_config_dir(), "contexts")
+    folder = os.path.join(docker_config_dir(), "contexts")
     key = hashlib.sha256(name.encode()).hexdigest()
     try:
         with open(os.path.join(folder, "meta", key, "meta.json"), encoding="utf-8") as handle:

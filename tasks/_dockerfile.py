@@ -4,7 +4,7 @@ left under a real name by an interrupted test run is refused.
 
 The names come from the Dockerfile each service of the compose config builds: its FROM
 lines, with the ARGs declared before the first FROM filled in from the service's build
-args or their defaults (`FROM golang:${GO_VERSION}-alpine`); earlier stages and
+args or their defaults (`FROM golang:${GO}-alpine`); earlier stages and
 `scratch` are no images.
 """
 

@@ -225,6 +225,12 @@ def check_dockerignore(probe: EngineProbe, c) -> Check:
                  "build contexts")
 
 
+def _pin_example() -> str:
+    node = _components.node()
+    return (f"pin each as a build arg with a default, e.g. {node.commit_var}: "
+            f"${{{node.commit_var}:-<sha>}} beside {node.version_var} (inv source.resolve)")
+
+
 def check_pins(probe: EngineProbe, c) -> Check:
     config = probe.config
     if config is None:
@@ -234,8 +240,7 @@ def check_pins(probe: EngineProbe, c) -> Check:
     missing = missing_pins(config)
     if missing:
         return Check("pins", "fail", "missing pins: " + "; ".join(missing),
-                     "pin each as a build arg with a default, e.g. OP_NODE_COMMIT: "
-                     "${OP_NODE_COMMIT:-<sha>} beside OP_NODE_VERSION (inv source.resolve)")
+                     _pin_example())
     parts, short = [], []
     for entry in _config.in_use(config):
         args = _config.build_args(config, entry.service)

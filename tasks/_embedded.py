@@ -263,13 +263,15 @@ def chainspec_keys(spec: dict) -> tuple[dict[str, int], dict[str, str]]:
     params = _lower_keys(spec.get("params"))
     for key, value in params.items():
         match = re.fullmatch(r"op([a-z]+)transitiontimestamp", key)
-        if match and _as_time(value) is not None:
-            times[ALIASES.get(match.group(1), match.group(1))] = _as_time(value)
+        when = _as_time(value)
+        if match and when is not None:
+            times[ALIASES.get(match.group(1), match.group(1))] = when
     engine = _lower_keys(_lower_keys(spec.get("engine")).get("optimism"))
     for key, value in _lower_keys(engine.get("params")).items():
         fork = _timestamp_fork(key)
-        if fork and _as_time(value) is not None:
-            times[fork], keys[fork] = _as_time(value), key
+        when = _as_time(value)
+        if fork and when is not None:
+            times[fork], keys[fork] = when, key
     return times, keys
 
 
@@ -282,7 +284,7 @@ def decompress(data: bytes, dictionary: bytes | None, where: str) -> bytes:
                          "package (pip install zstandard)") from None
     try:
         kwargs = {"dict_data": zstandard.ZstdCompressionDict(dictionary)} if dictionary else {}
-        reader = zstandard.ZstdDecompressor(**kwargs).stream_reader(data)
+        reader = zstandard.ZstdDecompressor(**kwargs).stream_reader(data)  # type: ignore[arg-type]
         return reader.read()
     except zstandard.ZstdError as exc:
         raise Unknowable(f"cannot decompress {where}: {exc}") from None

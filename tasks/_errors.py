@@ -17,7 +17,7 @@ class KitError(Exit):
         self.reason = first_line
 
     def __str__(self) -> str:
-        return self.message
+        return self.message or ""
 
 
 # ------------------------------------------------------------------ Docker

@@ -50,7 +50,7 @@ class KitTask(Task):
     """A Task whose flags follow SHORT_FLAGS and parse whole numbers as KitArgument."""
 
     def get_arguments(self, ignore_unknown_help=None) -> list[Argument]:
-        kit = []
+        kit: list[Argument] = []
         for arg in super().get_arguments(ignore_unknown_help=ignore_unknown_help):
             long = arg.names[0]
             short = SHORT_FLAGS.get(long)

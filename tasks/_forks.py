@@ -99,7 +99,7 @@ def other_pins(c, others):
 
 def follow_source(config: dict) -> str:
     """OP_NODE_L2_FOLLOW_SOURCE as op-node's service gets it (empty: unset)."""
-    service = _components.get("op-node").service
+    service = _components.node().service
     return str(_config.service_environment(config, service).get(FOLLOW_SETTING) or "").strip()
 
 

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from ._errors import KitError
@@ -92,7 +93,7 @@ class GitHub:
         self.err = err
         self.timeout = timeout
         self.requests_made = 0
-        self._session = None
+        self._session: Any = None  # a requests.Session, made on the first request
         self._noted_offline = False
 
     def __repr__(self) -> str:  # never the token
@@ -160,7 +161,7 @@ class GitHub:
         try:
             self.requests_made += 1
             response = self._session.get(
-                url, headers=self._headers(url, cached and cached.get("etag")),
+                url, headers=self._headers(url, cached.get("etag") if cached else None),
                 timeout=self.timeout, allow_redirects=True,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
@@ -260,7 +261,7 @@ class GitHub:
                 raise self._fail(GitHubError, f"GitHub API at {self.api_url} answered no list "
                                  f"for {self._path(url)}")
             items.extend(body)
-            url = entry.get("next")
+            url = entry.get("next")  # type: ignore[assignment]
             if not url:
                 return items
         raise self._fail(GitHubError, f"more than {MAX_PAGES} pages for {path}; giving up")
@@ -323,7 +324,8 @@ class GitHub:
         """The commit a submodule at `path` is pinned to at `ref`, or None when `path` is
         no submodule there (the contents endpoint answers "type": "submodule" with its SHA)."""
         body = self.contents(repo, path, ref, missing_ok=True)
-        if isinstance(body, dict) and body.get("type") == "submodule" and is_sha(body.get("sha")):
+        if isinstance(body, dict) and body.get("type") == "submodule" \
+                and is_sha(str(body.get("sha") or "")):
             return body["sha"]
         return None
 

@@ -1,6 +1,6 @@
 """Where pins live, read and rewritten: the `${VAR:-default}` defaults of compose.yml
 (or COMPOSE_FILE's first file) and of the execution clients' own files beside it
-(docker/<client>.yml, which compose.yml's base-execution extends). `inv source.pin`
+(docker/<client>.yml, which compose.yml's execution service extends). `inv source.pin`
 rewrites them atomically; what a build actually uses is asked of compose
 (tasks/_compose.py)."""
 
@@ -31,7 +31,7 @@ def compose_path() -> Path:
 def candidate_files() -> list[Path]:
     """Where `${VAR:-default}` pins may live: the compose files in force, then the
     execution clients' files beside the first one (docker/*.yml, which compose.yml's
-    base-execution extends)."""
+    execution service extends)."""
     first = compose_path()
     files = [Path(f) for f in _compose.compose_files()]
     files += sorted((first.parent / "docker").glob("*.yml"))

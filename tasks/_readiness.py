@@ -212,7 +212,8 @@ class Assessor:
         repo = self.repos[component]
         try:
             commit = self.github.commit_of(repo, refs[release.tag])
-            READERS[component](self, view, repo, release, commit, chain)
+            READERS[_components.get(component).fork_reader or ""](
+                self, view, repo, release, commit, chain)
         except _embedded.Unknowable as exc:
             view.problem = exc.reason
         return view
@@ -264,9 +265,9 @@ def _read_nethermind(assessor: Assessor, view: View, repo, release, commit, chai
     view.take(carried)
 
 
-# How a release's fork schedule is read, per component of the table (facts about these
-# clients, so they name them); a component without a reader is not assessed.
-READERS = {"op-node": _read_op_node, "execution": _read_nethermind, "op-reth": _read_op_reth}
+# How a release's fork schedule is read, by the component table's `fork_reader`; a
+# component without one is not assessed.
+READERS = {"op-node": _read_op_node, "nethermind": _read_nethermind, "op-reth": _read_op_reth}
 CLIENT_SETTING = _components.CLIENT_SETTING
 
 
@@ -280,7 +281,8 @@ def readable(components=None) -> tuple[str, ...]:
     """The components (all in the table, or those given) whose schedule can be read."""
     names = [e.name for e in _components.all_components()] if components is None \
         else list(components)
-    return tuple(name for name in names if name in READERS and name in _components.COMPONENTS)
+    return tuple(name for name in names if name in _components.COMPONENTS
+                 and _components.COMPONENTS[name].fork_reader in READERS)
 
 
 def client_value(component: str) -> str | None:
@@ -320,7 +322,7 @@ def assess(network: str, pins: dict[str, str], github=None, repos: dict | None =
     release of it carries. MORE_PINS (a callable) gives the others' pins when needed."""
     from ._github import GitHub
 
-    check_supported(network, pins.get(_components.get("op-node").version_var))
+    check_supported(network, pins.get(_components.node().version_var))
     github = github or GitHub()
     upstream = {entry.name: entry.upstream for entry in _components.all_components()}
     assessor = Assessor(github, {**upstream, **(repos or {})})
@@ -406,7 +408,7 @@ def _name_switches(report: Report) -> None:
 
 
 def _check_commit_pin(assessor, component, release, refs, view: View, pins) -> View:
-    """A commit pin (OP_NODE_COMMIT) must still be the tag's commit, or the build refuses
+    """A commit pin (the table's `commit_var`) must still be the tag's commit, or the build refuses
     it: unknown."""
     commit_var = _components.get(component).commit_var
     pinned = pins.get(commit_var) if commit_var else None

@@ -63,14 +63,14 @@ def registry_of(ref: str) -> str:
 
 def registry_path(ref: str) -> str:
     """What IMAGE_REGISTRY must have been for REF: everything before the image's own
-    name (`registry.example.com/ops` of `registry.example.com/ops/base-op-node:v1`)."""
+    name (`registry.example.com/ops` of `registry.example.com/ops/app:v1`)."""
     repo, _ = split_ref(ref)
     return repo.rpartition("/")[0]
 
 
 def push_target(ref: str) -> tuple[str, str] | None:
     """(registry host, full IMAGE_REGISTRY) a push of REF goes to, or None for a bare
-    name (`base-op-node:v1`: IMAGE_REGISTRY empty), which stays on the host. A name
+    name (`app:v1`: IMAGE_REGISTRY empty), which stays on the host. A name
     without a registry host is a Docker Hub namespace, as docker reads it: `acme/x` and
     `docker.io/acme/x` both give ("docker.io", "docker.io/acme")."""
     repo, _ = split_ref(ref)
@@ -89,7 +89,7 @@ def has_registry(ref: str) -> bool:
 
 def explain(output: str, ref: str, doing: str) -> RegistryError | None:
     """The one-line error for a registry's refusal in a command's OUTPUT while DOING
-    (e.g. `pushing base-op-node:v1`) with image REF, or None when the output shows no
+    (e.g. `pushing app:v1`) with image REF, or None when the output shows no
     registry trouble (then the command's own error stands)."""
     registry = registry_of(ref)
     setting = registry_path(ref) or "(empty)"
@@ -183,7 +183,7 @@ def print_pushed(digests: dict[str, str | None]) -> None:
 
 
 def require_registry(refs) -> None:
-    """A push needs image names a registry accepts: `base-op-node:v1` alone would go to
+    """A push needs image names a registry accepts: `app:v1` alone would go to
     Docker Hub's official-image namespace. One line naming IMAGE_REGISTRY if so."""
     bare = sorted({ref for ref in refs if push_target(ref) is None})
     if bare:
@@ -199,8 +199,9 @@ def stored_login(registry: str) -> str | None:
     import json
     import os
 
-    folder = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"),
-                                                             ".docker")
+    from ._connect import docker_config_dir
+
+    folder = docker_config_dir()
     try:
         with open(os.path.join(folder, "config.json"), encoding="utf-8") as handle:
             config = json.load(handle)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 from ._connect import engine_call
 from ._errors import EngineError, KitError
@@ -106,6 +107,7 @@ def _layer(blob) -> tuple[str, int] | None:
 
     head = blob.read(512)
     rest = io.BufferedReader(_Chunks([head, *iter(lambda: blob.read(1 << 20), b"")]))
+    stream: Any
     if head[:2] == b"\x1f\x8b":
         stream = gzip.GzipFile(fileobj=rest)
     elif head[257:262] == b"ustar":
@@ -140,7 +142,7 @@ def export_layer_sizes(chunks) -> dict[str, int]:
     return sizes
 
 
-def layer_sizes(client, ref: str, diff_ids) -> dict[str, int]:
+def layer_sizes(client, ref: str, diff_ids) -> dict[str, int | None]:
     """DiffID -> bytes of its regular files, for DIFF_IDS of image REF: from the cache,
     else from one export of REF (whose figures are then cached)."""
     sizes = {d: _cached(d) for d in diff_ids}
@@ -166,7 +168,7 @@ def image_size(client, image: dict) -> int | None:
         return image.get("Size")
     if any(v is None for v in sizes.values()):
         return image.get("Size")
-    return sum(sizes[d] for d in diff_ids)
+    return sum(sizes[d] or 0 for d in diff_ids)  # none is None (above)
 
 
 def history_sizes(client, image: dict, history: list[dict]) -> list[int]:
@@ -187,5 +189,5 @@ def history_sizes(client, image: dict, history: list[dict]) -> list[int]:
     if len(layered) != len(diff_ids) or any(measured.get(d) is None for d in diff_ids):
         return sizes
     for index, diff_id in zip(layered, diff_ids, strict=True):
-        sizes[index] = measured[diff_id]
+        sizes[index] = measured[diff_id] or 0  # none is None (above)
     return sizes

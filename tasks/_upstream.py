@@ -5,7 +5,8 @@ forms come from tasks/_components.py; all GitHub traffic goes through tasks/_git
 
 One setting drives resolution, clone and build: `source.<name>_repo` (owner/name) on the
 GitHub server GITHUB_API_URL names, whose clone URL `_github.clone_url` derives;
-OP_NODE_REPO (shell, .env, Portainer) set to another URL overrides the clone URL alone.
+the component's clone URL build arg (`repo_var`; shell, .env, Portainer) set to another
+URL overrides the clone URL alone.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def resolve_version(component: str, spec: str = "latest", pre: bool = False, *,
 def clone_url(c, component: str, settings: _config.Settings | None = None) -> str:
     """The git URL COMPONENT's source is cloned from.
 
-    Its clone URL build arg (OP_NODE_REPO) as compose resolves it in SETTINGS, when that
+    Its clone URL build arg (the table's `repo_var`) as compose resolves it in SETTINGS, when that
     is set to anything but upstream's own github.com URL: an operator's explicit choice
     (a mirror without a GitHub API). Otherwise `source.<name>_repo` on the GitHub server
     GITHUB_API_URL names, so the clone comes from where tags and commits were resolved.
@@ -202,8 +203,8 @@ def outdated_report(pins: dict[str, str], github=None, repos: dict | None = None
 
 
 def clone_source(c, component: str) -> str:
-    """What a build of COMPONENT clones (`clone_url`). Compose is asked for an
-    OP_NODE_REPO override only when the component has one; without compose on this
+    """What a build of COMPONENT clones (`clone_url`). Compose is asked for an override
+    of its clone URL build arg only when the component has one; without compose on this
     host, the derived URL."""
     settings = None
     if _components.get(component).repo_var:

@@ -172,7 +172,7 @@ def go_version(gomod: str) -> str | None:
 
 
 def is_commit_pin(text: str) -> bool:
-    """A usable OP_NODE_COMMIT: 7 to 40 lower-case hex digits."""
+    """A usable commit pin: 7 to 40 lower-case hex digits."""
     return bool(COMMIT_PIN.fullmatch(text or ""))
 
 

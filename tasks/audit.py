@@ -3,12 +3,12 @@
 Budgets live in the Invoke config under `audit.budgets`, read through `c.config` only:
 the defaults are the component table's (tasks/_components.py, set on the root
 namespace: by service, and by component name for the execution clients, which share
-base-execution); invoke.yaml at the repo root, or `inv -f FILE`, overrides them; and
+one service); invoke.yaml at the repo root, or `inv -f FILE`, overrides them; and
 `--budget SERVICE=SIZE` (or `--budget op-reth=SIZE`) overrides them for one run. A
 budget set on a service holds for whichever client runs there, before the client's own.
-Each row names the client in use on base-execution. Services and their image names
-come from `docker compose config`, so COMPOSE_FILE, .env and shell overrides (e.g.
-OP_NODE_VERSION, EXECUTION_CLIENT) are respected.
+Each row names the client in use on the execution service. Services and their image
+names come from `docker compose config`, so COMPOSE_FILE, .env and shell overrides (a
+version pin, EXECUTION_CLIENT) are respected.
 
 The logic is in tasks/_audit.py; the report a build ends with too
 (tasks/_steps.py: `check_sizes`, `print_report`).
@@ -27,8 +27,7 @@ from ._units import format_bytes
 @task(
     iterable=["budget"],
     help={
-        "budget": "SERVICE=SIZE budget for this run (repeatable), e.g. base-op-node=60MB "
-                  "or, for one execution client, op-reth=300MB (a unit is required)",
+        "budget": _audit.BUDGET_HELP,
         "strict": "also fail when an image is not built yet",
         "json": "print a JSON list instead of the table",
     },

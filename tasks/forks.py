@@ -1,9 +1,9 @@
 """`inv source.forks`: will the pinned clients follow the chain through its next hard forks?
 
 Settings are what compose resolves (`docker compose config`, tasks/_compose.py's
-`read_settings`): the network compose.yml hands the services (NETWORK), the pins
-(OP_NODE_VERSION, OP_NODE_COMMIT, NETHERMIND_VERSION, OP_RETH_VERSION) and the execution
-client in use (EXECUTION_CLIENT, as base-execution's environment carries it), each from
+`read_settings`): the network compose.yml hands the services (NETWORK), the pins (each
+component's version and commit pin, from the component table) and the execution client
+in use (EXECUTION_CLIENT, as the execution service's environment carries it), each from
 the shell environment, else a .env file compose reads, else compose's `${VAR:-default}`.
 OPKIT_NOW (Unix seconds or an ISO date) fixes "now", for tests and for asking "what will
 it say on that day".

@@ -1,19 +1,20 @@
 """Upstream versions: list release tags, resolve a version spec, pin, check and clone.
 
 Components, their upstream repositories and tag forms come from tasks/_components.py
-(`op-node`: tags op-node/vX.Y.Z of ethereum-optimism/optimism; `execution`: Nethermind
-tags X.Y.Z). All GitHub traffic goes through tasks/_github.py (GITHUB_API_URL,
+(op-node: tags op-node/vX.Y.Z of the optimism monorepo; Nethermind: tags X.Y.Z). All
+GitHub traffic goes through tasks/_github.py (GITHUB_API_URL,
 GITHUB_TOKEN, cached, ETag-revalidated).
 
 Resolution (`resolve_version`, `Resolution.build_env()`) is in tasks/_upstream.py, which
 the build tasks call too. One setting drives resolution, clone and build:
 `source.<name>_repo` (owner/name) on the GitHub server GITHUB_API_URL names, whose clone
-URL `_github.clone_url` derives; OP_NODE_REPO (shell, .env, Portainer) set to another URL
-overrides the clone URL alone. Pins live as `${VAR:-value}` defaults in compose.yml, or,
-for an execution client's own pins, in the client file compose.yml extends,
-docker/<client>.yml (tasks/_pins.py finds, reads and rewrites them); what a build uses
-(shell, then .env, then those defaults) is asked of compose itself
-(`_compose.read_settings`, with the client selected for a client's pins).
+URL `_github.clone_url` derives; the component's clone URL build arg (the table's
+`repo_var`; shell, .env, Portainer) set to another URL overrides the clone URL alone.
+Pins live as `${VAR:-value}` defaults in compose.yml, or, for an execution client's own
+pins, in the client file compose.yml extends, docker/<client>.yml (tasks/_pins.py finds,
+reads and rewrites them); what a build uses (shell, then .env, then those defaults) is
+asked of compose itself (`_compose.read_settings`, with the client selected for a
+client's pins).
 `inv source.forks` (tasks/forks.py) is mounted here by tasks/__init__.py.
 """
 
@@ -37,6 +38,13 @@ def _component_help() -> str:
              for c in _components.all_components()]
     names[0] += ", the default"
     return "the component: " + "; ".join(names)
+
+
+def _repo_help() -> str:
+    first = _components.default()
+    return (f"git URL to clone (default: what builds clone: {first.repo_var} when set to "
+            "another URL, else source.<name>_repo on the server GITHUB_API_URL names, "
+            f"e.g. https://github.com/{first.upstream}.git; file:// works)")
 
 
 VERSION_HELP = ("latest (default), vX.Y or X.Y (newest patch), vX.Y.Z or X.Y.Z, "
@@ -127,9 +135,7 @@ def outdated(c, json=False, component=None):
 @task(help={"component": _component_help(), "version": VERSION_HELP, "pre": PRE_HELP,
             "dest": "directory to clone into (default: build/<repository>-<version> in the "
                     "project, e.g. build/optimism-v1.21.0)",
-            "repo": "git URL to clone (default: what builds clone: OP_NODE_REPO when set to "
-                    "another URL, else source.<name>_repo on the server GITHUB_API_URL names, "
-                    "e.g. https://github.com/ethereum-optimism/optimism.git; file:// works)"})
+            "repo": _repo_help()})
 def clone(c, component=None, version="latest", pre=False, dest=None, repo=None):
     """Shallow-clone a resolved release tag (op-node's by default) and verify its commit."""
     component = _component(component)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 from invoke import Context
@@ -237,3 +238,21 @@ def test_a_third_component_resolves_builds_audits_and_passes_doctor(engine, fixt
     assert "sidecar version v1.0.0-" + "1" * 40 in checks["image base-sidecar"].detail
     assert checks["pins"].status == "ok"
     assert "sidecar v1.0.0 @ 111111111111 (go 1.22)" in checks["pins"].detail
+
+
+def test_component_facts_are_named_only_in_the_component_table():
+    """Every component's service name, pin variables and upstream repository appear in no
+    module under tasks/ but the table itself (tasks/_components.py): the rest of the kit
+    reads them from the table. compose.yml, docker/, the tests and the docs may name them."""
+    words = set()
+    for entry in _components.all_components():
+        words |= {entry.service, entry.upstream, *entry.pin_vars}
+        words |= {entry.repo_var} if entry.repo_var else set()
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, sorted(words))) + r")(?![\w-])")
+    found = [f"{path.name}:{number}: {match.group(1)}"
+             for path in sorted((_components.ROOT / "tasks").glob("*.py"))
+             if path.name != "_components.py"
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             for match in pattern.finditer(line)]
+    assert len(words) >= 9 and "base-op-node" in words and "OP_RETH_VERSION" in words
+    assert found == []
