@@ -130,10 +130,6 @@ class Component:
     # The build arg holding the git URL the image is cloned from (`source.<name>_repo`'s
     # repository on the GitHub server GITHUB_API_URL names, unless set explicitly).
     repo_var: str | None = None
-    # A one-shot service compose.yml runs on this image before the component's own
-    # (execution: base-execution-init, the restore): never built or pulled, so the kit
-    # builds, audits and cleans only `service`.
-    init_service: str | None = None
     # Where the built image lists the networks it runs by name (doctor checks NETWORK
     # against it); None: the component takes no network.
     networks: Networks | None = None
@@ -156,10 +152,6 @@ class Component:
     def label(self) -> str:
         """How people call it (`Nethermind`); the name when that is all there is."""
         return self.title or self.name
-
-    @property
-    def folder(self) -> Path:
-        return ROOT / "docker" / self.name
 
     @property
     def tag_prefix(self) -> str:
@@ -346,7 +338,6 @@ register(Component(
     service="base-execution",
     upstream="NethermindEth/nethermind",
     version_var="NETHERMIND_VERSION",
-    init_service="base-execution-init",
     # The official Nethermind image is a floor this kit cannot shrink, and it cannot be
     # pulled on the test machines, so this is an estimate (README, "Sizes"): dotnet/aspnet
     # on Ubuntu noble plus Nethermind's published build; Nethermind-based images were
@@ -376,7 +367,6 @@ register(Component(
     tag_namespace="op-reth/",
     v_prefix=True,
     version_var="OP_RETH_VERSION",
-    init_service="base-execution-init",
     # An estimate, not measured: the OP Labs base cannot be pulled here, and no upstream
     # page states its size. Its parts (optimism rust/op-reth/DockerfileOp): one op-reth
     # binary built with `--profile maxperf` (reth-family release binaries are of the order

@@ -32,6 +32,10 @@ if __name__ != "tests.helpers":  # e.g. `from helpers import ...`: a second copy
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_LABEL = "opstack-image-kit.test"
+# The one-shot service compose.yml runs on a service's image before the service itself
+# (base-execution-init, the restore): never built or pulled, so the kit never names it;
+# the fixture stack has it too.
+ONE_SHOTS = {"base-execution": "base-execution-init"}
 IN_CI = bool(os.environ.get("CI"))
 ALLOW_WIPE = IN_CI or os.environ.get("OPKIT_TEST_ALLOW_WIPE") == "1"
 # One base image per test session: sessions run concurrently on one engine, and a
@@ -205,8 +209,8 @@ def _service_lines(entry, project: str, base: str, pins: dict[str, str],
               "      labels:", f'        {TEST_LABEL}: "1"', f"    image: {image}"]
     if entry.client:  # the client file says which client it is, as docker/<client>.yml does
         lines += ["    environment:", f"      {_components.CLIENT_SETTING}: {entry.client}"]
-    if entry.init_service:  # compose.yml's one-shot: the same image, never built or pulled
-        lines += [f"  {entry.init_service}:", f"    image: {image}",
+    if entry.service in ONE_SHOTS:  # compose.yml's one-shot: the same image, never built
+        lines += [f"  {ONE_SHOTS[entry.service]}:", f"    image: {image}",
                   "    pull_policy: never", '    command: ["init"]', '    restart: "no"']
     return lines
 
@@ -234,7 +238,7 @@ def fixture_files(project: str, base: str, pins: dict[str, str],
         lines += _service_lines(entry, project, base, pins, f"./{entry.name}")
     setting = _components.CLIENT_SETTING
     for entry in shared:
-        for service in filter(None, (entry.service, entry.init_service)):
+        for service in filter(None, (entry.service, ONE_SHOTS.get(entry.service))):
             lines += [f"  {service}:", "    extends:",
                       f"      file: ./docker/${{{setting}:-{default}}}.yml",
                       f"      service: {service}"]

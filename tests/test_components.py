@@ -44,15 +44,14 @@ def test_the_table_holds_each_components_facts():
         ("base-op-node", "ethereum-optimism/optimism", "op-node/v")
     assert op_node.pin_vars == ("OP_NODE_VERSION", "OP_NODE_COMMIT", "GO_VERSION")
     assert execution.pin_vars == ("NETHERMIND_VERSION",) and execution.tag_prefix == ""
-    assert op_node.folder == _components.ROOT / "docker" / "op-node"
-    assert all((entry.folder / "Dockerfile").is_file() for entry in _components.all_components()
+    assert all((_components.ROOT / "docker" / entry.name / "Dockerfile").is_file()
+               for entry in _components.all_components()
                if entry.name != "op-reth")  # docker/op-reth/: test_every_client_has_its_files
     assert execution.probe.binary == "/nethermind/nethermind"
     assert op_node.probe.binary == "/usr/local/bin/op-node"
     assert op_node.pins("v1.2.3", "ab" * 20, "1.26") == {
         "OP_NODE_VERSION": "v1.2.3", "OP_NODE_COMMIT": "ab" * 20, "GO_VERSION": "1.26"}
     assert execution.pins("1.39.3", "cd" * 20, None) == {"NETHERMIND_VERSION": "1.39.3"}
-    assert (op_node.init_service, execution.init_service) == (None, "base-execution-init")
     assert _components.pin_command(op_node, "v1.21.0") == "inv source.pin --version v1.21.0"
     assert _components.pin_command(execution, "2.2.1") == \
         "inv source.pin --component execution --version 2.2.1"
@@ -71,7 +70,6 @@ def test_op_reth_is_a_second_client_on_the_execution_service():
         ("base-execution", "ethereum-optimism/optimism", "op-reth/v", "OP_RETH_VERSION")
     assert op_reth.pin_vars == ("OP_RETH_VERSION",) and op_reth.label == "op-reth"
     assert op_reth.probe.binary == "/usr/local/bin/op-reth"
-    assert op_reth.init_service == nethermind.init_service == "base-execution-init"
     assert _versions.parse_tag("op-reth", "op-reth/v2.10.0").version == "v2.10.0"
     assert _versions.parse_tag("op-reth", "op-node/v2.10.0") is None
     assert _components.clients() == ["nethermind", "op-reth"]
@@ -164,7 +162,8 @@ def test_every_client_has_its_compose_file_and_folder():
         text = client_file.read_text()
         assert f"${{{entry.version_var}:-" in text, client_file
         assert f"EXECUTION_CLIENT: {entry.client}" in text, client_file
-        assert (entry.folder / "Dockerfile").is_file(), entry.folder
+        folder = _components.ROOT / "docker" / entry.name
+        assert (folder / "Dockerfile").is_file(), folder
 
 
 def test_the_namespace_and_config_defaults_come_from_the_table(sidecar):

@@ -20,7 +20,7 @@ from tasks._errors import (
     RegistryNotFound,
     RegistryUnreachable,
 )
-from tests.helpers import TEST_LABEL, inv
+from tests.helpers import ONE_SHOTS, TEST_LABEL, inv
 from tests.hosts import forget_project
 
 OP_NODE = _components.get("op-node")
@@ -229,7 +229,7 @@ def test_release_pins_the_digests_and_a_node_host_runs_them_without_building(
         digests[entry.service] = f"{registry.address}/{repository}@{digest}"
         assert f"image: {digests[entry.service]}" in text
         assert registry.tags(repository) == sorted(["latest", project.pins[entry.version_var]])
-        if entry.init_service:
+        if entry.service in ONE_SHOTS:
             assert text.count(digests[entry.service]) == 2
     assert f"wrote {pinned}" in ran.stdout
     # a node host: nothing built, nothing cached; pull by digest, run the exact image
