@@ -64,7 +64,7 @@ def network_settings(config: dict) -> dict[str, str]:
     return found
 
 
-def custom_config(config: dict, entry) -> str:
+def custom_config(config: dict, entry: _components.Component) -> str:
     """The config file ENTRY's service is given instead of a network name (its
     `networks.custom` variable), or "" when none is set."""
     if entry.networks is None or not entry.networks.custom:

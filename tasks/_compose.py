@@ -15,10 +15,15 @@ import re
 import shlex
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._components import ROOT
 from ._config import Settings, settings
 from ._errors import ComposeFailed, ComposeUnavailable, KitError
+
+if TYPE_CHECKING:  # for the hints only: nothing more is imported at run time
+    from invoke import Context
+    from invoke.runners import Result
 
 BUILDKIT_ENV = {"DOCKER_BUILDKIT": "1", "COMPOSE_DOCKER_CLI_BUILD": "1"}
 NO_DOCKER_CLI = ("the docker CLI is not on PATH; install Docker "
@@ -71,7 +76,7 @@ def compose_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ the CLI
-def require_compose(c) -> str:
+def require_compose(c: Context) -> str:
     """The compose v2 version string, or `ComposeUnavailable` naming the fix."""
     if shutil.which("docker") is None:
         raise ComposeUnavailable(NO_DOCKER_CLI)
@@ -87,7 +92,8 @@ def require_compose(c) -> str:
     return version.lstrip("v")
 
 
-def run_cli(c, argv: list[str], env: dict[str, str] | None = None, hide=None):
+def run_cli(c: Context, argv: list[str], env: dict[str, str] | None = None,
+            hide: bool | str | None = None) -> Result:
     """Run a docker command line through the Invoke context; `ComposeFailed` on non-zero,
     `ComposeUnavailable` when the docker CLI or the compose plugin is missing. Whether
     compose is there is asked only after a compose command failed (what a CLI without
@@ -127,19 +133,20 @@ def _display(argv: list[str]) -> str:
     return shlex.join(shown)
 
 
-def run_compose(c, *args: str, env: dict[str, str] | None = None, hide=None):
+def run_compose(c: Context, *args: str, env: dict[str, str] | None = None,
+                hide: bool | str | None = None) -> Result:
     """Run `docker compose ARGS` (BuildKit on, ENV added) through the Invoke context."""
     return run_cli(c, compose_argv(*args), env=env, hide=hide)
 
 
-def buildx_version(c) -> str | None:
+def buildx_version(c: Context) -> str | None:
     """`docker buildx version`'s first line, or None when the CLI lacks the plugin."""
     result = c.run("docker buildx version", hide=True, warn=True, in_stream=False)
     lines = (result.stdout or "").strip().splitlines()
     return (lines[0] if lines else "buildx") if result.exited == 0 else None
 
 
-def buildx_builder(c, name: str | None = None) -> tuple[str, str] | None:
+def buildx_builder(c: Context, name: str | None = None) -> tuple[str, str] | None:
     """(name, driver) of the buildx builder NAME, or of the one the CLI builds with; None
     without buildx (or without such a builder)."""
     argv = ["docker", "buildx", "inspect"] + ([name] if name else [])
@@ -155,7 +162,7 @@ def buildx_builder(c, name: str | None = None) -> tuple[str, str] | None:
     return (found, fields.get("Driver") or "") if found else None
 
 
-def has_buildx(c) -> bool:
+def has_buildx(c: Context) -> bool:
     """Whether the docker CLI has the buildx plugin (needed for builders, multi-platform)."""
     return buildx_version(c) is not None
 
@@ -179,7 +186,7 @@ def refuse_unknown_client(output: str) -> None:
 
 
 # ------------------------------------------------------------------ the project
-def compose_config(c, env: dict[str, str] | None = None) -> dict:
+def compose_config(c: Context, env: dict[str, str] | None = None) -> dict:
     """The fully interpolated compose project (`docker compose config --format json`)."""
     result = run_compose(c, "config", "--format", "json", env=env, hide=True)
     try:
@@ -189,7 +196,7 @@ def compose_config(c, env: dict[str, str] | None = None) -> dict:
             from None
 
 
-def read_settings(c, env: dict[str, str] | None = None) -> Settings:
+def read_settings(c: Context, env: dict[str, str] | None = None) -> Settings:
     """`settings` of the compose config with ENV in force (one `docker compose config`)."""
     return settings(compose_config(c, env))
 

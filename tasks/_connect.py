@@ -16,13 +16,18 @@ import math
 import os
 import re
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import EngineConflict, EngineError, EngineUnavailable, ImageInUse, KitError
 
+if TYPE_CHECKING:  # for the hints only: nothing more is imported at run time
+    from invoke import Context
 
-def _sdk():
+
+def _sdk() -> Any:
+    docker: Any
     try:
         import docker
     except ImportError:
@@ -35,10 +40,14 @@ def _sdk():
     return docker
 
 
+# What the engine calls take: a docker.DockerClient (the SDK) or a SocketClient (below);
+# both answer `.api.<call>(...)` as the SDK spells it, and `.close()`.
+EngineClient = Any
+
 DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds the first contact with an engine may take
 
 
-def connect_timeout(c=None) -> float:
+def connect_timeout(c: Context | None = None) -> float:
     """How long the first contact with the engine may take: `engine.connect_timeout` in
     C's Invoke config (invoke.yaml, INVOKE_ENGINE_CONNECT_TIMEOUT), else 10 s. Long
     operations (builds, pushes, probes) keep their own, longer timeouts."""
@@ -267,7 +276,7 @@ def ssh_first_contact(target: SshTarget, timeout: float) -> dict:
 
 def _api_version(engine: str | None, sdk: str) -> str:
     """The API version to speak: the engine's, capped at the SDK's (as `auto` picks)."""
-    def key(text):
+    def key(text: object) -> tuple[int, ...]:
         return tuple(int(p) for p in str(text).split(".")[:2] if p.isdigit())
 
     return sdk if not engine or key(engine) > key(sdk) else str(engine)
@@ -289,7 +298,7 @@ def _timed_out(exc: BaseException | None) -> bool:
     return False
 
 
-def engine_client(timeout: int = 120, connect: float = DEFAULT_CONNECT_TIMEOUT):
+def engine_client(timeout: int = 120, connect: float = DEFAULT_CONNECT_TIMEOUT) -> EngineClient:
     """A pinged `docker.DockerClient`, or `EngineUnavailable` with a one-line reason.
 
     The first contact (version negotiation, ping) must answer within CONNECT seconds;
@@ -328,7 +337,7 @@ def engine_client(timeout: int = 120, connect: float = DEFAULT_CONNECT_TIMEOUT):
     return client
 
 
-def client_for(c, timeout: int = 120):
+def client_for(c: Context, timeout: int = 120) -> EngineClient:
     """`engine_client` with C's `engine.connect_timeout`."""
     return engine_client(timeout=timeout, connect=connect_timeout(c))
 
@@ -403,14 +412,14 @@ class SocketClient:
         self.answered = False  # until the engine has answered once, CONNECT applies
         self.api = self  # client.api.inspect_image(...) as with the SDK
 
-    def _get(self, path: str, action: str, missing_ok: bool = False):
+    def _get(self, path: str, action: str, missing_ok: bool = False) -> Any:
         import http.client
         import socket
 
         timeout = self.timeout if self.answered else self.connect
 
         class Connection(http.client.HTTPConnection):
-            def connect(conn):  # noqa: N805 (the connection, not this client)
+            def connect(conn) -> None:  # type: ignore[no-untyped-def]  # noqa: N805
                 conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 conn.sock.settimeout(timeout)
                 conn.sock.connect(self.path)
@@ -460,7 +469,7 @@ class SocketClient:
                          + ("?manifests=1" if manifests else ""), f"inspecting {ref}",
                          missing_ok=True)
 
-    def get_image(self, ref: str):
+    def get_image(self, ref: str) -> Iterator[bytes]:
         """`GET /images/{ref}/get`: the image's export, streamed in chunks."""
         import http.client
         import socket
@@ -469,7 +478,7 @@ class SocketClient:
         path = self.path
 
         class Connection(http.client.HTTPConnection):
-            def connect(conn):  # noqa: N805 (the connection, not this client)
+            def connect(conn) -> None:  # type: ignore[no-untyped-def]  # noqa: N805
                 conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 conn.sock.settimeout(self.timeout)
                 conn.sock.connect(path)
@@ -498,7 +507,7 @@ class SocketClient:
         pass
 
 
-def build_client(timeout: int = 120, connect: float = DEFAULT_CONNECT_TIMEOUT):
+def build_client(timeout: int = 120, connect: float = DEFAULT_CONNECT_TIMEOUT) -> EngineClient:
     """The client a build needs: a SocketClient on the local unix socket (no SDK import,
     and its first call is the ping), else the SDK's pinged client (tcp, TLS, ssh)."""
     path = local_socket()
@@ -510,7 +519,7 @@ def build_client(timeout: int = 120, connect: float = DEFAULT_CONNECT_TIMEOUT):
 _IN_USE = ("is using its referenced image", "is being used by")
 
 
-def engine_call(action: str, call, *args, **kwargs):
+def engine_call(action: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """CALL's answer; the SDK's errors become the kit's (tasks/_errors.py) (its types are
     imported only when there is one: a SocketClient's call imports nothing)."""
     try:

@@ -11,6 +11,7 @@ args or their defaults (`FROM golang:${GO}-alpine`); earlier stages and
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ._errors import KitError
@@ -22,7 +23,7 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _VAR = re.compile(rf"\$(?:\{{({_NAME})(?::?([-+])([^}}]*))?\}}|({_NAME}))")
 
 
-def _instructions(text: str):
+def _instructions(text: str) -> Iterator[str]:
     """TEXT's instructions, one per item: continuation lines joined, comments dropped."""
     current = ""
     for line in text.splitlines():
@@ -75,7 +76,7 @@ def base_images(text: str, args: dict[str, str] | None = None) -> list[str]:
     return bases
 
 
-def service_bases(config: dict, services) -> dict[str, list[str]]:
+def service_bases(config: dict, services: Iterable[str]) -> dict[str, list[str]]:
     """{service: its base images} for the SERVICES of a compose CONFIG that build (a
     Dockerfile that cannot be read has none: the build then says why)."""
     found = {}
@@ -92,7 +93,8 @@ def service_bases(config: dict, services) -> dict[str, list[str]]:
     return found
 
 
-def refuse_standins(images: list[dict], config, services: list[str]) -> None:
+def refuse_standins(images: list[dict], config: Callable[[], dict],
+                    services: list[str]) -> None:
     """One line when a base image the SERVICES' Dockerfiles build FROM is a rehearsal
     stand-in (tests/rehearsal_kit.py: label STANDIN_LABEL) that an interrupted test run
     left under its real name. IMAGES is the listing the build takes anyway; CONFIG (a

@@ -47,10 +47,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ._errors import KitError
 from ._registry import ALIASES, NOT_FORKS, fork_name
+
+if TYPE_CHECKING:  # for the hints only: nothing more is imported at run time
+    from ._github import GitHub
+    from ._versions import Release
 
 SUBMODULE = "superchain-registry"
 OP_CORE_PIN = "op-core/superchain/superchain-registry-commit.txt"
@@ -111,7 +117,7 @@ def _block(text: str, opener: str) -> str:
     return text[start:]
 
 
-def _by_fork(keys, name) -> dict[str, set[str]]:
+def _by_fork(keys: Iterable[str], name: Callable[[str], str | None]) -> dict[str, set[str]]:
     forks: dict[str, set[str]] = {}
     for key in keys:
         fork = name(key.lower())
@@ -154,7 +160,8 @@ def cs_fork_keys(text: str) -> dict[str, set[str]]:
     return _by_fork(names, _timestamp_fork)
 
 
-def code_keys(github, repo: str, path: str, commit: str, tag: str, parse,
+def code_keys(github: GitHub, repo: str, path: str, commit: str, tag: str,
+              parse: Callable[[str], dict[str, set[str]]],
               absent: str | None = None) -> tuple[dict[str, set[str]] | None, str]:
     """(the fork keys the code at PATH reads, where they came from). A missing file is
     Unknowable, or not read (None) with ABSENT as the reason when that is given."""
@@ -184,7 +191,7 @@ def _pinned_commit(text: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def op_node_registry_commit(github, repo: str, release, commit: str,
+def op_node_registry_commit(github: GitHub, repo: str, release: Release, commit: str,
                             registry: str) -> tuple[str, str]:
     """(registry commit, how it was found) for an op-node release at `commit`."""
     from packaging.version import Version
@@ -217,7 +224,8 @@ def op_node_registry_commit(github, repo: str, release, commit: str,
 
 
 # -------------------------------------------------------------------------- op-reth
-def op_reth_registry_commit(github, repo: str, release, commit: str) -> tuple[str, str]:
+def op_reth_registry_commit(github: GitHub, repo: str, release: Release,
+                            commit: str) -> tuple[str, str]:
     """(registry commit, how it was found) for an op-reth release at `commit`: the root
     gitlink (optimism PR #21474 on), else the pin file op-reth kept before it."""
     tag = release.tag
@@ -233,7 +241,7 @@ def op_reth_registry_commit(github, repo: str, release, commit: str) -> tuple[st
 
 
 # ------------------------------------------------------------------------ Nethermind
-def _as_time(value) -> int | None:
+def _as_time(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -246,7 +254,7 @@ def _as_time(value) -> int | None:
     return None
 
 
-def _lower_keys(table) -> dict:
+def _lower_keys(table: Any) -> dict:
     return {str(k).lower(): v for k, v in table.items()} if isinstance(table, dict) else {}
 
 
@@ -290,14 +298,14 @@ def decompress(data: bytes, dictionary: bytes | None, where: str) -> bytes:
         raise Unknowable(f"cannot decompress {where}: {exc}") from None
 
 
-def nethermind_times(github, repo: str, version: str, commit: str,
+def nethermind_times(github: GitHub, repo: str, version: str, commit: str,
                      network: str) -> tuple[dict[str, int] | None, str]:
     """(fork times or None when the release ships no chain spec for NETWORK, source path)."""
     found = nethermind_carried(github, repo, version, commit, network)
     return found.times, found.source
 
 
-def nethermind_carried(github, repo: str, version: str, commit: str,
+def nethermind_carried(github: GitHub, repo: str, version: str, commit: str,
                        network: str) -> Carried:
     """The chain spec NETWORK's release ships (times None when it ships none), with keys."""
     path = f"{NM_CHAINS}/{network}.json.zst"

@@ -9,8 +9,11 @@ the local socket (a `_connect.SocketClient`) never imports the SDK or `requests`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from . import _sizes
-from ._connect import engine_call
+from ._connect import EngineClient, engine_call
 from ._errors import (
     EngineError,
     KitError,
@@ -37,7 +40,7 @@ def buildkit_missing(version: dict) -> tuple[str, str] | None:
     return None
 
 
-def require_buildkit(client) -> str:
+def require_buildkit(client: EngineClient) -> str:
     """The engine version, or a one-line error when the engine cannot run BuildKit."""
     version = engine_version(client)
     missing = buildkit_missing(version)
@@ -47,13 +50,13 @@ def require_buildkit(client) -> str:
 
 
 # ------------------------------------------------------------------ engine calls
-def _sdk_get(api, path: str, params: dict):
+def _sdk_get(api: Any, path: str, params: dict) -> Any:
     """`GET PATH?PARAMS` through the SDK's API client (for query parameters its own
     methods do not take)."""
     return api._result(api._get(api._url(path), params=params), True)
 
 
-def list_images(client, manifests: bool = False) -> list[dict]:
+def list_images(client: EngineClient, manifests: bool = False) -> list[dict]:
     """Every image the engine has, as `GET /images/json` lists it: ONE engine call. With
     MANIFESTS, an engine of API 1.47 or later on the containerd store adds each image's
     platform manifests (`cache_key`); other engines ignore the parameter."""
@@ -65,14 +68,14 @@ def list_images(client, manifests: bool = False) -> list[dict]:
     return engine_call("listing images", api.images, manifests=True)
 
 
-def inspect_images(client, refs) -> list[dict]:
+def inspect_images(client: EngineClient, refs: Iterable[str]) -> list[dict]:
     """The images REFS name that the engine has, in the listing's shape (Id, RepoTags,
     RepoDigests, Size, Created), Size being what `_sizes.image_size` measures (the same
     on every store), plus Key (`cache_key`): one `GET /images/{ref}/json` each, cheaper
     than listing every image."""
     api = client.api
 
-    def inspect(ref):
+    def inspect(ref: str) -> dict | None:
         from urllib.parse import quote
 
         try:  # a SocketClient answers None for an image it does not have
@@ -101,7 +104,7 @@ def inspect_images(client, refs) -> list[dict]:
     return found
 
 
-def image_history(client, ref: str) -> list[dict]:
+def image_history(client: EngineClient, ref: str) -> list[dict]:
     """The layers of an image, newest first (`GET /images/{ref}/history`)."""
     return engine_call(f"reading the history of {ref}", client.api.history, ref)
 
@@ -119,26 +122,26 @@ def cache_key(image: dict) -> tuple:
     return tuple(manifests) if manifests else (image.get("Id"),)
 
 
-def images_in_use(client) -> set[str]:
+def images_in_use(client: EngineClient) -> set[str]:
     """IDs of images any container (running or stopped) was created from: one call."""
     containers = engine_call("listing containers", client.api.containers, all=True)
     return {c.get("ImageID") for c in containers if c.get("ImageID")}
 
 
-def remove_image(client, ref: str) -> list[dict]:
+def remove_image(client: EngineClient, ref: str) -> list[dict]:
     """Untag/remove REF without force: a container's image is refused (`ImageInUse`),
     never removed; other refusals are `EngineConflict` or `EngineError`."""
     return engine_call(f"removing {ref}", client.api.remove_image, ref, force=False,
                         noprune=False)
 
 
-def build_cache_records(client, tries: int = 3) -> list[dict]:
+def build_cache_records(client: EngineClient, tries: int = 3) -> list[dict]:
     """The BuildKit cache records (`GET /system/df?type=build-cache`, its BuildCache
     list; an engine before API 1.42 ignores `type` and answers everything). The
     containerd image store can fail the call with "NotFound: snapshot ... does not exist"
     when a snapshot goes while it counts (a removal, a prune, another build): asked again,
     up to TRIES times."""
-    def usage():
+    def usage() -> Any:
         if hasattr(client.api, "_url"):  # the SDK: only the build cache
             return _sdk_get(client.api, "/system/df", {"type": "build-cache"})
         return client.df()
@@ -162,7 +165,7 @@ def cache_parents(record: dict) -> list[str]:
     return [p for p in parents if p]
 
 
-def prune_build_cache(client, keep_storage: int | None = None,
+def prune_build_cache(client: EngineClient, keep_storage: int | None = None,
                       unused_for: int | None = None, all: bool = False) -> int:
     """`POST /build/prune`; bytes the engine reports reclaimed.
 
@@ -177,7 +180,7 @@ def prune_build_cache(client, keep_storage: int | None = None,
     return int((result or {}).get("SpaceReclaimed") or 0)
 
 
-def engine_version(client) -> dict:
+def engine_version(client: EngineClient) -> dict:
     """`GET /version`."""
     return engine_call("reading the engine version", client.version)
 
@@ -194,12 +197,12 @@ def image_store(info: dict | None) -> str | None:
         else "classic"
 
 
-def engine_info(client) -> dict:
+def engine_info(client: EngineClient) -> dict:
     """`GET /info`."""
     return engine_call("reading engine info", client.info)
 
 
-def remove_container(client, cid: str) -> None:
+def remove_container(client: EngineClient, cid: str) -> None:
     """Remove container CID, forced, WITH its anonymous volumes (`docker rm -fv`): every
     container of an image gets a fresh volume for each VOLUME the image declares (the
     Nethermind base declares three), and a removal without `v` leaves them all dangling.
@@ -210,8 +213,8 @@ def remove_container(client, cid: str) -> None:
         pass
 
 
-def run_probe(client, image: str, argv: list[str], entrypoint: list[str] | None = None,
-              workdir: str | None = None, timeout: int = 60,
+def run_probe(client: EngineClient, image: str, argv: list[str],
+              entrypoint: list[str] | None = None, workdir: str | None = None, timeout: int = 60,
               labels: dict[str, str] | None = None) -> tuple[int, str]:
     """Run ARGV in a throwaway container of IMAGE: (exit code, output).
 
@@ -246,7 +249,7 @@ def run_probe(client, image: str, argv: list[str], entrypoint: list[str] | None 
         remove_container(client, cid)
 
 
-def folder_names(client, image: str, path: str,
+def folder_names(client: EngineClient, image: str, path: str,
                  labels: dict[str, str] | None = None) -> list[str] | None:
     """The names in folder PATH of IMAGE (its direct entries), or None when the image
     has no such folder. Read from a container that is created and never started
@@ -261,7 +264,7 @@ def folder_names(client, image: str, path: str,
     )
     cid = container["Id"]
 
-    def archive():
+    def archive() -> Any:
         try:
             stream, _ = client.api.get_archive(cid, path)
         except Exception as exc:
@@ -283,7 +286,7 @@ def folder_names(client, image: str, path: str,
                        if m.name.count("/") >= 1 and m.name.split("/")[1]})
 
 
-def project_containers(client, project: str) -> list[dict]:
+def project_containers(client: EngineClient, project: str) -> list[dict]:
     """The containers (any state) compose made for the compose project PROJECT, as
     `GET /containers/{id}/json` describes them; one-off `compose run` containers are
     left out. One listing call, one inspect each."""

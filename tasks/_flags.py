@@ -17,6 +17,8 @@ traceback from `int()`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from invoke import Collection, Task
 from invoke.parser import Argument
 
@@ -34,7 +36,7 @@ assert len(set(SHORT_FLAGS.values())) == len(SHORT_FLAGS), "a short letter used 
 class KitArgument(Argument):
     """An Invoke Argument whose whole-number values fail in one line."""
 
-    def set_value(self, value, cast: bool = True) -> None:
+    def set_value(self, value: Any, cast: bool = True) -> None:
         if cast and self.kind is int and not self.incrementable:
             try:
                 int(value)
@@ -49,7 +51,7 @@ class KitArgument(Argument):
 class KitTask(Task):
     """A Task whose flags follow SHORT_FLAGS and parse whole numbers as KitArgument."""
 
-    def get_arguments(self, ignore_unknown_help=None) -> list[Argument]:
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
         kit: list[Argument] = []
         for arg in super().get_arguments(ignore_unknown_help=ignore_unknown_help):
             long = arg.names[0]

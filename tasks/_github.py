@@ -86,7 +86,8 @@ class GitHub:
     """A small GitHub REST client; one per command. Counts the requests it makes."""
 
     def __init__(self, api_url: str | None = None, token: str | None = None,
-                 cache_dir: Path | None = None, err=None, timeout=(5, 30)) -> None:
+                 cache_dir: Path | None = None, err: Any = None,
+                 timeout: float | tuple[float, float] = (5, 30)) -> None:
         self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
         self._token = token if token is not None else (os.environ.get("GITHUB_TOKEN") or None)
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
@@ -142,7 +143,7 @@ class GitHub:
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
 
-    def _fail(self, cls, message: str):
+    def _fail(self, cls: type[GitHubError], message: str) -> GitHubError:
         return cls(self._scrub(message))
 
     # ------------------------------------------------------------------- fetch
@@ -207,7 +208,7 @@ class GitHub:
                       f"answering from the cache (stored {when})")
         return cached
 
-    def _check(self, response, url: str) -> None:
+    def _check(self, response: Any, url: str) -> None:
         status = response.status_code
         if status < 400:
             return
@@ -232,7 +233,7 @@ class GitHub:
         raise self._fail(GitHubError, f"GitHub API at {self.api_url} answered {status} for "
                          f"{self._path(url)}" + (f": {message}" if message else ""))
 
-    def _rate_limit_message(self, status: int, headers) -> str:
+    def _rate_limit_message(self, status: int, headers: Any) -> str:
         when = "later"
         if headers.get("Retry-After", "").isdigit():
             seconds = int(headers["Retry-After"])
@@ -247,7 +248,7 @@ class GitHub:
         return f"GitHub API rate limit exceeded ({status}); it resets {when}; {advice}"
 
     # ----------------------------------------------------------------- queries
-    def get(self, path: str, params: dict | None = None, immutable: bool = False):
+    def get(self, path: str, params: dict | None = None, immutable: bool = False) -> Any:
         return self.fetch(self._url(path, params), immutable=immutable)["body"]
 
     def get_all(self, path: str, params: dict | None = None) -> list:
@@ -288,14 +289,15 @@ class GitHub:
                 "object") or {}
         raise self._fail(GitHubError, f"a tag in {repo} does not lead to a commit ({obj!r:.80})")
 
-    def contents(self, repo: str, path: str, ref: str, missing_ok: bool = False):
+    def contents(self, repo: str, path: str, ref: str, missing_ok: bool = False) -> Any:
         """The contents endpoint's answer for `path` at `ref` (None when absent and
         `missing_ok`); cached for good when ref is a commit SHA."""
         entry = self.fetch(self._url(f"/repos/{repo}/contents/{path}", {"ref": ref}),
                            immutable=is_sha(ref), missing_ok=missing_ok)
         return None if entry.get("missing") else entry["body"]
 
-    def file_bytes_at(self, repo: str, path: str, ref: str, missing_ok: bool = False):
+    def file_bytes_at(self, repo: str, path: str, ref: str,
+                      missing_ok: bool = False) -> bytes | None:
         """The bytes of `path` at `ref`, or None when absent and `missing_ok`.
 
         Files over 1 MB come without content from the contents endpoint; their blob (by
@@ -314,7 +316,7 @@ class GitHub:
             return content.encode()
         return base64.b64decode(content)
 
-    def file_at(self, repo: str, path: str, ref: str, missing_ok: bool = False):
+    def file_at(self, repo: str, path: str, ref: str, missing_ok: bool = False) -> str | None:
         """The text of `path` at `ref` (contents endpoint); cached for good when ref is a SHA.
         None when the file is absent and `missing_ok`."""
         data = self.file_bytes_at(repo, path, ref, missing_ok=missing_ok)

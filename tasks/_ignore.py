@@ -80,7 +80,8 @@ def is_ignored(rules: list[tuple[bool, re.Pattern]], path: str) -> bool:
     return ignored
 
 
-def leaks(rules, samples=None) -> dict[str, list[str]]:
+def leaks(rules: list[tuple[bool, re.Pattern]],
+          samples: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
     """Sensitive sample paths the rules would let into a build context, by kind."""
     found = {}
     for kind, paths in (samples or SENSITIVE).items():

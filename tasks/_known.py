@@ -23,6 +23,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from ._errors import KitError
 
@@ -57,7 +58,7 @@ def describe(known: dict) -> str:
     return f"{path().name}, written {known.get('written') or '?'}"
 
 
-def record(known: dict | None, report) -> dict:
+def record(known: dict | None, report: Any) -> dict:
     """KNOWN with REPORT's schedule, views and verdicts in it (a new record when None)."""
     known = dict(known or {})
     known.setdefault("networks", {})

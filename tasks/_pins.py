@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from . import _compose
@@ -38,7 +39,7 @@ def candidate_files() -> list[Path]:
     return list(dict.fromkeys(files))
 
 
-def pin_files(names) -> dict[Path, list[str]]:
+def pin_files(names: Iterable[str]) -> dict[Path, list[str]]:
     """{file: the NAMES whose `${NAME:-default}` it holds}, over `candidate_files`; a
     one-line KitError naming the files searched when a name is in none of them."""
     found: dict[Path, list[str]] = {}

@@ -16,12 +16,16 @@ import dataclasses
 import json
 import sys
 import tempfile
+from typing import TYPE_CHECKING, Any
 
 from . import _compose, _connect, _engine, _refs, _release
 from ._errors import KitError
 
+if TYPE_CHECKING:  # for the hints only: nothing more is imported at run time
+    from invoke import Context
 
-def push(c, service: str, image: str, env: dict[str, str] | None = None,
+
+def push(c: Context, service: str, image: str, env: dict[str, str] | None = None,
          argv: list[str] | None = None, tries: int = 2) -> None:
     """`docker compose push SERVICE` (its version tag and :latest), or ARGV (the bake
     that pushes several platforms); a registry's passing 5xx gets one more try, and a
@@ -41,7 +45,8 @@ def push(c, service: str, image: str, env: dict[str, str] | None = None,
             raise _release.push_failure(exc, image) from None
 
 
-def push_built(c, built, flags, env: dict[str, str] | None = None) -> dict[str, str | None]:
+def push_built(c: Context, built: Any, flags: Any,
+               env: dict[str, str] | None = None) -> dict[str, str | None]:
     """Push BUILT (_building.Builds: what was built and audited) with FLAGS (_building.BuildFlags)
     and ENV as it was built, one image at a time, and record each digest in BUILT.
     {image: REPO@digest, or None when the engine recorded none}."""

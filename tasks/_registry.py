@@ -21,8 +21,12 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ._errors import KitError
+
+if TYPE_CHECKING:  # for the hints only: nothing more is imported at run time
+    from ._github import GitHub
 
 REGISTRY = "ethereum-optimism/superchain-registry"
 REGISTRY_BRANCH = "main"
@@ -112,7 +116,7 @@ def inherits(chain: dict) -> bool:
     return not isinstance(chain.get("hardforks"), dict) and "superchain_time" in chain
 
 
-def network_index(chain_list) -> dict[str, Chain]:
+def network_index(chain_list: Any) -> dict[str, Chain]:
     """{network name: Chain} from chainList.json's identifiers."""
     index = {}
     for entry in chain_list if isinstance(chain_list, list) else []:
@@ -126,7 +130,8 @@ def network_index(chain_list) -> dict[str, Chain]:
 class Registry:
     """The registry as GitHub serves it: the branch head, then reads pinned to commits."""
 
-    def __init__(self, github, repo: str = REGISTRY, branch: str = REGISTRY_BRANCH) -> None:
+    def __init__(self, github: GitHub, repo: str = REGISTRY,
+                 branch: str = REGISTRY_BRANCH) -> None:
         self.github, self.repo, self.branch = github, repo, branch
         self._head: str | None = None
         self._index: dict[str, Chain] | None = None
@@ -142,7 +147,7 @@ class Registry:
             import json
 
             try:
-                self._index = network_index(json.loads(text))
+                self._index = network_index(json.loads(text or ""))
             except ValueError:
                 raise KitError(f"chainList.json in {self.repo} at {self.head()[:12]} is not "
                                "JSON") from None

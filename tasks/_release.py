@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from ._errors import (
@@ -103,7 +104,7 @@ def explain(output: str, ref: str, doing: str) -> RegistryError | None:
     return None
 
 
-def _specific(line: str, kinds) -> str:
+def _specific(line: str, kinds: Iterable[str | re.Pattern]) -> str:
     """The most specific part of LINE, an error that wraps errors (`a: b: c`): from the
     last part naming the trouble on. The containerd store's pushes say `failed to do
     request: Head "URL": dial tcp ADDRESS: connect: connection refused` and `push access
@@ -114,7 +115,7 @@ def _specific(line: str, kinds) -> str:
     return ": ".join(parts[named[-1]:]) if named else line
 
 
-def _names(text: str, kinds) -> bool:
+def _names(text: str, kinds: Iterable[str | re.Pattern]) -> bool:
     """Whether TEXT says one of KINDS (phrases, lower case, or patterns)."""
     lower = text.lower()
     return any(k.search(lower) if isinstance(k, re.Pattern) else k in lower for k in kinds)
@@ -174,15 +175,7 @@ def pushed_digest(image: dict | None, ref: str) -> str | None:
     return None
 
 
-def print_pushed(digests: dict[str, str | None]) -> None:
-    """What a push left in the registry: each image (version tag and :latest) and its
-    digest, {image: REPO@digest}."""
-    print("\npushed:")
-    for ref, digest in digests.items():
-        print(f"  {ref} and :latest -> {digest or 'no digest recorded by the engine'}")
-
-
-def require_registry(refs) -> None:
+def require_registry(refs: Iterable[str]) -> None:
     """A push needs image names a registry accepts: `app:v1` alone would go to
     Docker Hub's official-image namespace. One line naming IMAGE_REGISTRY if so."""
     bare = sorted({ref for ref in refs if push_target(ref) is None})
@@ -330,7 +323,7 @@ def recorded_releases(compose_file: Path) -> list[Path]:
     return list(dict.fromkeys(Path(line.strip()) for line in lines if line.strip()))
 
 
-def release_pins(compose_file: Path, extra=()) -> dict[str, Path]:
+def release_pins(compose_file: Path, extra: Iterable[Path] = ()) -> dict[str, Path]:
     """{digest: the release file pinning it} over every release file of COMPOSE_FILE's
     project: the default one beside it, those RELEASE_RECORD lists, and EXTRA paths."""
     files = [release_path(compose_file), *recorded_releases(compose_file),

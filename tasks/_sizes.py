@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ._connect import engine_call
+from ._connect import EngineClient, engine_call
 from ._errors import EngineError, KitError
 
 # Snapshotter names that no classic graph driver has: the containerd store's image
@@ -64,13 +65,13 @@ def _store(diff_id: str, size: int) -> None:
 class _Chunks(io.RawIOBase):
     """A file over an iterator of byte chunks (the engine's streamed export)."""
 
-    def __init__(self, chunks) -> None:
+    def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks, self._left = iter(chunks), b""
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         while not self._left:
             try:
                 self._left = next(self._chunks)
@@ -84,7 +85,7 @@ class _Chunks(io.RawIOBase):
 class _Hashing(io.RawIOBase):
     """Reads through FILE, hashing what passes (a layer's DiffID is its tar's sha256)."""
 
-    def __init__(self, file) -> None:
+    def __init__(self, file: Any) -> None:
         import hashlib
 
         self._file, self.digest = file, hashlib.sha256()
@@ -92,14 +93,14 @@ class _Hashing(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         data = self._file.read(len(buffer))
         self.digest.update(data)
         buffer[:len(data)] = data
         return len(data)
 
 
-def _layer(blob) -> tuple[str, int] | None:
+def _layer(blob: Any) -> tuple[str, int] | None:
     """(DiffID, bytes of its regular files) of a layer BLOB (a gzip or plain tar), or None
     for a blob that is no layer (a config, a manifest, an index, an attestation)."""
     import gzip
@@ -126,7 +127,7 @@ def _layer(blob) -> tuple[str, int] | None:
     return f"sha256:{hashing.digest.hexdigest()}", size
 
 
-def export_layer_sizes(chunks) -> dict[str, int]:
+def export_layer_sizes(chunks: Iterable[bytes]) -> dict[str, int]:
     """DiffID -> bytes of its regular files, for every layer in an image export (CHUNKS:
     the streamed tar of `GET /images/{ref}/get`, OCI layout or docker's). The modules
     that read it are imported here: a build whose layers are known never needs them."""
@@ -142,7 +143,8 @@ def export_layer_sizes(chunks) -> dict[str, int]:
     return sizes
 
 
-def layer_sizes(client, ref: str, diff_ids) -> dict[str, int | None]:
+def layer_sizes(client: EngineClient, ref: str,
+                diff_ids: Iterable[str]) -> dict[str, int | None]:
     """DiffID -> bytes of its regular files, for DIFF_IDS of image REF: from the cache,
     else from one export of REF (whose figures are then cached)."""
     sizes = {d: _cached(d) for d in diff_ids}
@@ -155,7 +157,7 @@ def layer_sizes(client, ref: str, diff_ids) -> dict[str, int | None]:
     return {d: sizes[d] if sizes[d] is not None else read.get(d) for d in diff_ids}
 
 
-def image_size(client, image: dict) -> int | None:
+def image_size(client: EngineClient, image: dict) -> int | None:
     """What IMAGE (an inspect answer) measures: see the module's docstring. The classic
     store's own `Size`; on the containerd store, the sum over its layers (the engine's
     own figure only when the layers cannot be read, say an image of another platform)."""
@@ -171,7 +173,7 @@ def image_size(client, image: dict) -> int | None:
     return sum(sizes[d] or 0 for d in diff_ids)  # none is None (above)
 
 
-def history_sizes(client, image: dict, history: list[dict]) -> list[int]:
+def history_sizes(client: EngineClient, image: dict, history: list[dict]) -> list[int]:
     """The size of each HISTORY entry (newest first, as the engine lists them) of IMAGE,
     measured as `image_size` measures: on the containerd store, the entries that made a
     layer get that layer's files' bytes (entries and layers pair up oldest first)."""

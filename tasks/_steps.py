@@ -13,7 +13,7 @@ from dataclasses import asdict
 
 from invoke.exceptions import Exit
 
-from . import _audit, _building, _components, _compose, _config, _forks, _push, _release, _upstream
+from . import _audit, _building, _components, _compose, _config, _forks, _push, _upstream
 from ._errors import KitError
 from ._units import format_bytes
 
@@ -60,7 +60,10 @@ def prepare(c, components=None, version: str | None = None, pre: bool = False,
         chosen = settings.in_use()
         resolved = {entry.name: {} for entry in chosen}
     for name, pins in resolved.items():
-        env.update(_upstream.build_env(c, name, settings, pins or None))
+        notes: list[str] = []
+        env.update(_upstream.build_env(c, name, settings, pins or None, notes=notes))
+        for note in notes:
+            print(note, file=sys.stderr)
     warn_forks(c, list(resolved), env, settings)
     return env, config
 
@@ -88,7 +91,7 @@ def build_and_audit(c, services: list[str], flags: _building.BuildFlags, env=Non
     if code:  # the audit printed its own one-line error
         raise Exit(code=code)
     if flags.push:
-        _release.print_pushed(_push.push_built(c, built, flags, env))
+        print_pushed(_push.push_built(c, built, flags, env))
     return built
 
 
@@ -153,3 +156,11 @@ def check_sizes(c, services=None, budgets=None, strict=False, as_json=False, env
         print(f"error: {'; '.join(found)}{hint}{note}", file=err or sys.stderr)
         return 1
     return 0
+
+
+def print_pushed(digests: dict[str, str | None]) -> None:
+    """What a push left in the registry: each image (version tag and :latest) and its
+    digest, {image: REPO@digest}."""
+    print("\npushed:")
+    for ref, digest in digests.items():
+        print(f"  {ref} and :latest -> {digest or 'no digest recorded by the engine'}")

@@ -38,7 +38,8 @@ class BadValue(KitError):
     """A size or duration that cannot be parsed."""
 
 
-def parse_size(value, what: str = "size", unit_required: bool = False) -> int:
+def parse_size(value: int | float | str | None, what: str = "size",
+               unit_required: bool = False) -> int:
     """Bytes in VALUE (`50MB`, `1.5GiB`, `500`); an int passes through (bytes from code).
     UNIT_REQUIRED: text without a unit (`55`) is refused, naming the accepted units."""
     accepted = SIZE_WITH_UNIT_HELP if unit_required else SIZE_HELP
@@ -57,7 +58,7 @@ def parse_size(value, what: str = "size", unit_required: bool = False) -> int:
     return int(float(match.group(1)) * _SIZE_UNITS[unit])
 
 
-def parse_duration(value, what: str = "duration") -> int:
+def parse_duration(value: int | float | str | None, what: str = "duration") -> int:
     """Seconds in VALUE (`72h`, `7d`, `30m`, `1h30m`)."""
     text = str(value).strip().lower()
     parts = _DURATION_PART.findall(text)

@@ -12,7 +12,6 @@ URL overrides the clone URL alone.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 
 from . import _components, _compose, _config, _github, _versions
@@ -96,13 +95,14 @@ def clone_url(c, component: str, settings: _config.Settings | None = None) -> st
 
 
 def build_env(c, component: str, settings: _config.Settings,
-              resolved: dict[str, str] | None = None, github=None) -> dict[str, str]:
+              resolved: dict[str, str] | None = None, github=None,
+              notes: list[str] | None = None) -> dict[str, str]:
     """What compose must be handed to build COMPONENT: RESOLVED (a --version's
     `Resolution.build_env()`), else the pin SETTINGS holds with a short commit made the
-    tag's full one (`full_commit`); and the clone URL (`clone_url`) when a version was
-    resolved or it differs from what compose would use."""
+    tag's full one (`full_commit`, whose note goes to NOTES); and the clone URL
+    (`clone_url`) when a version was resolved or it differs from what compose would use."""
     entry = _components.get(component)
-    env = dict(resolved) if resolved else full_commit(c, component, settings, github)
+    env = dict(resolved) if resolved else full_commit(c, component, settings, github, notes)
     if entry.repo_var:
         url = clone_url(c, component, settings)
         if resolved or url != settings.pin(entry.repo_var):
@@ -110,13 +110,15 @@ def build_env(c, component: str, settings: _config.Settings,
     return env
 
 
-def full_commit(c, component: str, settings: _config.Settings, github=None) -> dict:
+def full_commit(c, component: str, settings: _config.Settings, github=None,
+                notes: list[str] | None = None) -> dict:
     """{commit var: the full 40-hex commit} when the pin in SETTINGS names its commit by
     a prefix (compose.yml pins the 7 hex digits a release page shows), so the image's
     revision label, its version ldflags and the Dockerfile's check get the whole commit.
     The tag's commit, from the GitHub API (cached like every request). Nothing, and one
-    line on stderr, when it cannot be had (offline with nothing cached, no such release);
-    a KitError when the tag's commit does not start with the prefix."""
+    line in NOTES (for the caller to print), when it cannot be had (offline with nothing
+    cached, no such release); a KitError when the tag's commit does not start with the
+    prefix."""
     from ._github import GitHub
 
     entry = _components.get(component)
@@ -132,9 +134,10 @@ def full_commit(c, component: str, settings: _config.Settings, github=None) -> d
             raise KitError(f"{repo} has no release {version}")
         commit = github.commit_of(repo, refs[release.tag])
     except KitError as exc:
-        print(f"note: building {entry.label} {version} with the commit prefix "
-              f"{entry.commit_var}={prefix} (its revision label too): the full commit is "
-              f"unknown: {exc.reason}", file=sys.stderr)
+        (notes if notes is not None else []).append(
+            f"note: building {entry.label} {version} with the commit prefix "
+            f"{entry.commit_var}={prefix} (its revision label too): the full commit is "
+            f"unknown: {exc.reason}")
         return {}
     if not _versions.commit_matches(prefix, commit):
         raise KitError(f"{release.tag} in {repo} is commit {commit[:12]}, but "

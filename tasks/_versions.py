@@ -14,10 +14,15 @@ choose pre-releases. `packaging` is imported lazily so `inv --list` stays fast.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import _components
 from ._errors import KitError
+
+if TYPE_CHECKING:  # for the hints only: packaging is imported when a version is compared
+    from packaging.version import Version
 
 ACCEPTED_SPECS = "latest, vX.Y, vX.Y.Z (the v is optional) or a pre-release like v1.20.0-rc.1"
 
@@ -43,7 +48,7 @@ class Release:
         return self.rc is not None
 
     @property
-    def key(self):
+    def key(self) -> Version:
         """A `packaging.version.Version`: numeric order, rc before its release."""
         from packaging.version import Version
 
@@ -73,7 +78,7 @@ def parse_tag(component: str, tag: str) -> Release | None:
     return Release(component, tag, entry.version_text(core), numbers, rc_number)
 
 
-def releases(component: str, tags) -> list[Release]:
+def releases(component: str, tags: Iterable[str]) -> list[Release]:
     """The releases among `tags` (any order, duplicates allowed), newest first."""
     found = {r.tag: r for r in (parse_tag(component, t) for t in tags) if r is not None}
     return sorted(found.values(), key=lambda r: r.key, reverse=True)
