@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from invoke import Context, MockContext, Result
 
-from tasks import _compose, _engine, clean
+from tasks import _clean, _compose, _engine, clean
 from tasks._units import format_bytes
 from tests.helpers import TEST_LABEL, inv, inv_process
 
@@ -55,26 +55,26 @@ def _ids(records):
 
 
 def test_plan_prune_default_spares_in_use_shared_frontend_and_parents_of_kept():
-    assert _ids(clean.plan_prune(RECORDS, now=NOW)) == ["base", "cachemount", "child"]
+    assert _ids(_clean.plan_prune(RECORDS, now=NOW)) == ["base", "cachemount", "child"]
 
 
 def test_plan_prune_all_takes_shared_and_frontend_but_never_in_use():
-    assert _ids(clean.plan_prune(RECORDS, all=True, now=NOW)) == [
+    assert _ids(_clean.plan_prune(RECORDS, all=True, now=NOW)) == [
         "base", "cachemount", "child", "front", "shared"]
 
 
 def test_plan_prune_older_than_keeps_recently_used():
     # child was used 100h ago: with 150h, the child stays, and so does its parent
-    assert _ids(clean.plan_prune(RECORDS, unused_for=150 * 3600, now=NOW)) == []
-    assert _ids(clean.plan_prune(RECORDS, unused_for=72 * 3600, now=NOW)) == ["base", "child"]
+    assert _ids(_clean.plan_prune(RECORDS, unused_for=150 * 3600, now=NOW)) == []
+    assert _ids(_clean.plan_prune(RECORDS, unused_for=72 * 3600, now=NOW)) == ["base", "child"]
 
 
 def test_plan_prune_keep_storage_goes_least_recently_used_first():
-    total = clean.cache_size([r for r in RECORDS if not r["Shared"]])  # 1170
-    doomed = clean.plan_prune(RECORDS, keep_storage=1100, now=NOW)
+    total = _clean.cache_size([r for r in RECORDS if not r["Shared"]])  # 1170
+    doomed = _clean.plan_prune(RECORDS, keep_storage=1100, now=NOW)
     assert [r["ID"] for r in doomed] == ["child", "base"]  # base waits for its child
-    assert total - clean.cache_size(doomed) < 1100
-    assert clean.plan_prune(RECORDS, keep_storage=10**9, now=NOW) == []
+    assert total - _clean.cache_size(doomed) < 1100
+    assert _clean.plan_prune(RECORDS, keep_storage=10**9, now=NOW) == []
 
 
 @pytest.mark.parametrize("key", ["Parents", " Parents"])
@@ -87,7 +87,7 @@ def test_plan_prune_reads_the_parents_list_of_api_1_42_and_later(key):
                {**_rec("free-top", 2, hours_ago=300), key: ["layer"]}]
     for record in records:
         record.pop("Parent")
-    assert _ids(clean.plan_prune(records, now=NOW)) == ["free-top"]
+    assert _ids(_clean.plan_prune(records, now=NOW)) == ["free-top"]
     assert _engine.cache_parents(records[2]) == ["root", "layer"]
     assert _engine.cache_parents(_rec("old", 1, parent="root")) == ["root"]
 
@@ -127,7 +127,7 @@ IMAGES = [
 
 
 def test_plan_image_removal_keeps_newest_pinned_and_in_use():
-    remove, kept = clean.plan_image_removal(IMAGES, {"demo-op-node"}, keep=2, in_use={"i1"},
+    remove, kept = _clean.plan_image_removal(IMAGES, {"demo-op-node"}, keep=2, in_use={"i1"},
                                             pinned={"demo-op-node:v1.0.0"})
     assert remove == ["demo-op-node:v1.0.2"]
     assert dict(kept) == {"demo-op-node:v1.0.4": "one of the 2 newest",
@@ -140,7 +140,7 @@ def test_plan_image_removal_keeps_what_the_release_file_pins_by_digest():
     released = [{**image, "RepoDigests": [f"r.io/demo-op-node@sha256:{image['Id'] * 32}"]}
                 for image in IMAGES if image["Id"] in ("i1", "i2")]
     images = released + [image for image in IMAGES if image["Id"] not in ("i1", "i2")]
-    remove, kept = clean.plan_image_removal(
+    remove, kept = _clean.plan_image_removal(
         images, {"demo-op-node"}, keep=2, in_use=set(), pinned=set(),
         released={"sha256:" + "i1" * 32: Path("/srv/node/other/x.yml")})
     assert remove == ["demo-op-node:v1.0.2", "demo-op-node:v1.0.0"]
@@ -178,7 +178,7 @@ def test_dry_run_reports_and_frees_nothing(engine, cached):
     assert done.stdout.startswith("dry run: would free ") and "Nothing was removed" in done.stdout
     after = _ours(engine, cached)
     assert {(r["ID"], r["Size"]) for r in after} == {(r["ID"], r["Size"]) for r in before}
-    planned = clean.plan_prune(_engine.build_cache_records(engine))
+    planned = _clean.plan_prune(_engine.build_cache_records(engine))
     assert blob[0]["ID"] in {r["ID"] for r in planned}  # unused and unshared: prunable
 
 
@@ -208,7 +208,7 @@ def test_prune_shrinks_cache_and_spares_volumes_images_containers(wipe_allowed, 
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("freed ") and "not touched" in done.stdout
     after = _ours(engine, cached)
-    assert clean.cache_size(after) < clean.cache_size(before)
+    assert _clean.cache_size(after) < _clean.cache_size(before)
     assert not [r for r in after if r["Type"] == "exec.cachemount"]
 
     done = inv("clean.cache", "--all")  # the widest prune still spares them
@@ -224,11 +224,11 @@ def test_older_than_spares_fresh_cache(wipe_allowed, engine, cached, capsys):
     before = _ours(engine, cached)
     hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
     stale = [r for r in _engine.build_cache_records(engine) if not r.get("InUse")
-             and (clean._time(r.get("LastUsedAt")) or hour_ago) <= hour_ago]
+             and (_clean._time(r.get("LastUsedAt")) or hour_ago) <= hour_ago]
     freed = clean.prune_cache(Context(), older_than="1h")
     assert {r["ID"] for r in _ours(engine, cached)} == {r["ID"] for r in before}
     # what was freed can only be what had been unused for an hour: not our fresh cache
-    assert freed <= clean.cache_size(stale)
+    assert freed <= _clean.cache_size(stale)
     assert capsys.readouterr().out.startswith(f"freed {format_bytes(freed)} of build cache "
                                               "(unused, unshared records, unused for 1h)")
 

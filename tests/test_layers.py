@@ -34,10 +34,10 @@ LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "_github", "_registry", "_embedded", "_connect", "_sizes", "_engine", "_compose",
         "_dockerfile", "_pins", "_release", "_push", "_known", "_rpc",
     )),
-    "services": ("decide: resolution, readiness, building, sizes, doctor's checks; they "
-                 "return what they found", (
+    "services": ("decide: resolution, readiness, building, sizes, cleaning, doctor's checks; "
+                 "they return what they found", (
         "_upstream", "_readiness", "_forks", "_building", "_audit", "_check",
-        "_chain_checks", "_doctor", "_status",
+        "_chain_checks", "_doctor", "_clean", "_status",
     )),
     "steps": ("what several tasks run in a row and print as it goes (build, audit, push)",
               ("_steps",)),
