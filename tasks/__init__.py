@@ -4,6 +4,8 @@ The namespace `inv` shows. Every module is one concern and one collection; nothi
 here talks to Docker, compose or GitHub at import time, so `inv --list` stays fast.
 The build tasks, budgets and upstream repositories come from the component table
 (tasks/_components.py): `make_namespace()` builds the namespace from the table as it is.
+The modules sit in layers whose imports only go down (docs/architecture.md); this one
+is the top: it assembles the task modules' collections.
 """
 
 from invoke import Collection

@@ -39,9 +39,9 @@ def config_defaults() -> dict:
 
 
 def with_build_flags(body):
-    """Give the build task BODY(c, flags, **own) every _building.BUILD_FLAGS flag as a parameter of
-    its own (Invoke reads a task's flags from its signature), and call it with the
-    BuildFlags they make (`flags_from`)."""
+    """Give the build task BODY(c, flags, **own) every BUILD_FLAGS flag (tasks/_building.py)
+    as a parameter of its own (Invoke reads a task's flags from its signature), and call
+    it with the BuildFlags they make (`flags_from`)."""
     own = list(inspect.signature(body).parameters.values())
     flag_params = [inspect.Parameter(flag.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                      default=None if flag.configurable else flag.default)
