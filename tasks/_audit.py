@@ -14,18 +14,6 @@ from ._errors import KitError
 from ._units import format_bytes, parse_size
 
 
-def _budget_help() -> str:
-    first, clients = _components.default(), [c for c in _components.all_components()
-                                             if c.client]
-    client = f" or, for one execution client, {clients[-1].name}={clients[-1].budget}" \
-        if clients else ""
-    return (f"SERVICE=SIZE budget for this run (repeatable), e.g. {first.service}="
-            f"{first.budget}{client} (a unit is required)")
-
-
-BUDGET_HELP = _budget_help()
-
-
 @dataclass
 class ImageSize:
     """One service image as the engine reports it, against its budget."""

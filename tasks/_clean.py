@@ -16,7 +16,6 @@ from ._errors import KitError
 _KEPT_WITHOUT_ALL = {"internal", "frontend"}
 
 
-
 def _time(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -27,7 +26,6 @@ def _time(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=timezone.utc)
-
 
 
 def plan_prune(records: list[dict], keep_storage: int | None = None,
@@ -82,11 +80,9 @@ def plan_prune(records: list[dict], keep_storage: int | None = None,
     return [by_id[i] for i in doomed]
 
 
-
 def cache_size(records: list[dict]) -> int:
     """Bytes the build cache holds, as `docker system df` counts them."""
     return sum(int(r.get("Size") or 0) for r in records)
-
 
 
 def _version_key(tag: str):
@@ -96,7 +92,6 @@ def _version_key(tag: str):
         return (1, Version(tag.lstrip("v")))
     except InvalidVersion:
         return (0, tag)
-
 
 
 def plan_image_removal(images: list[dict], repos: set[str], keep: int,
@@ -139,7 +134,6 @@ def plan_image_removal(images: list[dict], repos: set[str], keep: int,
             else:
                 remove.append(tag)
     return remove, kept
-
 
 
 def pinned_images(c) -> dict[str, str]:

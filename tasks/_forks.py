@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from . import _components, _compose, _config, _upstream
+from . import _components, _config
 from ._errors import KitError
 
 DEFAULT_WITHIN = 30
@@ -56,6 +56,8 @@ def parse_within(text) -> float:
 
 def repos(c=None) -> dict[str, str]:
     """{component: owner/name}: `source.<name>_repo` in C's config, else the table's."""
+    from . import _upstream
+
     return {entry.name: _upstream.upstream_repo(c, entry.name)
             for entry in _components.all_components()}
 
@@ -85,6 +87,8 @@ def selection(config: dict, components=None) -> Selection:
 def other_pins(c, others):
     """A callable giving the pins of the execution clients not in use: compose resolved
     once more with each one selected (their pins live in their own compose files)."""
+    from . import _compose
+
     def read() -> dict[str, str]:
         from invoke import Context
 
@@ -263,6 +267,8 @@ def build_warning(components, overrides: dict[str, str] | None = None, c=None,
     OVERRIDES (what the build hands compose) in force; CONFIG, the resolved config, says
     which execution client is in use. Offline, the known-forks file answers."""
     from invoke import Context
+
+    from . import _compose
 
     if settings is None:
         config = config or _compose.compose_config(c or Context(), overrides)

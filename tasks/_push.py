@@ -47,9 +47,9 @@ def push(c: Context, service: str, image: str, env: dict[str, str] | None = None
 
 def push_built(c: Context, built: Any, flags: Any,
                env: dict[str, str] | None = None) -> dict[str, str | None]:
-    """Push BUILT (_building.Builds: what was built and audited) with FLAGS (_building.BuildFlags)
-    and ENV as it was built, one image at a time, and record each digest in BUILT.
-    {image: REPO@digest, or None when the engine recorded none}."""
+    """Push BUILT (_building.Builds: what was built and audited) with FLAGS
+    (_build_flags.BuildFlags) and ENV as it was built, one image at a time, and record
+    each digest in BUILT. {image: REPO@digest, or None when the engine recorded none}."""
     env = {**(env or {}), **flags.env()}
     several = len(flags.platforms()) > 1
     if several:  # from the cache the audited build filled: nothing is pulled or rebuilt

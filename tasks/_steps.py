@@ -13,7 +13,17 @@ from dataclasses import asdict
 
 from invoke.exceptions import Exit
 
-from . import _audit, _building, _components, _compose, _config, _forks, _push, _upstream
+from . import (
+    _audit,
+    _build_flags,
+    _building,
+    _components,
+    _compose,
+    _config,
+    _forks,
+    _push,
+    _upstream,
+)
 from ._errors import KitError
 from ._units import format_bytes
 
@@ -79,7 +89,7 @@ def print_summary(built: list[_building.Built]) -> None:
         print(f"  {b.image:<{width}}  {size:>10}  {b.seconds:6.1f}s  {cache}")
 
 
-def build_and_audit(c, services: list[str], flags: _building.BuildFlags, env=None,
+def build_and_audit(c, services: list[str], flags: _build_flags.BuildFlags, env=None,
                     config: dict | None = None) -> _building.Builds:
     """The chain: build, summarise, audit what was built (exit 1 when over budget, and
     nothing is pushed); with --push, then push and print the digests the registry holds."""

@@ -19,15 +19,24 @@ from __future__ import annotations
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from . import _audit, _components, _compose, _config, _connect, _engine, _refs, _sizes, _steps
+from . import _components
 from ._errors import KitError
 from ._units import format_bytes
+
+
+def _budget_help() -> str:
+    first, clients = _components.default(), [c for c in _components.all_components()
+                                             if c.client]
+    client = f" or, for one execution client, {clients[-1].name}={clients[-1].budget}" \
+        if clients else ""
+    return (f"SERVICE=SIZE budget for this run (repeatable), e.g. {first.service}="
+            f"{first.budget}{client} (a unit is required)")
 
 
 @task(
     iterable=["budget"],
     help={
-        "budget": _audit.BUDGET_HELP,
+        "budget": _budget_help(),
         "strict": "also fail when an image is not built yet",
         "json": "print a JSON list instead of the table",
     },
@@ -35,6 +44,8 @@ from ._units import format_bytes
 def sizes(c, budget=None, strict=False, json=False):
     """Report the size of each image the stack runs (op-node, the execution client in
     use) against its budget; exit 1 when over."""
+    from . import _audit, _steps
+
     overrides = dict(_audit.resolve_budgets_items(budget))
     code = _steps.check_sizes(c, budgets=overrides, strict=strict, as_json=json)
     if code:
@@ -47,6 +58,8 @@ def sizes(c, budget=None, strict=False, json=False):
 })
 def layers(c, service=None, top=10):
     """Show the largest layers of each service image and the instruction behind each."""
+    from . import _audit, _compose, _config, _connect, _engine, _refs, _sizes
+
     top = int(top)
     if top < 1:
         raise KitError(f"--top {top} must be at least 1")

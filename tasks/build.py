@@ -23,7 +23,7 @@ import inspect
 
 from invoke import Collection, task
 
-from . import _building, _components, _steps
+from . import _build_flags, _components
 from ._errors import KitError
 
 VERSION_HELP = {
@@ -35,17 +35,17 @@ VERSION_HELP = {
 
 def config_defaults() -> dict:
     """`build.*` defaults for the root namespace: the configurable flags' defaults."""
-    return {flag.name: flag.default for flag in _building.BUILD_FLAGS if flag.configurable}
+    return {flag.name: flag.default for flag in _build_flags.BUILD_FLAGS if flag.configurable}
 
 
 def with_build_flags(body):
-    """Give the build task BODY(c, flags, **own) every BUILD_FLAGS flag (tasks/_building.py)
+    """Give the build task BODY(c, flags, **own) every BUILD_FLAGS flag (tasks/_build_flags.py)
     as a parameter of its own (Invoke reads a task's flags from its signature), and call
     it with the BuildFlags they make (`flags_from`)."""
     own = list(inspect.signature(body).parameters.values())
     flag_params = [inspect.Parameter(flag.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                      default=None if flag.configurable else flag.default)
-                   for flag in _building.BUILD_FLAGS]
+                   for flag in _build_flags.BUILD_FLAGS]
     signature = inspect.Signature([own[0], *own[2:], *flag_params])
 
     @functools.wraps(body)
@@ -54,8 +54,8 @@ def with_build_flags(body):
         bound.apply_defaults()
         values = dict(bound.arguments)
         c = values.pop(own[0].name)
-        given = {flag.name: values.pop(flag.name) for flag in _building.BUILD_FLAGS}
-        return body(c, _building.flags_from(c, given), **values)
+        given = {flag.name: values.pop(flag.name) for flag in _build_flags.BUILD_FLAGS}
+        return body(c, _build_flags.flags_from(c, given), **values)
 
     with_flags.__signature__ = signature
     return with_flags
@@ -65,11 +65,13 @@ ALL_VERSION_HELP = ("not taken here (every component builds at its pin): build o
                     "component at a version with build.<component> --version")
 
 
-@task(name="all", default=True, help={"version": ALL_VERSION_HELP, **_building.FLAG_HELP})
+@task(name="all", default=True, help={"version": ALL_VERSION_HELP, **_build_flags.FLAG_HELP})
 @with_build_flags
 def all_(c, flags, version=None):
     """Build op-node and the execution client in use (EXECUTION_CLIENT) at their pins,
     then audit them."""
+    from . import _building, _steps
+
     if version is not None:  # else Invoke reads it as its own --version and says "No idea"
         raise KitError(version_elsewhere(version))
     env, config = _steps.prepare(c)
@@ -90,6 +92,8 @@ def component_task(component: _components.Component):
     """The `build.<name>` task of one component."""
 
     def build_one(c, flags, version=None, pre=False):
+        from . import _steps
+
         env, config = _steps.prepare(c, (component.name,), version, pre)
         _steps.build_and_audit(c, [component.service], flags, env, config)
 
@@ -98,7 +102,7 @@ def component_task(component: _components.Component):
              else "")
     build_one.__doc__ = (f"Build {component.service}{which} (resolving --version upstream "
                          "first), then audit it.")
-    return task(name=component.name, help={**VERSION_HELP, **_building.FLAG_HELP})(
+    return task(name=component.name, help={**VERSION_HELP, **_build_flags.FLAG_HELP})(
         with_build_flags(build_one))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from . import _clean, _compose, _connect, _engine, _errors, _refs, _release
+from . import _errors, _release
 from ._errors import KitError
 from ._units import format_bytes, format_duration, parse_duration, parse_size
 
@@ -25,6 +25,8 @@ from ._units import format_bytes, format_duration, parse_duration, parse_size
 def prune_cache(c, keep_storage=None, older_than=None, all=False, dry_run=False,
                 client=None) -> int:
     """Prune (or with DRY_RUN, plan to prune) the build cache; prints and returns bytes."""
+    from . import _clean, _connect, _engine
+
     keep = (parse_size(keep_storage, what="--keep-storage", unit_required=True)
             if keep_storage else None)
     unused = parse_duration(older_than, what="--older-than") if older_than else None
@@ -67,6 +69,8 @@ def clean_images(c, keep=2, dry_run=False, client=None, release_files=()) -> lis
     """Remove (or with DRY_RUN, list) older version tags of the project's images; the tags
     removed (or that would be), never one the engine refused and kept. What any release
     file pins stays (the project's own, and RELEASE_FILES)."""
+    from . import _clean, _compose, _connect, _engine, _refs
+
     keep = int(keep)
     if keep < 0:
         raise KitError(f"--keep {keep} must be 0 or more")

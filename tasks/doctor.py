@@ -6,11 +6,13 @@ never ends in a traceback.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke import task
 from invoke.exceptions import Exit
 
-from . import _doctor
-from ._check import Check
+if TYPE_CHECKING:  # the hint only: the checks are imported when doctor runs
+    from ._check import Check
 
 
 def print_checks(checks: list[Check]) -> None:
@@ -25,6 +27,8 @@ def print_checks(checks: list[Check]) -> None:
 def doctor(c):
     """Check engine, compose, BuildKit, the execution client in use, pins and built images;
     exit 1 on any failure."""
+    from . import _doctor
+
     checks = _doctor.run_checks(c)
     print_checks(checks)
     failed = [ch.name for ch in checks if ch.status == "fail"]

@@ -24,7 +24,7 @@ import time
 
 from invoke import task
 
-from . import _compose, _config, _forks, _known
+from . import _forks, _known
 from ._errors import KitError
 
 LABEL = {"ready": "ready", "not-ready": "NOT READY", "unknown": "unknown"}
@@ -79,6 +79,8 @@ def print_report(report) -> None:
 })
 def forks(c, network=None, within=None, json=False, refresh=False):
     """Fork readiness: the network's hard forks and whether the clients in use carry them."""
+    from . import _compose, _config
+
     days = _forks.parse_within(within)
     config = _compose.compose_config(c)
     resolved = _config.settings(config)

@@ -19,12 +19,14 @@ from pathlib import Path
 
 from invoke import task
 
-from . import _building, _compose, _config, _release, _steps
+from . import _build_flags, _release
 from ._errors import KitError
 
 
 def release_images(c, flags, output: str | None = None) -> dict[str, str]:
     """Build, audit, push; write the release file. {image: REPO@digest} of what was pushed."""
+    from . import _building, _compose, _config, _steps
+
     # the pins as builds take them (full commit, the configured repository), read once;
     # the components the stack runs: op-node and the execution client in use
     env, config = _steps.prepare(c)
@@ -57,12 +59,12 @@ def release_images(c, flags, output: str | None = None) -> dict[str, str]:
 @task(help={
     "output": f"where to write the release override (default: {_release.RELEASE_FILE} "
               "beside compose.yml)",
-    "no_cache": _building.FLAG_HELP["no_cache"],
-    "pull": _building.FLAG_HELP["pull"],
-    "progress": _building.FLAG_HELP["progress"],
+    "no_cache": _build_flags.FLAG_HELP["no_cache"],
+    "pull": _build_flags.FLAG_HELP["pull"],
+    "progress": _build_flags.FLAG_HELP["progress"],
 })
 def release(c, output=None, no_cache=False, pull=False, progress=None):
     """Build, audit and push op-node and the client in use, then pin their digests in
     compose.release.yml."""
-    flags = _building.flags_from(c, {"no_cache": no_cache, "pull": pull, "progress": progress})
+    flags = _build_flags.flags_from(c, {"no_cache": no_cache, "pull": pull, "progress": progress})
     release_images(c, flags, output)

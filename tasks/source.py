@@ -28,7 +28,7 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from . import _components, _compose, _pins, _upstream
+from . import _components
 from ._components import ROOT
 from ._errors import KitError
 
@@ -61,6 +61,8 @@ def _component(component: str | None) -> str:
             "json": "print a JSON list of {tag, version, prerelease}"})
 def tags(c, component=None, pre=False, json=False):
     """List upstream releases of a component, newest first."""
+    from . import _upstream
+
     component = _component(component)
     available, _ = _upstream.list_releases(component, repo=_upstream.upstream_repo(c, component))
     shown = [r for r in available if pre or not r.prerelease]
@@ -76,6 +78,8 @@ def tags(c, component=None, pre=False, json=False):
             "json": "print one JSON object (component, tag, version, commit, go_version)"})
 def resolve(c, component=None, version="latest", pre=False, json=False):
     """Resolve a version spec to the exact tag, commit and Go version."""
+    from . import _upstream
+
     component = _component(component)
     found = _upstream.resolve_version(component, version, pre,
                                       repo=_upstream.upstream_repo(c, component))
@@ -90,6 +94,8 @@ def resolve(c, component=None, version="latest", pre=False, json=False):
 def pin(c, component=None, version="latest", pre=False):
     """Pin a component's version (and commit, Go version) where compose.yml or its client
     file (docker/<client>.yml) holds it; prints old -> new."""
+    from . import _pins, _upstream
+
     component = _component(component)
     entry = _components.get(component)
     files = _pins.pin_files(entry.pin_vars)  # an unreadable or pinless file fails before a request
@@ -113,6 +119,8 @@ def pin(c, component=None, version="latest", pre=False):
 def outdated(c, json=False, component=None):
     """Show the versions builds use (shell, .env, compose.yml, the client's file) vs the
     newest releases (exit 0 either way; notes moved tags)."""
+    from . import _compose, _upstream
+
     if component:
         entries = [_components.get(component)]
         settings = _compose.read_settings(c, _upstream.client_env(entries[0]))
@@ -138,6 +146,8 @@ def outdated(c, json=False, component=None):
             "repo": _repo_help()})
 def clone(c, component=None, version="latest", pre=False, dest=None, repo=None):
     """Shallow-clone a resolved release tag (op-node's by default) and verify its commit."""
+    from . import _upstream
+
     component = _component(component)
     upstream = _upstream.upstream_repo(c, component)
     found = _upstream.resolve_version(component, version, pre, repo=upstream, go=False)

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from invoke import Context, MockContext, Result
 
-from tasks import _building, _compose, _dockerfile, _refs, _steps, build
+from tasks import _build_flags, _building, _compose, _dockerfile, _refs, _steps, build
 from tasks._errors import KitError
 from tests.helpers import (
     ROOT,
@@ -31,7 +31,7 @@ def test_flags_reach_the_compose_command_line(monkeypatch):
     """--push is not among them: compose's `build --push` pushes before the audit has
     seen the image (tasks/_push.py pushes after it)."""
     monkeypatch.setenv("COMPOSE_FILE", "/srv/node/compose.yml")
-    flags = _building.BuildFlags(no_cache=True, pull=True, push=True, builder="remote",
+    flags = _build_flags.BuildFlags(no_cache=True, pull=True, push=True, builder="remote",
                              progress="plain")
     expected = ("docker compose --progress plain build --no-cache --pull "
                 "--builder remote base-op-node")
@@ -43,21 +43,21 @@ def test_flags_reach_the_compose_command_line(monkeypatch):
 
 def test_default_flags_compose_a_plain_build(monkeypatch):
     monkeypatch.delenv("COMPOSE_FILE", raising=False)
-    args = _building.BuildFlags().compose_args("base-execution")
+    args = _build_flags.BuildFlags().compose_args("base-execution")
     assert args == ["--progress", "auto", "build", "base-execution"]
     assert _compose.compose_argv(*args)[:4] == ["docker", "compose", "--project-directory",
                                                str(ROOT)]
 
 
 def test_one_platform_goes_through_the_environment():
-    flags = _building.BuildFlags(platform="linux/arm64")
+    flags = _build_flags.BuildFlags(platform="linux/arm64")
     assert flags.env() == {"DOCKER_DEFAULT_PLATFORM": "linux/arm64"}
     assert not flags.needs_buildx
 
 
 def test_several_platforms_bake_the_compose_files(monkeypatch):
     monkeypatch.setenv("COMPOSE_FILE", "/a/compose.yml:/a/override.yml")
-    flags = _building.BuildFlags(platform="linux/amd64,linux/arm64", push=True, builder="ci")
+    flags = _build_flags.BuildFlags(platform="linux/amd64,linux/arm64", push=True, builder="ci")
     assert flags.needs_buildx
     assert flags.bake_argv("base-op-node") == [
         "docker", "buildx", "bake", "--file", "/a/compose.yml", "--file", "/a/override.yml",
@@ -66,18 +66,18 @@ def test_several_platforms_bake_the_compose_files(monkeypatch):
 
 
 def test_every_build_task_takes_the_flags_of_the_table():
-    names = [flag.name for flag in _building.BUILD_FLAGS]
+    names = [flag.name for flag in _build_flags.BUILD_FLAGS]
     # a copy: get_arguments() consumes a Task's help, and the module's tasks keep theirs
     for name, body in copy.deepcopy(build.collection()).tasks.items():
         args = {a.name: a for a in body.get_arguments()}
         assert [n for n in args if n in names] == names, name  # in the table's order
-        for flag in _building.BUILD_FLAGS:
+        for flag in _build_flags.BUILD_FLAGS:
             assert args[flag.name].help == flag.help, (name, flag.name)
-    assert [f.name for f in dataclasses.fields(_building.BuildFlags)] == names
+    assert [f.name for f in dataclasses.fields(_build_flags.BuildFlags)] == names
 
 
 # How the CLIs spell each build flag, written out here (never taken from
-# _building.BUILD_FLAGS): `docker compose [--progress MODE] build [--no-cache] [--pull] [--push]
+# _build_flags.BUILD_FLAGS): `docker compose [--progress MODE] build [--no-cache] [--pull] [--push]
 # [--builder NAME] SERVICE` (`docker compose --help` and `docker compose build --help`,
 # compose v2) and `docker buildx bake [--file F]... [--no-cache] [--pull] [--push] [--set
 # TARGET.platform=P] [--builder NAME] [--progress MODE] TARGET` (docs.docker.com,
@@ -104,7 +104,7 @@ ONE_FLAG = [  # (the flag alone, compose's argv, bake's argv)
 def test_the_table_spells_each_flag_for_compose_and_bake(monkeypatch):
     """Every flag set at once gives exactly the argv the CLIs take (spelled out above)."""
     monkeypatch.setenv("COMPOSE_FILE", "/a/compose.yml")
-    everything = _building.BuildFlags(no_cache=True, pull=True, push=True, builder="b",
+    everything = _build_flags.BuildFlags(no_cache=True, pull=True, push=True, builder="b",
                                   platform=" linux/amd64 , linux/arm64", progress="plain")
     assert everything.platform == "linux/amd64,linux/arm64"
     assert everything.compose_args("svc") == [
@@ -119,14 +119,15 @@ def test_the_table_spells_each_flag_for_compose_and_bake(monkeypatch):
                          if isinstance(v, dict) else None)
 def test_each_flag_alone_is_spelled_as_the_clis_spell_it(monkeypatch, flag, compose, bake):
     monkeypatch.setenv("COMPOSE_FILE", "/a/compose.yml")
-    flags = _building.BuildFlags(**flag)
+    flags = _build_flags.BuildFlags(**flag)
     assert flags.compose_args("svc") == compose
     assert flags.bake_argv("svc") == bake
 
 
 def test_every_flag_of_the_table_has_a_spelling_here():
-    """A flag added to _building.BUILD_FLAGS needs its CLI spelling in ONE_FLAG."""
-    assert {f.name for f in _building.BUILD_FLAGS} == {n for flag, _, _ in ONE_FLAG for n in flag}
+    """A flag added to _build_flags.BUILD_FLAGS needs its CLI spelling in ONE_FLAG."""
+    assert {f.name for f in _build_flags.BUILD_FLAGS} == {
+        n for flag, _, _ in ONE_FLAG for n in flag}
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ def test_flag_defaults_come_from_the_config_and_the_command_line_wins(captured_b
     assert services == ["base-execution"]
     assert (given.progress, given.platform, given.builder) == ("quiet", "linux/amd64", "remote")
     assert from_env.progress == "tty"
-    assert plain == _building.BuildFlags()  # progress auto, no platform, no builder
+    assert plain == _build_flags.BuildFlags()  # progress auto, no platform, no builder
 
 
 def test_a_bad_configured_flag_is_a_one_line_error(captured_builds, tmp_path):
@@ -172,7 +173,7 @@ def test_a_bad_configured_flag_is_a_one_line_error(captured_builds, tmp_path):
 ])
 def test_bad_flags_are_one_line_errors(kwargs, named):
     with pytest.raises(KitError) as info:
-        _building.BuildFlags(**kwargs).validate()
+        _build_flags.BuildFlags(**kwargs).validate()
     assert named in info.value.message and "\n" not in info.value.message
 
 
@@ -180,9 +181,9 @@ def test_bad_flags_are_one_line_errors(kwargs, named):
 def test_cached_rebuild_is_reported_as_cached(engine, fixture_project):
     project = fixture_project()
     first = _building.run_builds(Context(), ["base-execution"],
-                                 _building.BuildFlags(progress="quiet"))
+                                 _build_flags.BuildFlags(progress="quiet"))
     again = _building.run_builds(Context(), ["base-execution"],
-                                 _building.BuildFlags(progress="quiet"))
+                                 _build_flags.BuildFlags(progress="quiet"))
     assert first[0].image == project.image("base-execution")
     assert first[0].cached is False
     assert again[0].cached is True
@@ -193,7 +194,7 @@ def test_cached_rebuild_is_reported_as_cached(engine, fixture_project):
 
 def test_cache_mount_survives_a_version_bump(engine, fixture_project):
     project = fixture_project()
-    quiet = _building.BuildFlags(progress="quiet")
+    quiet = _build_flags.BuildFlags(progress="quiet")
     _building.run_builds(Context(), ["base-op-node"], quiet, env={"OP_NODE_VERSION": "v1.0.0"})
     bumped = _building.run_builds(Context(), ["base-op-node"], quiet,
                               env={"OP_NODE_VERSION": "v1.1.0"})
@@ -230,7 +231,7 @@ def test_what_needs_buildx_stops_before_building_on_a_host_without_it(
         engine, fixture_project, no_buildx, flags, need):
     project = fixture_project()
     with pytest.raises(KitError) as info:
-        _building.run_builds(Context(), ["base-op-node"], _building.BuildFlags(**flags))
+        _building.run_builds(Context(), ["base-op-node"], _build_flags.BuildFlags(**flags))
     assert info.value.message == (
         f"error: {need} needs docker buildx, which this host lacks; install the buildx "
         "plugin or build for one platform with the engine's own BuildKit")
@@ -318,7 +319,7 @@ def test_unknown_service_in_users_compose_file_is_named(engine, fixture_project,
     text = project.compose_file.read_text().replace("base-execution:", "execution:", 1)
     project.compose_file.write_text(text)
     with pytest.raises(KitError, match="'base-execution' is not in the compose project"):
-        _building.run_builds(Context(), ["base-execution"], _building.BuildFlags())
+        _building.run_builds(Context(), ["base-execution"], _build_flags.BuildFlags())
 
 
 def test_dead_daemon_stops_the_build_cleanly(tmp_path):
@@ -360,7 +361,7 @@ def test_resolved_version_lands_in_tag_labels_and_args(engine, fixture_project, 
     env = _steps.resolve(Context(), "op-node", "v1.16", pre=False)
     assert env == {"OP_NODE_VERSION": "v1.16.0", "OP_NODE_COMMIT": V116, "GO_VERSION": "1.24"}
     built = _building.run_builds(Context(), ["base-op-node"],
-                                 _building.BuildFlags(progress="quiet"), env)
+                                 _build_flags.BuildFlags(progress="quiet"), env)
     image = engine.images.get(project.image("base-op-node", "v1.16.0"))
     assert built[0].image == project.image("base-op-node", "v1.16.0")
     assert image.labels["org.opencontainers.image.version"] == "v1.16.0"
@@ -450,7 +451,7 @@ def test_several_platforms_build_and_load_one_at_a_time_without_pushing(monkeypa
     """The bake path builds each platform on its own and loads it for the audit; the push
     (bake --push of every platform, from the cache) comes only after the audit."""
     monkeypatch.setenv("COMPOSE_FILE", "/a/compose.yml")
-    flags = _building.BuildFlags(platform="linux/amd64,linux/arm64", push=True, no_cache=True)
+    flags = _build_flags.BuildFlags(platform="linux/amd64,linux/arm64", push=True, no_cache=True)
     one = dataclasses.replace(flags, platform="linux/arm64")
     assert one.bake_argv("svc", load=True) == [
         "docker", "buildx", "bake", "--file", "/a/compose.yml", "--no-cache",
