@@ -24,7 +24,6 @@ from invoke.exceptions import Exit
 from . import _components, _compose, _connect, _engine, _release, _versions
 from ._chain_checks import check_forks, check_network, check_network_names, check_stack
 from ._chains import (  # noqa: F401 (the network rules, as doctor's: _readiness, tests)
-    DROPPED_NETWORKS,
     build_args,
     dropped_network,
     is_base_network,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from invoke import task
 
-from . import _components, _compose, _known
+from . import _chain_policy, _components, _compose, _known
 from ._errors import KitError
 
 DEFAULT_WITHIN = 30
@@ -135,10 +135,7 @@ def assess_or_known(network, pins, sel: Selection, c=None, compare_always=True,
 
 
 # ------------------------------------------------------------------------ interop
-# Interop dependency sets from Lagoon on (OP's interop notice; the op-reth v2.10.0
-# notes for the testnets; the mainnet pair from the Lagoon mainnet date).
-INTEROP_SETS = {"op-sepolia": "unichain-sepolia", "unichain-sepolia": "op-sepolia",
-                "op-mainnet": "unichain-mainnet", "unichain-mainnet": "op-mainnet"}
+# The interop dependency sets are in the chain policy (docker/lib/chain-policy).
 FOLLOW_SETTING = "OP_NODE_L2_FOLLOW_SOURCE"
 NOTICE = ("OP's interop notice (docs.optimism.io/notices/interop-prep) requires it; its "
           "stored copy predates the December date (it still says July 2026), so whether it "
@@ -150,7 +147,7 @@ def interop_note(report, follow: str) -> tuple[str, str] | None:
     ok when it follows an op-supernode, warn when it derives alone; None elsewhere."""
     from ._readiness import utc
 
-    peer = INTEROP_SETS.get(report.network)
+    peer = " and ".join(_chain_policy.interop_peers(report.network)) or None
     lagoon = next((r["activation"] for r in report.rows if r["fork"] == "lagoon"), None)
     if peer is None or lagoon is None:
         return None
