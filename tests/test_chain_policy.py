@@ -184,11 +184,14 @@ def test_the_policy_is_read_on_first_use_only():
     assert done.stdout.split() == ["0", "1"]
 
 
-@pytest.mark.parametrize("script", ["op-node", "execution", "op-reth"])
-def test_the_entry_points_keep_no_copy_of_the_policy(script):
+@pytest.mark.parametrize("script", ["op-node/entrypoint.sh", "execution/entrypoint.sh",
+                                    "op-reth/entrypoint.sh", "execution/jwt-init.sh",
+                                    "execution/snapshot-restore.sh"])
+def test_the_scripts_keep_no_copy_of_the_policy(script):
     """The facts are in the policy file only: no dropped chain, no Base name, no op-reth
-    chain name or engine port written into an entry point; each sources the library."""
-    text = (ROOT / "docker" / script / "entrypoint.sh").read_text()
+    chain name, engine port, secret or data path written into a script the images run;
+    each sources the library."""
+    text = (ROOT / "docker" / script).read_text()
     code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     for fact in (*DROPPED, "base-mainnet", "base-sepolia", "=optimism", "8551",
                  "/secrets/jwt.hex", "/data/"):
