@@ -1,8 +1,9 @@
 """Which chain the stack follows, and whether its clients can follow it.
 
 Pure parts (read from the compose config): the network settings, Base (which left
-op-node and Nethermind at its Azul upgrade), the chains op-node dropped from its
-embedded registry, and the custom-chain escape hatch (each client given a config file
+op-node and Nethermind at its Azul upgrade) and the chains op-node dropped from its
+embedded registry (both from the chain policy, tasks/_chain_policy.py, which the
+images' entry points share), and the custom-chain escape hatch (each client given a config file
 instead of a name). Which names a built image knows is asked in tasks/_chain_checks.py.
 """
 
@@ -11,36 +12,10 @@ from __future__ import annotations
 import difflib
 import re
 
-from . import _components, _config, _versions
+from . import _components, _config
+from ._chain_policy import dropped_network, is_base_network  # noqa: F401 (callers' names)
 
-# Networks this stack cannot follow since Base moved to its own clients at Azul
-# (Sepolia 2026-04-20, mainnet 2026-05-28).
-_BASE_NETWORK = re.compile(r"(^|[^a-z])base([-_ ]?(mainnet|sepolia|goerli))?($|[^a-z])", re.I)
-# Chains op-node v1.21.0 dropped from its embedded registry (its release notes); names as
-# op-node spells them: the registry's superchain/configs/<superchain>/<chain>.toml gives
-# <chain>-<superchain> (Superseed's file is sseed.toml, Xterio's xterio-eth.toml). They
-# need an explicit rollup config from then on. docker/op-node/entrypoint.sh lists the same.
-DROPPED_NETWORKS = {
-    (1, 21, 0): ("automata-mainnet", "lisk-mainnet", "lisk-sepolia", "mint-mainnet",
-                 "polynomial-mainnet", "redstone-mainnet", "sseed-mainnet", "superseed-mainnet",
-                 "xterio-eth-mainnet"),
-}
 _NETWORK_KEYS = re.compile(r"(^|_)(NETWORK|CHAIN|CHAIN_NAME)$", re.I)
-
-
-def dropped_network(network: str, op_node_version: str | None) -> str | None:
-    """The op-node release that no longer embeds NETWORK, when the pinned one is that or newer."""
-    op_node = _components.get("op-node")
-    pinned = _versions.parse_tag(op_node.name, op_node.tag_namespace + (op_node_version or ""))
-    for numbers, names in DROPPED_NETWORKS.items():
-        if network in names and (pinned is None or pinned.numbers >= numbers):
-            return "v" + ".".join(map(str, numbers))
-    return None
-
-
-def is_base_network(network: str) -> bool:
-    """Whether NETWORK names Base (which left op-node and Nethermind at its Azul upgrade)."""
-    return bool(_BASE_NETWORK.search(network or ""))
 
 
 def network_settings(config: dict) -> dict[str, str]:

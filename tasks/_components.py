@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import _chain_policy
 from ._errors import KitError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,21 +68,17 @@ class Networks:
     marker: str = ""
     # A client that lists no names but answers for one: CHECK (run in the image, `{name}`
     # filled in) exits 0 for a name it knows. The name is the kit's network name (op-node's
-    # spelling) turned into the client's: RENAMES first, else a name ending in STRIP loses
-    # it (unichain-mainnet -> unichain), else it stays. The client's entry point maps it the
-    # same way (tests/test_components.py runs its shell function against this).
+    # spelling) turned into the client's by the chain policy's chain-name/chain-suffix
+    # facts for CHAIN_NAMES (docker/lib/chain-policy; empty: the name stays). The client's
+    # entry point maps it with the same facts (docker/lib/opkit.sh, opkit_chain_name).
     check: tuple[str, ...] = ()
-    renames: tuple[tuple[str, str], ...] = ()
-    strip: str = ""
+    chain_names: str = ""
 
     def client_name(self, network: str) -> str:
         """NETWORK (as op-node spells it) as this client names it."""
-        renamed = dict(self.renames).get(network)
-        if renamed is not None:
-            return renamed
-        if self.strip and network.endswith(self.strip) and len(network) > len(self.strip):
-            return network[:-len(self.strip)]
-        return network
+        if not self.chain_names:
+            return network
+        return _chain_policy.chain_name(self.chain_names, network)
 
     def check_command(self, network: str) -> list[str]:
         """CHECK for NETWORK: the command that exits 0 when the image knows its name."""
@@ -387,6 +384,5 @@ register(Component(
     # OP_RETH_CHAIN overrides the mapped name: a name, or a genesis file in /chain-config.
     networks=Networks(setting="NETWORK", custom="OP_RETH_CHAIN",
                       check=("/usr/local/bin/op-reth", "dump-genesis", "--chain", "{name}"),
-                      renames=(("op-mainnet", "optimism"), ("op-sepolia", "optimism-sepolia")),
-                      strip="-mainnet"),
+                      chain_names="op-reth"),
 ))

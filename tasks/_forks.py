@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from . import _components, _config
+from . import _chain_policy, _components, _config
 from ._errors import KitError
 
 DEFAULT_WITHIN = 30
@@ -123,10 +123,7 @@ def assess_or_known(network, pins, sel: Selection, c=None, compare_always=True,
 
 
 # ------------------------------------------------------------------------ interop
-# Interop dependency sets from Lagoon on (OP's interop notice; the op-reth v2.10.0
-# notes for the testnets; the mainnet pair from the Lagoon mainnet date).
-INTEROP_SETS = {"op-sepolia": "unichain-sepolia", "unichain-sepolia": "op-sepolia",
-                "op-mainnet": "unichain-mainnet", "unichain-mainnet": "op-mainnet"}
+# The interop dependency sets are in the chain policy (docker/lib/chain-policy).
 
 
 FOLLOW_SETTING = "OP_NODE_L2_FOLLOW_SOURCE"
@@ -142,7 +139,7 @@ def interop_note(report, follow: str) -> tuple[str, str] | None:
     ok when it follows an op-supernode, warn when it derives alone; None elsewhere."""
     from ._readiness import utc
 
-    peer = INTEROP_SETS.get(report.network)
+    peer = " and ".join(_chain_policy.interop_peers(report.network)) or None
     lagoon = next((r["activation"] for r in report.rows if r["fork"] == "lagoon"), None)
     if peer is None or lagoon is None:
         return None

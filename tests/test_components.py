@@ -117,19 +117,15 @@ def test_the_table_maps_network_names_to_op_reths_chain_names():
 
 
 def _shell_mapping(script: str) -> str:
-    """The entry point's NETWORK -> chain mapping, as a shell snippet that prints it: its
-    function `chain_name`/`op_reth_chain` (given the name) when it has one, else the
-    `case "$NETWORK" in ... esac` block that sets `mapped`."""
+    """The entry point's NETWORK -> chain mapping, as a shell snippet that prints it: the
+    line that sets `mapped`, run after the shell library the entry point sources
+    (docker/lib/opkit.sh, with the chain policy beside it)."""
     import re
 
-    for function in ("chain_name", "op_reth_chain", "map_chain"):
-        found = re.search(rf"^{function}\(\)\s*\{{.*?^\}}", script, re.S | re.M)
-        if found:
-            return found.group(0) + f'\n{function} "$NETWORK"\n'
-    found = re.search(r'^case "\$NETWORK" in\n(?:(?!^esac).)*?mapped=.*?^esac$', script,
-                      re.S | re.M)
+    found = re.search(r"^mapped=.*$", script, re.M)
     assert found, "docker/op-reth/entrypoint.sh maps NETWORK nowhere this test can find"
-    return found.group(0) + '\necho "$mapped"\n'
+    assert "opkit.sh" in script, "docker/op-reth/entrypoint.sh sources no shell library"
+    return f'. "$OPKIT_LIB_DIR/opkit.sh"\n{found.group(0)}\necho "$mapped"\n'
 
 
 def test_op_reths_entry_point_maps_names_as_the_table_does():
@@ -145,7 +141,8 @@ def test_op_reths_entry_point_maps_names_as_the_table_does():
     networks = _components.get("op-reth").networks
     for network, chain in CHAIN_NAMES.items():
         done = subprocess.run(["sh", "-euc", snippet], capture_output=True, text=True,
-                              env={"NETWORK": network, "PATH": "/bin:/usr/bin"}, timeout=10)
+                              env={"NETWORK": network, "PATH": "/bin:/usr/bin",
+                                   "OPKIT_LIB_DIR": str(ROOT / "docker" / "lib")}, timeout=10)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == chain == networks.client_name(network), network
 

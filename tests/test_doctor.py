@@ -2,12 +2,11 @@
 real engine (one whose binary is missing)."""
 
 import dataclasses
-import re
 
 import pytest
 from invoke import Context, MockContext, Result
 
-from tasks import _chain_checks, _chains, _check, _doctor, _engine, _ignore
+from tasks import _chain_checks, _chain_policy, _chains, _check, _doctor, _engine, _ignore
 from tests.helpers import ROOT, TEST_LABEL, engine_store, inv, inv_process
 
 NO_BINARY_OP_NODE = """\
@@ -164,12 +163,17 @@ def test_networks_are_read_from_op_nodes_help_text():
 
 
 def test_doctor_and_op_node_entrypoint_drop_the_same_chains():
-    """One list in two languages: the entry point refuses what doctor warns about."""
+    """One list for both languages: the entry point keeps none of its own and asks the
+    chain policy (docker/lib/chain-policy) that doctor reads; tests/test_chain_policy.py
+    holds both to one table of verdicts."""
     text = (ROOT / "docker" / "op-node" / "entrypoint.sh").read_text()
-    block = re.search(r"# dropped-networks-begin\n(.*?)# dropped-networks-end", text, re.S)
-    assert block, "the op-node entry point has no dropped-networks block"
-    names = set(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", block.group(1).split(")")[0]))
-    assert names == set(_chains.DROPPED_NETWORKS[(1, 21, 0)])
+    assert "dropped-networks-begin" not in text and "lisk-sepolia" not in text
+    assert 'since="$(opkit_dropped "$OP_NODE_NETWORK" "$built")"' in text
+    names = set(_chain_policy.dropped_networks())
+    assert names == {"automata-mainnet", "lisk-mainnet", "lisk-sepolia", "mint-mainnet",
+                     "polynomial-mainnet", "redstone-mainnet", "sseed-mainnet",
+                     "superseed-mainnet", "xterio-eth-mainnet"}
+    assert {_chains.dropped_network(n, "v1.21.0") for n in names} == {"v1.21.0"}
 
 
 @pytest.mark.parametrize("settings, status", [

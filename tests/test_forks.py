@@ -244,7 +244,7 @@ def test_name_mapping_comes_from_the_registry(upstream):
 
 
 def test_dropped_network_is_said_plainly(upstream, stack):
-    """op-node v1.21.0 dropped lisk-sepolia (_chains.DROPPED_NETWORKS); v1.19.5 still embeds
+    """op-node v1.21.0 dropped lisk-sepolia (docker/lib/chain-policy); v1.19.5 still embeds
     it (the registry's superchain/configs/sepolia/lisk.toml). Only the message is checked
     here: that a rollup config reaches op-node is the stack's test, not this one."""
     _pins.write_pins(stack, {"OP_NODE_VERSION": "v1.21.0"})

@@ -133,7 +133,7 @@ def test_op_node_dockerfile_builds_like_upstream():
     assert "tag moved upstream or the pin is wrong" in text
     builder = text.split("\nFROM ")[1]
     assert re.search(r"^ENV JUST_UNSTABLE=1$", builder, re.MULTILINE)
-    assert "COPY superchain-bundle.sh /usr/local/bin/opkit-superchain-bundle" in builder
+    assert "COPY op-node/superchain-bundle.sh /usr/local/bin/opkit-superchain-bundle" in builder
     assert "build-superchain-go" in BUNDLE_SCRIPT.read_text()
     assert 'CGO_ENABLED=0 GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-$(go env GOARCH)}"' \
         in text and "go build -o /out/op-node" in text
@@ -227,6 +227,25 @@ def test_scripts_are_committed_executable():
             "docker/execution/entrypoint.sh", "docker/op-reth/entrypoint.sh",
             "docker/execution/jwt-init.sh", "docker/execution/snapshot-restore.sh"} <= set(scripts)
     assert all(modes[p] == "100755" for p in scripts), modes
+
+
+@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+def test_every_image_carries_the_shell_library_and_the_chain_policy(image):
+    """Issue #20: one copy of the library and the policy (docker/lib), COPYed into every
+    image at the one path the entry points fall back to when docker/lib is not beside
+    them (the checkout), and the image's own ignore file lets in what it ships only."""
+    text = DOCKERFILES[image].read_text()
+    assert re.search(r"^COPY lib/opkit\.sh lib/chain-policy /usr/local/lib/opkit/$", text,
+                     re.MULTILINE), image
+    installed = {"base-op-node": "op-node", "base-execution": "execution",
+                 "op-reth": "op-reth"}[image]
+    entrypoint = (ROOT / "docker" / installed / "entrypoint.sh").read_text()
+    assert "OPKIT_LIB_DIR=/usr/local/lib/opkit\n" in entrypoint
+    ignore = DOCKERFILES[image].parent / "Dockerfile.dockerignore"
+    lines = [x for x in ignore.read_text().splitlines() if x and not x.startswith("#")]
+    assert lines[0] == "*" and {x[1:] for x in lines[1:]} == SHIPS[image], lines
+    floor = (ROOT / "docker" / ".dockerignore").read_text().splitlines()
+    assert {x[1:] for x in floor if x.startswith("!")} == set().union(*SHIPS.values())
 
 
 # ---------------------------------------------------------------- compose config
@@ -485,7 +504,7 @@ def test_compose_down_ps_and_logs_work_without_an_env_file(tmp_path):
 # ------------------------------------------- the execution client (issue 17)
 CLIENT_SIDE = {  # what docker/<client>.yml gives the two execution services
     "nethermind": {"image": "base-execution", "pin": "NETHERMIND_VERSION",
-                   "context": ROOT / "docker" / "execution", "dockerfile": "Dockerfile",
+                   "context": ROOT / "docker", "dockerfile": "execution/Dockerfile",
                    "volume": "execution-data", "data_dir": "/data/nethermind",
                    "health": "web3_clientVersion", "own": {"NETHERMIND_CONFIG",
                                                             "NETHERMIND_EXTRA_FLAGS"}},
@@ -760,35 +779,49 @@ PLANTED = {".env": "L1_RPC_URL=https://secret.example.invalid\n", ".env.local": 
            "nethermind-data/db": "x", "logs/node.log": "x", "op-node.log": "x"}
 
 
+# What each image ships from its build context, docker/ (the shell library and the chain
+# policy go into all three; the restore and JWT scripts into both execution images).
+LIB_FILES = {"lib/opkit.sh", "lib/chain-policy"}
+SHIPS = {"base-op-node": {"op-node/entrypoint.sh", "op-node/superchain-bundle.sh"} | LIB_FILES,
+         "base-execution": {"execution/entrypoint.sh", "execution/jwt-init.sh",
+                            "execution/snapshot-restore.sh"} | LIB_FILES,
+         "op-reth": {"op-reth/entrypoint.sh", "execution/jwt-init.sh",
+                     "execution/snapshot-restore.sh"} | LIB_FILES}
+
+
 @pytest.mark.parametrize("image,ships", [
-    ("base-op-node", {"entrypoint.sh", "superchain-bundle.sh"}),
-    ("base-execution", {"entrypoint.sh", "jwt-init.sh", "snapshot-restore.sh"}),
-    # context docker/ (docker/op-reth.yml): the shared scripts come from docker/execution
-    ("op-reth", {"op-reth/entrypoint.sh", "execution/jwt-init.sh",
-                 "execution/snapshot-restore.sh"}),
+    *SHIPS.items(),
+    # a builder that does not read <Dockerfile>.dockerignore gets docker/.dockerignore:
+    # what the three ship together, and nothing else
+    (None, set().union(*SHIPS.values())),
 ])
 def test_build_context_carries_no_secrets_env_data_or_logs(engine, tmp_path, image, ships):
     """Plant what an operator might leave in the image folder (and, for a context that
     holds several image folders, in each of them), build a probe that copies the whole
-    context (with the context's own .dockerignore) through compose, and list what
-    arrived. FROM scratch: no base image, nothing to pull."""
+    context (with the image's own Dockerfile.dockerignore beside the probe's Dockerfile,
+    where the image's Dockerfile is) through compose, and list what arrived. FROM
+    scratch: no base image, nothing to pull."""
     import tarfile
 
     need_compose()
-    service, selects = BUILT_BY[image]
+    service, selects = BUILT_BY[image or "op-reth"]
     build = _config(tmp_path, **selects)["services"][service]["build"]
     source = Path(build["context"])
+    assert source == ROOT / "docker", build  # every image: the one shared context
+    dockerfile = build["dockerfile"] if image else "probe/Dockerfile"
     context = tmp_path / "context"
     shutil.copytree(source, context)
     for folder in [context, *(d for d in context.iterdir() if d.is_dir())]:
         for name, text in PLANTED.items():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_text(text)
-    (context / "Dockerfile").write_text("FROM scratch\nCOPY . /ctx/\n")
+    (context / dockerfile).parent.mkdir(exist_ok=True)
+    (context / dockerfile).write_text("FROM scratch\nCOPY . /ctx/\n")
     project = f"opkit-test-{uuid.uuid4().hex[:10]}"
     image = f"{project}-probe:1"
     (tmp_path / "compose.yml").write_text(
         f"services:\n  probe:\n    build:\n      context: ./context\n"
+        f"      dockerfile: {dockerfile}\n"
         f"      labels:\n        {TEST_LABEL}: \"1\"\n    image: {image}\n")
     env = _env(COMPOSE_FILE=str(tmp_path / "compose.yml"), COMPOSE_PROJECT_NAME=project,
                DOCKER_BUILDKIT="1", COMPOSE_DOCKER_CLI_BUILD="1")
@@ -809,7 +842,7 @@ def test_build_context_carries_no_secrets_env_data_or_logs(engine, tmp_path, ima
             arrived = {m.name.split("/", 1)[1] for m in tar.getmembers()
                        if m.isfile() and "/" in m.name}
         assert ships <= arrived, arrived
-        assert arrived <= ships | {"Dockerfile", ".dockerignore"}, arrived
+        assert arrived <= ships | {dockerfile, ".dockerignore"}, arrived
     finally:
         if container is not None:
             container.remove(force=True)
@@ -928,7 +961,7 @@ def _bundle_step() -> tuple[str, str, dict[str, str]]:
     """From the builder stage: where the script is installed, the RUN command that
     runs it, and the environment the stage's ENV lines give that command."""
     builder = DOCKERFILES["base-op-node"].read_text().split("\nFROM ")[1]
-    copy = re.search(r"^COPY superchain-bundle\.sh (/\S+)$", builder, re.MULTILINE)
+    copy = re.search(r"^COPY op-node/superchain-bundle\.sh (/\S+)$", builder, re.MULTILINE)
     assert copy, "the builder does not COPY superchain-bundle.sh"
     installed = copy.group(1)
     name = os.path.basename(installed)

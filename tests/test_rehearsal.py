@@ -851,6 +851,36 @@ def test_a_bind_mounted_data_dir_uid_10001_cannot_write_fails_with_one_line(stac
     assert "chown -R 10001:10001 <the folder mounted at /data>" in line, line
 
 
+# ------------------------------------------------- one chain policy in every image (#20)
+@pytest.mark.parametrize("client", ["nethermind", "op-reth"])
+def test_built_images_carry_the_chain_policy_and_refuse_base_and_dropped_chains(stack,
+                                                                                client):
+    """The production images, built from docker/ as compose.yml says, carry the shell
+    library and the chain policy where the entry points read them (byte for byte
+    docker/lib's), and refuse Base in any spelling (the one-shot init service and
+    op-node) and, in op-node v1.21.0, a chain that release dropped: one line, exit 64."""
+    s = stack(NETWORK="Base", EXECUTION_CLIENT=client)
+    s.write_override()
+    s.compose("build", timeout=1200)
+    for service in ("base-execution-init", "base-op-node"):
+        for name in ("opkit.sh", "chain-policy"):
+            carried = s.compose("run", "--rm", "--no-deps", "-T", "--entrypoint", "cat",
+                                service, f"/usr/local/lib/opkit/{name}")
+            assert carried.stdout == (ROOT / "docker" / "lib" / name).read_text(), name
+    prefix = {"nethermind": "execution", "op-reth": "op-reth"}[client]
+    init = s.run("base-execution-init")
+    assert init.returncode == 64, init.stderr
+    assert "Base is not supported" in _one_line(init.stderr, f"{prefix}-entrypoint:")
+    op_node = s.run("base-op-node")
+    assert op_node.returncode == 64, op_node.stderr
+    assert "Base is not supported" in _one_line(op_node.stderr, "op-node-entrypoint:")
+    dropped = stack(NETWORK="Lisk-Sepolia", EXECUTION_CLIENT=client)
+    op_node = dropped.run("base-op-node")
+    assert op_node.returncode == 64, op_node.stderr
+    line = _one_line(op_node.stderr, "op-node-entrypoint:")
+    assert f"Lisk-Sepolia is not built into op-node {STACK_VERSION}" in line, line
+
+
 # ----------------------------------------------------------- op-reth beside Nethermind
 OP_RETH_CLIENT = {"EXECUTION_CLIENT": "op-reth"}
 

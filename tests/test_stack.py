@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -86,6 +87,18 @@ def _script(path: Path, text: str) -> None:
     path.chmod(0o755)
 
 
+def _with_lib(dockerfile: str, folder: str, context: Path) -> str:
+    """DOCKERFILE (a stand-in's) plus the real image's COPY of the shell library and the
+    chain policy (docker/FOLDER/Dockerfile's line, unchanged), with docker/lib put into
+    CONTEXT as the real build context holds it."""
+    real = (ROOT / "docker" / folder / "Dockerfile").read_text()
+    found = re.search(r"^COPY lib/.*$", real, re.MULTILINE)
+    assert found, f"docker/{folder}/Dockerfile copies no shell library"
+    shutil.copytree(ROOT / "docker" / "lib", context / "lib")
+    assert "\nUSER 10001:10001\n" in dockerfile
+    return dockerfile.replace("\nUSER 10001:10001\n", f"\n{found.group(0)}\nUSER 10001:10001\n")
+
+
 @pytest.fixture(scope="module")
 def stand_ins(engine, base_image, tmp_path_factory):
     """{"execution": tag, "op-node": tag}: stand-in images with the real entry points."""
@@ -101,7 +114,7 @@ def stand_ins(engine, base_image, tmp_path_factory):
             shutil.copy2(source, context / target)
         _script(context / "client", FAKE_CLIENT)
         _script(context / "snapshot-restore", SLOW_RESTORE)
-        (context / "Dockerfile").write_text(dockerfile)
+        (context / "Dockerfile").write_text(_with_lib(dockerfile, name, context))
         images[name] = f"{tag}-{name}:1"
         engine.images.build(path=str(context), tag=images[name], rm=True,
                             buildargs={"BASE_IMAGE": base_image},
@@ -275,6 +288,41 @@ def test_a_root_owned_bind_mount_stops_the_container_with_the_fix(engine, stand_
         shutil.rmtree(host_dir, ignore_errors=True)
 
 
+# ---------------------------------------------- one chain policy in every image (#20)
+L1 = {"OP_NODE_L1_ETH_RPC": "http://l1.invalid:8545", "OP_NODE_L1_BEACON": "http://b.invalid"}
+
+
+@pytest.mark.parametrize("image, env, says", [
+    ("execution", {"NETWORK": "Base"}, "Base is not supported: Base moved to its own clients"),
+    ("op-reth", {"NETWORK": "BASE_SEPOLIA"}, "BASE_SEPOLIA is not supported: Base moved"),
+    ("op-node", {"OP_NODE_NETWORK": "base-mainnet", **L1}, "base-mainnet is not supported"),
+    # the stand-in sets no OPKIT_OP_NODE_VERSION: unknown, taken as the newest
+    ("op-node", {"OP_NODE_NETWORK": "Lisk-Sepolia", **L1},
+     "Lisk-Sepolia is not built into op-node v1.21.0+ (v1.21.0 dropped it"),
+])
+def test_each_image_refuses_by_the_chain_policy_it_carries(engine, stand_ins, op_reth_image,
+                                                          image, env, says):
+    """The library and the policy are where the entry point reads them in the image
+    (/usr/local/lib/opkit, COPYed by the real Dockerfile's line), byte for byte docker/lib's;
+    the entry point refuses Base (any spelling) and a dropped chain in one line, exit 64."""
+    tag = op_reth_image if image == "op-reth" else stand_ins[image]
+    for name in ("opkit.sh", "chain-policy"):
+        carried = engine.containers.run(tag, entrypoint=["cat"],
+                                        command=[f"/usr/local/lib/opkit/{name}"],
+                                        labels={TEST_LABEL: "1"}, remove=True)
+        assert carried == (ROOT / "docker" / "lib" / name).read_bytes(), name
+    container = engine.containers.create(tag, environment=env, labels={TEST_LABEL: "1"})
+    try:
+        container.start()
+        result = container.wait(timeout=60)
+        logs = container.logs(stdout=True, stderr=True).decode().strip().splitlines()
+        assert result["StatusCode"] == 64, logs
+        assert len(logs) == 1, logs
+        assert logs[0].startswith(f"{image}-entrypoint: {says}"), logs
+    finally:
+        container.remove(force=True)
+
+
 # ------------------------------------------------ a chain's own config files (item 3)
 @pytest.fixture
 def chain_dir():
@@ -410,7 +458,7 @@ def restore_image(engine, base_image, tmp_path_factory):
     for name in ("entrypoint.sh", "jwt-init.sh", "snapshot-restore.sh"):
         shutil.copy2(EXECUTION / name, context / name)
     _script(context / "client", FAKE_CLIENT)
-    (context / "Dockerfile").write_text(RESTORE_DOCKERFILE)
+    (context / "Dockerfile").write_text(_with_lib(RESTORE_DOCKERFILE, "execution", context))
     tag = f"opkit-test-stack-{uuid.uuid4().hex[:8]}-restore:1"
     engine.images.build(path=str(context), tag=tag, rm=True,
                         buildargs={"BASE_IMAGE": base_image},
@@ -616,7 +664,8 @@ def op_reth_image(engine, base_image, tmp_path_factory):
     text = (OP_RETH / "Dockerfile").read_text().replace("\\\n", " ")
     env = [line for line in text.splitlines() if line.startswith("ENV ")]
     assert env, "docker/op-reth/Dockerfile sets no ENV"
-    (context / "Dockerfile").write_text(OP_RETH_DOCKERFILE.format(env="\n".join(env)))
+    (context / "Dockerfile").write_text(
+        _with_lib(OP_RETH_DOCKERFILE.format(env="\n".join(env)), "op-reth", context))
     tag = f"opkit-test-stack-{uuid.uuid4().hex[:8]}-op-reth:1"
     engine.images.build(path=str(context), tag=tag, rm=True,
                         buildargs={"BASE_IMAGE": base_image},

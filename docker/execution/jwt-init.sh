@@ -7,8 +7,15 @@
 # temporary file and hard-linked into place, which fails if the name already exists.
 set -eu
 
-file="${1:-${JWT_FILE:-/secrets/jwt.hex}}"
-say() { echo "jwt-init: $*" >&2; }
+# The shared paths (docker/lib/opkit.sh: docker/lib in the checkout, /usr/local/lib/opkit
+# in the image).
+OPKIT_LIB_DIR="$(dirname "$0")/../lib"
+[ -r "$OPKIT_LIB_DIR/opkit.sh" ] || OPKIT_LIB_DIR=/usr/local/lib/opkit
+opkit_name=jwt-init
+# shellcheck source=../lib/opkit.sh
+. "$OPKIT_LIB_DIR/opkit.sh"
+
+file="${1:-${JWT_FILE:-$OPKIT_JWT_FILE}}"
 
 valid() {
   # 64 hex characters, optionally 0x-prefixed, nothing else.

@@ -58,7 +58,13 @@
 # stopped. It exits 143 (TERM) or 130 (INT).
 set -eu
 
-say() { echo "snapshot-restore: $*" >&2; }
+# The shared paths (docker/lib/opkit.sh: docker/lib in the checkout, /usr/local/lib/opkit
+# in the image).
+OPKIT_LIB_DIR="$(dirname "$0")/../lib"
+[ -r "$OPKIT_LIB_DIR/opkit.sh" ] || OPKIT_LIB_DIR=/usr/local/lib/opkit
+opkit_name=snapshot-restore
+# shellcheck source=../lib/opkit.sh
+. "$OPKIT_LIB_DIR/opkit.sh"
 
 # step CMD [ARGS...]: run CMD as a child that a stop is passed on to; its exit status.
 # A stop ends the script once the child has finished (so aria2c saves its progress).
@@ -92,7 +98,7 @@ step() {
 
 url="${SNAPSHOT_URL:-}"
 layout="${SNAPSHOT_LAYOUT:-nethermind}"
-data_dir="${DATA_DIR:-/data/nethermind}"
+data_dir="${DATA_DIR:-$OPKIT_NETHERMIND_DATA}"
 data_dir="${data_dir%/}"
 network="${NETWORK:-}"
 state_dir="${SNAPSHOT_STATE_DIR:-$(dirname "$data_dir")/.snapshot}"

@@ -6,7 +6,9 @@
 # name: op-node warns about every OP_NODE_* variable that is not one of its flags.)
 #
 # NETWORK (OP_NODE_NETWORK), L1_RPC_URL (OP_NODE_L1_ETH_RPC) and L1_BEACON_URL
-# (OP_NODE_L1_BEACON) are required: without one, one line names it, exit 64.
+# (OP_NODE_L1_BEACON) are required: without one, one line names it, exit 64. So is Base
+# refused, and a chain this op-node release dropped from its registry unless a rollup
+# config is given (docker/lib/chain-policy).
 # OP_NODE_ROLLUP_CONFIG, a rollup config file inside the container (a chain op-node
 # does not embed: e.g. /chain-config/rollup.json from CHAIN_CONFIG_DIR), replaces the
 # built-in config of OP_NODE_NETWORK: op-node ignores the file whenever a network is
@@ -21,44 +23,26 @@
 # OP_NODE_L2_FOLLOW_SOURCE (an op-supernode to follow, for interop chains) is left out.
 set -eu
 
-jwt_file="${OP_NODE_L2_ENGINE_AUTH:-/secrets/jwt.hex}"
+# The kit's shell library and chain policy: docker/lib in the checkout, /usr/local/lib/opkit
+# in the image. What the three entry points do alike is there.
+OPKIT_LIB_DIR="$(dirname "$0")/../lib"
+[ -r "$OPKIT_LIB_DIR/opkit.sh" ] || OPKIT_LIB_DIR=/usr/local/lib/opkit
+opkit_name=op-node-entrypoint
+# shellcheck source=../lib/opkit.sh
+. "$OPKIT_LIB_DIR/opkit.sh"
+
+jwt_file="${OP_NODE_L2_ENGINE_AUTH:-$OPKIT_JWT_FILE}"
 wait_seconds="${JWT_WAIT_SECONDS:-120}"
 op_node="${OP_NODE_BIN:-/usr/local/bin/op-node}"
-data_dir="${DATA_DIR:-/data}"  # not an OP_NODE_* name: op-node warns about unknown ones
-say() { echo "op-node-entrypoint: $*" >&2; }
+data_dir="${DATA_DIR:-$OPKIT_DATA}"  # not an OP_NODE_* name: op-node warns about unknown ones
 
 # Before anything else: op-node keeps its p2p key, peerstore and discovery db in the
-# data dir. Host folders bind-mounted on Portainer hosts are often owned by root.
-mount_of() { # the mount point that holds $1 (the folder a bind mount brings in)
-  awk -v p="$1" '{ mp = $5; gsub(/\\040/, " ", mp); pre = (mp == "/") ? "/" : mp "/"
-    if ((p == mp || index(p, pre) == 1) && length(mp) > length(best)) best = mp }
-    END { print (best == "" ? p : best) }' /proc/self/mountinfo 2>/dev/null || echo "$1"
-}
-p="$data_dir"
-while [ ! -e "$p" ] && [ "$p" != / ]; do p="$(dirname "$p")"; done
-if [ ! -d "$p" ]; then
-  say "$p is not a directory, but $data_dir must be a folder: fix the volume or bind mount"
-  exit 1
-fi
-if [ ! -w "$p" ] || [ ! -x "$p" ]; then
-  say "$p is not writable by uid $(id -u) (gid $(id -g)). A bind mount owned by" \
-      "another user? On the host: chown -R $(id -u):$(id -g) <the folder mounted at" \
-      "$(mount_of "$p")>, then start again"
-  exit 1
-fi
+# data dir.
+opkit_need_writable "$data_dir"
 
-# missing NAME OP-NODE-NAME WHAT: the one-line refusal for a required setting nobody set.
-missing() {
-  say "$1 is not set ($2 is empty): set $1 in .env beside compose.yml (or in" \
-      "Portainer's stack environment) to $3; see .env.example"
-  exit 64
-}
-[ -n "${OP_NODE_NETWORK:-}" ] || missing NETWORK OP_NODE_NETWORK \
-  "the OP Stack chain to follow, e.g. op-mainnet or op-sepolia"
-[ -n "${OP_NODE_L1_ETH_RPC:-}" ] || missing L1_RPC_URL OP_NODE_L1_ETH_RPC \
-  "your L1 (Ethereum) execution RPC endpoint"
-[ -n "${OP_NODE_L1_BEACON:-}" ] || missing L1_BEACON_URL OP_NODE_L1_BEACON \
-  "your L1 beacon (consensus) API endpoint"
+[ -n "${OP_NODE_NETWORK:-}" ] || opkit_missing NETWORK OP_NODE_NETWORK
+[ -n "${OP_NODE_L1_ETH_RPC:-}" ] || opkit_missing L1_RPC_URL OP_NODE_L1_ETH_RPC
+[ -n "${OP_NODE_L1_BEACON:-}" ] || opkit_missing L1_BEACON_URL OP_NODE_L1_BEACON
 
 # The engine kind: given, or derived from the execution client (see the top).
 client="${EXECUTION_CLIENT:-nethermind}"
@@ -82,38 +66,22 @@ case "${OP_NODE_L2_ENGINE_KIND:-}" in
 esac
 [ -n "${OP_NODE_L2_FOLLOW_SOURCE:-}" ] || unset OP_NODE_L2_FOLLOW_SOURCE
 
-case "${OP_NODE_NETWORK:-}" in
-  base-mainnet|base-sepolia|base)
-    echo "op-node-entrypoint: ${OP_NODE_NETWORK} is not supported: Base moved to its own" \
-         "clients (base-consensus, base-reth-node) at its Azul upgrade, and op-node and" \
-         "Nethermind no longer follow it. Pick an OP Stack chain that runs op-node," \
-         "e.g. NETWORK=op-mainnet or NETWORK=op-sepolia." >&2
-    exit 64 ;;
-esac
+opkit_refuse_base "$OP_NODE_NETWORK"
 
-# op-node v1.21.0 dropped these chains from its embedded registry (tasks/doctor.py's
-# DROPPED_NETWORKS lists the same): from then on they need their own rollup config.
-# OPKIT_OP_NODE_VERSION is the release the image was built from (set in the Dockerfile).
+# Chains op-node dropped from its embedded registry (docker/lib/chain-policy) need their
+# own rollup config from the release that dropped them. OPKIT_OP_NODE_VERSION is the
+# release the image was built from (set in the Dockerfile); unset, it counts as newest.
 built="${OPKIT_OP_NODE_VERSION:-}"
-built="${built#v}"
-case "$built" in
-  1.[0-9].*|1.1[0-9].*|1.20.*) embeds_dropped=yes ;;  # older releases still embed them
-  *) embeds_dropped=no ;;
-esac
-# dropped-networks-begin
-case "${OP_NODE_NETWORK:-}" in
-  automata-mainnet|lisk-mainnet|lisk-sepolia|mint-mainnet|polynomial-mainnet|redstone-mainnet|sseed-mainnet|superseed-mainnet|xterio-eth-mainnet)
-# dropped-networks-end
-    if [ "$embeds_dropped" = no ] && [ -z "${OP_NODE_ROLLUP_CONFIG:-}" ]; then
-      say "${OP_NODE_NETWORK} is not built into op-node ${OPKIT_OP_NODE_VERSION:-v1.21.0+}" \
-          "(v1.21.0 dropped it from its registry): put the chain's rollup.json and its" \
-          "Nethermind config in a folder, set CHAIN_CONFIG_DIR to it," \
-          "OP_NODE_ROLLUP_CONFIG=/chain-config/rollup.json and" \
-          "NETHERMIND_CONFIG=/chain-config/nethermind.json; or pin an op-node older than" \
-          "v1.21.0"
-      exit 64
-    fi ;;
-esac
+if [ -z "${OP_NODE_ROLLUP_CONFIG:-}" ] && since="$(opkit_dropped "$OP_NODE_NETWORK" "$built")"
+then
+  say "${OP_NODE_NETWORK} is not built into op-node ${built:-$since+}" \
+      "($since dropped it from its registry): put the chain's rollup.json and its" \
+      "Nethermind config in a folder, set CHAIN_CONFIG_DIR to it," \
+      "OP_NODE_ROLLUP_CONFIG=/chain-config/rollup.json and" \
+      "NETHERMIND_CONFIG=/chain-config/nethermind.json; or pin an op-node older than" \
+      "$since"
+  exit 64
+fi
 
 # A rollup config file replaces the network's built-in one (see the top).
 if [ -z "${OP_NODE_ROLLUP_CONFIG:-}" ]; then
