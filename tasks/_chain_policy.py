@@ -106,7 +106,7 @@ def is_base_network(network: str | None, facts: Policy | None = None) -> bool:
 
 def dropped_network(network: str | None, op_node_version: str | None,
                     facts: Policy | None = None) -> str | None:
-    """The op-node release that no longer embeds NETWORK (vX.Y.Z), when OP_NODE_VERSION is
+    """The op-node release that no longer embeds NETWORK (vX.Y.Z), when the given op-node version is
     that or newer (or unknown); None otherwise."""
     release = (facts or policy()).dropped.get(_lower(network or ""))
     if release is None:
