@@ -8,7 +8,7 @@ The build tasks, budgets and upstream repositories come from the component table
 
 from invoke import Collection
 
-from . import _connect, _flags, audit, build, clean, doctor, release, source
+from . import _connect, _flags, audit, build, clean, doctor, release, source, status
 
 
 def make_namespace() -> Collection:
@@ -27,6 +27,7 @@ def make_namespace() -> Collection:
         ns.add_collection(Collection.from_module(module))
     ns.add_task(doctor.doctor)
     ns.add_task(release.release)
+    ns.add_task(status.status)
     ns.configure({"audit": audit.config_defaults(), "build": build.config_defaults(),
                   "source": source.config_defaults(),
                   "engine": {"connect_timeout": _connect.DEFAULT_CONNECT_TIMEOUT}})
