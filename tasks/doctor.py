@@ -22,7 +22,13 @@ from invoke import task
 from invoke.exceptions import Exit
 
 from . import _components, _compose, _connect, _engine, _release, _versions
-from ._chain_checks import check_forks, check_network, check_network_names, check_stack
+from ._chain_checks import (
+    check_forks,
+    check_live,
+    check_network,
+    check_network_names,
+    check_stack,
+)
 from ._chains import (  # noqa: F401 (the network rules, as doctor's: _readiness, tests)
     DROPPED_NETWORKS,
     build_args,
@@ -392,6 +398,7 @@ CHECKS: list[CheckFn] = [
     check_network,
     check_network_names,
     check_stack,
+    check_live,
     check_forks,
 ]
 
@@ -431,8 +438,8 @@ def print_checks(checks: list[Check]) -> None:
 
 @task
 def doctor(c):
-    """Check engine, compose, BuildKit, the execution client in use, pins and built images;
-    exit 1 on any failure."""
+    """Check engine, compose, BuildKit, the execution client in use, pins and built images
+    (and, while the stack runs, its live wiring); exit 1 on any failure."""
     checks = run_checks(c)
     print_checks(checks)
     failed = [ch.name for ch in checks if ch.status == "fail"]

@@ -65,11 +65,12 @@ def jwt_ok(header: str | None, secret_hex: str, now: float | None = None) -> str
 
 
 class Server:
-    """One HTTP server on 127.0.0.1: JSON-RPC methods (`methods`: name -> callable
+    """One HTTP server on HOST (127.0.0.1; the rehearsal: its network's gateway, where
+    the containers reach it): JSON-RPC methods (`methods`: name -> callable
     returning the result, or raising Refuse) and GET routes (`routes`: path prefix ->
     callable(path) returning (status, object))."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.methods: dict = {}
         self.routes: dict = {}
         self.calls: list[str] = []
@@ -114,9 +115,9 @@ class Server:
                         return self._send(status, json.dumps(answer).encode())
                 self._send(404, b'{"code":404,"message":"not found"}')
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = f"http://{host}:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.01},
                          daemon=True).start()
 
@@ -173,6 +174,23 @@ class Chain:
         return status
 
 
+def beacon_routes(server: Server, slot, blobs) -> None:
+    """SERVER answers as a beacon node: headers/head at slot SLOT(), and blob sidecars as
+    BLOBS() says: serve (3 sidecars), pruned (404) or empty."""
+    server.routes["/eth/v1/beacon/headers/head"] = lambda path: (200, {
+        "data": {"root": "0x" + "11" * 32, "header": {"message": {
+            "slot": str(slot()), "proposer_index": "1"}}}})
+
+    def sidecars(path: str):
+        if blobs() == "pruned":
+            return 404, {"code": 404, "message": "NOT_FOUND: beacon block at slot "
+                         f"{path.rsplit('/', 1)[-1]}"}
+        count = 0 if blobs() == "empty" else 3
+        return 200, {"data": [{"index": str(i), "blob": "0x00"} for i in range(count)]}
+
+    server.routes["/eth/v1/beacon/blob_sidecars/"] = sidecars
+
+
 class Stack:
     """The stand-ins of one healthy stack (op-node, execution client, engine API, L1,
     beacon), and the Target `inv status` would discover for them. Change a part's
@@ -204,10 +222,7 @@ class Stack:
         self.l1.methods["eth_chainId"] = lambda: hex(l1_chain_id)
         self.head_slot = 10_000_000
         self.blobs = "serve"  # serve | pruned | empty
-        self.beacon.routes["/eth/v1/beacon/headers/head"] = lambda path: (200, {
-            "data": {"root": "0x" + "11" * 32, "header": {"message": {
-                "slot": str(self.head_slot), "proposer_index": "1"}}}})
-        self.beacon.routes["/eth/v1/beacon/blob_sidecars/"] = self._blobs
+        beacon_routes(self.beacon, lambda: self.head_slot, lambda: self.blobs)
 
     def _auth(self, headers):
         why = jwt_ok(headers.get("Authorization"), self.secret)
@@ -216,13 +231,6 @@ class Stack:
         if self.client == "nethermind":
             return 401, NETHERMIND_401, "application/json"
         return 401, why, "text/plain"
-
-    def _blobs(self, path: str):
-        if self.blobs == "pruned":
-            return 404, {"code": 404, "message": "NOT_FOUND: beacon block at slot "
-                         f"{path.rsplit('/', 1)[-1]}"}
-        count = 0 if self.blobs == "empty" else 3
-        return 200, {"data": [{"index": str(i), "blob": "0x00"} for i in range(count)]}
 
     def target(self, tmp_path=None, **changes):
         from tasks import _status
