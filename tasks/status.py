@@ -140,15 +140,17 @@ def write_textfile(path: str, text: str) -> None:
                        "--collector.textfile.directory") from None
 
 
-def show(report, json: bool, textfile: str | None, redraw: bool = False) -> None:
+def show(report, json: bool, textfile: str | None, watching: bool = False) -> None:
+    """Print REPORT (and write the textfile). WATCHING: JSON is one object per line, and
+    on a terminal the table redraws in place."""
     if textfile:
         write_textfile(textfile, prometheus(report))
     if json:
-        print(jsonlib.dumps(report.as_json(), indent=None if redraw else 2), flush=True)
+        print(jsonlib.dumps(report.as_json(), indent=None if watching else 2), flush=True)
         return
     tty = sys.stdout.isatty()
     text = table(report, colour=tty and not os.environ.get("NO_COLOR"))
-    if redraw and tty:
+    if watching and tty:
         text = "\x1b[H\x1b[2J" + text  # home, clear: redraw in place
     print(text, flush=True)
 
@@ -168,12 +170,12 @@ def status(c, json=False, watch=0, textfile=None):
         raise KitError(f"--watch {watch} is negative: give seconds between runs, e.g. "
                        "--watch 10 (0: once)")
     report = take(c)
-    show(report, json, textfile)
+    show(report, json, textfile, watching=bool(watch))
     try:
         while watch:
             time.sleep(watch)
             report = take(c)
-            show(report, json, textfile, redraw=True)
+            show(report, json, textfile, watching=True)
     except KeyboardInterrupt:
         pass
     if report.level:

@@ -405,3 +405,11 @@ def test_ports_come_from_compose_config():
         {"target": 9222, "published": "9222", "protocol": "udp"}]}}}
     assert _status.published(config, "base-op-node", 9545) == "http://127.0.0.1:19545"
     assert _status.published(config, "base-op-node", 8551) is None
+
+
+def test_a_negative_watch_is_one_line():
+    from tests.helpers import assert_one_line_error, inv
+
+    line = assert_one_line_error(inv("status", "--watch", "-1"))
+    assert line == "error: --watch -1 is negative: give seconds between runs, e.g. " \
+                   "--watch 10 (0: once)"
