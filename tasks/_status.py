@@ -425,7 +425,14 @@ def probe_chain_id(run: Run) -> Probe:
 
 
 def probe_l1(run: Run) -> Probe:
-    want = expected_l1(run.target.network)
+    """L1's chain against the one op-node's rollup config names (`l1_chain_id`), else
+    the one the network's name implies."""
+    if run.target.l1 is None:
+        return Probe("l1", "skip", run.target.why("l1"))
+    config, _ = run.ask("op_node", "optimism_rollupConfig")
+    said = _rpc.quantity(config.get("l1_chain_id")) if isinstance(config, dict) else None
+    want = said if said is not None else expected_l1(run.target.network)
+    source = "op-node's rollup config" if said is not None else "its name"
     result, error = run.ask("l1", "eth_chainId")
     if error is not None:
         return Probe("l1", "fail", f"L1 RPC: {_reason(error)}", "check L1_RPC_URL (an "
@@ -434,13 +441,14 @@ def probe_l1(run: Run) -> Probe:
     data = {"chain_id": chain, "expected": want}
     if want is None:
         return Probe("l1", "ok", f"L1 chain {chain}; which L1 {run.target.network} needs is "
-                     "not known from its name", data=data)
+                     "not known (no l1_chain_id from op-node, nothing in its name)", data=data)
+    name = L1_NAMES.get(want, f"chain {want}")
     if chain != want:
         return Probe("l1", "fail", f"L1 RPC is on chain {chain} "
                      f"({L1_NAMES.get(chain, 'unknown')}), {run.target.network} needs "
-                     f"{want} ({L1_NAMES[want]})", f"set L1_RPC_URL (and L1_BEACON_URL) to "
-                     f"{L1_NAMES[want]} endpoints", data=data)
-    return Probe("l1", "ok", f"L1 RPC on {L1_NAMES[want]} ({chain})", data=data)
+                     f"{want} ({name}, from {source})", f"set L1_RPC_URL (and L1_BEACON_URL) "
+                     f"to {name} endpoints", data=data)
+    return Probe("l1", "ok", f"L1 RPC on {name} ({chain})", data=data)
 
 
 def probe_beacon(run: Run) -> Probe:

@@ -209,7 +209,8 @@ class Stack:
                     **(versions or {})}
         self.op_node.methods.update({
             "optimism_syncStatus": self.chain.sync_status,
-            "optimism_rollupConfig": lambda: {"l2_chain_id": l2_chain_id, "block_time": 2},
+            "optimism_rollupConfig": lambda: {"l1_chain_id": 11155111,
+                                              "l2_chain_id": l2_chain_id, "block_time": 2},
             "optimism_version": lambda: versions["op-node"]})
         self.execution.methods.update({
             "eth_blockNumber": lambda: hex(max(0, self.chain.unsafe_number() - 1)),

@@ -210,8 +210,17 @@ def test_an_l1_on_the_wrong_chain_is_named(stack, tmp_path):
     probe = by_name(report)["l1"]
     assert probe.status == "fail"
     assert probe.detail == "L1 RPC is on chain 1 (Ethereum mainnet), op-sepolia needs " \
-                           "11155111 (Sepolia)"
+                           "11155111 (Sepolia, from op-node's rollup config)"
     assert probe.fix == "set L1_RPC_URL (and L1_BEACON_URL) to Sepolia endpoints"
+
+
+def test_without_op_nodes_l1_chain_id_the_network_name_says_which_l1(stack, tmp_path):
+    """op-node's rollup config names its L1 (`l1_chain_id`, op-node/rollup/types.go at
+    op-node/v1.9.4); without it, the network's name does."""
+    s = stack(l1_chain_id=1)
+    s.op_node.methods["optimism_rollupConfig"] = lambda: {"l2_chain_id": 11155420}
+    probe = by_name(_status.assess(s.target(tmp_path)))["l1"]
+    assert probe.status == "fail" and probe.detail.endswith("(Sepolia, from its name)")
 
 
 def test_the_l1_each_network_needs_comes_from_its_name():

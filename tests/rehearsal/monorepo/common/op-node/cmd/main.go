@@ -51,8 +51,9 @@ var known = []string{
 // The L2 chain the stand-ins share: block N at chainGenesis + 2 N (2 s blocks).
 const chainGenesis = 1700000000
 
-// L2 chain ids of the networks the rehearsal runs.
+// L2 and L1 chain ids of the networks the rehearsal runs.
 var chainIDs = map[string]uint64{"op-mainnet": 10, "op-sepolia": 11155420}
+var l1ChainIDs = map[string]uint64{"op-mainnet": 1, "op-sepolia": 11155111}
 
 func blockRef(number, stamp uint64) map[string]interface{} {
 	return map[string]interface{}{"hash": fmt.Sprintf("0x%064x", number), "number": number,
@@ -321,7 +322,7 @@ func main() {
 					result = syncStatus()
 				case "optimism_rollupConfig":
 					result = map[string]interface{}{"l2_chain_id": chainIDs[settings["network"]],
-						"block_time": 2}
+						"l1_chain_id": l1ChainIDs[settings["network"]], "block_time": 2}
 				case "standin_record":
 					result = rec
 				default:
