@@ -422,3 +422,14 @@ def test_a_negative_watch_is_one_line():
     line = assert_one_line_error(inv("status", "--watch", "-1"))
     assert line == "error: --watch -1 is negative: give seconds between runs, e.g. " \
                    "--watch 10 (0: once)"
+
+
+def test_doctors_live_checks_skip_without_the_engine():
+    """doctor's live wiring lines need the running stack; without the engine they skip
+    in one line (the rehearsal runs them against a running stack)."""
+    from tasks import _chain_checks
+    from tasks._check import EngineProbe
+
+    checks = _chain_checks.check_live(EngineProbe(config={"name": "p"}), None)
+    assert [(ch.name, ch.status, ch.detail) for ch in checks] == [
+        ("live", "skip", "needs the engine and the compose config")]

@@ -1,7 +1,8 @@
 // op-node of the rehearsal's fixture monorepo: the real op-node's command line shape
 // (flags and OP_NODE_* variables), version string and optimism_version RPC, and no
 // rollup logic; optimism_syncStatus and optimism_rollupConfig describe a chain that
-// moves with the clock, as `inv status` reads them. It records what it was started with (JSON-RPC standin_record), calls
+// moves with the clock, as `inv status` reads them. It records what it was started
+// with (JSON-RPC standin_record), calls
 // the execution client's engine API with the shared JWT, and keeps its p2p key in
 // the data dir. Standard library only.
 package main
