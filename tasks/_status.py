@@ -749,3 +749,25 @@ def discover(config: dict, client, settings) -> Target:
 def _service_of(container: dict) -> str:
     return ((container.get("Config") or {}).get("Labels") or {}).get(
         "com.docker.compose.service") or "?"
+
+
+def take(c) -> Report:
+    """One Report of the running stack: compose's resolved config (the one settings
+    reader), the engine's view of the project's containers, then every probe."""
+    from . import _compose, _connect
+    from ._errors import KitError
+
+    config = _compose.compose_config(c)
+    settings = _compose.settings(config)
+    try:
+        client = _connect.engine_client(timeout=10, connect=_connect.connect_timeout(c))
+    except KitError as exc:
+        target = Target(network=settings.network, client=settings.client,
+                        project=config.get("name"), pins=dict(settings.args))
+        target.problems["stack"] = f"cannot ask the engine: {exc.reason}"
+        return assess(target)
+    try:
+        target = discover(config, client, settings)
+    finally:
+        client.close()
+    return assess(target)

@@ -26,26 +26,6 @@ COLOURS = {"ok": "32", "warn": "33", "fail": "31", "skip": "2"}
 HEADLINE = {"healthy": "32", "degraded": "33", "down": "31"}
 
 
-def take(c):
-    """One Report of the running stack (compose config, engine, probes)."""
-    from . import _compose, _connect, _status
-
-    config = _compose.compose_config(c)
-    settings = _compose.settings(config)
-    try:
-        client = _connect.engine_client(timeout=10, connect=_connect.connect_timeout(c))
-    except KitError as exc:
-        target = _status.Target(network=settings.network, client=settings.client,
-                                project=config.get("name"), pins=dict(settings.args))
-        target.problems["stack"] = f"cannot ask the engine: {exc.reason}"
-        return _status.assess(target)
-    try:
-        target = _status.discover(config, client, settings)
-    finally:
-        client.close()
-    return _status.assess(target)
-
-
 # ------------------------------------------------------------------ output
 def _paint(text: str, code: str, colour: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if colour and code else text
@@ -169,6 +149,8 @@ def status(c, json=False, watch=0, textfile=None):
     if watch < 0:
         raise KitError(f"--watch {watch} is negative: give seconds between runs, e.g. "
                        "--watch 10 (0: once)")
+    from ._status import take
+
     report = take(c)
     show(report, json, textfile, watching=bool(watch))
     try:
