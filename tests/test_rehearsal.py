@@ -1049,8 +1049,9 @@ def test_status_on_the_real_compose_yml_shows_sync_wiring_and_forks(stack, tmp_p
         time.sleep(6)
         report, code = _status(s)
         probes = {p["name"]: p for p in report["probes"]}
-        (tmp_path / f"status-{client or 'nethermind'}.json").write_text(json.dumps(report))
-        print(_inv(s, "status").stdout)  # the table, for docs/status.md (pytest -s)
+        # kept for docs/status.md (run with --basetemp to find them)
+        (tmp_path / "status.json").write_text(json.dumps(report, indent=2))
+        (tmp_path / "status.txt").write_text(_inv(s, "status").stdout)
         assert report["network"] == "op-sepolia"
         assert report["client"] == (client or "nethermind")
         for name in ("sync", "progress", "execution", "engine", "chain id", "l1", "beacon"):
