@@ -717,7 +717,14 @@ def discover(config: dict, client, settings) -> Target:
                                    f"{project})"
         target.op_node = target.execution = None
         return target
-    if execution in running:
+    from . import _connect
+
+    remote = _connect.endpoint().scheme == "ssh"
+    if remote:
+        target.problems["engine"] = ("the engine is reached over ssh: the execution "
+                                     "container's address is on the other host's bridge; run "
+                                     "`inv status` on the node's host")
+    elif execution in running:
         ip = container_ip(running[execution])
         engine_url = (service_environment(config, op_node).get("OP_NODE_L2_ENGINE_RPC") or "")
         port = re.search(r":(\d+)", engine_url.split("//")[-1])
