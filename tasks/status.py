@@ -35,7 +35,8 @@ def table(report, colour: bool = False) -> str:
     """The report as people read it: a headline, one line per probe, the fixes."""
     t = report.target
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(report.time))
-    lines = [f"{t.network or '?'} ({t.client or '?'}; project {t.project or '?'}), {stamp}"]
+    lines = [f"{t.network or 'NETWORK not set'} ({t.client or '?'}; project {t.project or '?'}), "
+             f"{stamp}"]
     width = max([len(p.name) for p in report.probes] + [5])
     for p in report.probes:
         word = _paint(f"{p.status:<4}", COLOURS.get(p.status, ""), colour)
