@@ -177,13 +177,13 @@ def check_live(probe: EngineProbe, c) -> list[Check]:
     """When the stack runs: the live wiring `inv status` probes (tasks/_status.py): the
     engine API answers a request signed with op-node's JWT, the L1 RPC is on the chain
     the network needs, the beacon serves blob sidecars."""
-    from . import _compose, _status
+    from . import _compose, _live, _status
 
     config, client = probe.config, probe.client
     if config is None or client is None or not config.get("name"):
         return [Check("live", "skip", "needs the engine and the compose config")]
     try:
-        target = _status.discover(config, client, _compose.settings(config))
+        target = _live.discover(config, client, _compose.settings(config))
     except KitError as exc:
         return [Check("live", "skip", exc.reason)]
     if "stack" in target.problems:

@@ -150,7 +150,7 @@ def status(c, json=False, watch=0, textfile=None):
     if watch < 0:
         raise KitError(f"--watch {watch} is negative: give seconds between runs, e.g. "
                        "--watch 10 (0: once)")
-    from ._status import take
+    from ._live import take
 
     report = take(c)
     show(report, json, textfile, watching=bool(watch))

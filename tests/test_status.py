@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tasks import _rpc, _status, status
+from tasks import _live, _rpc, _status, status
 from tasks._errors import KitError
 from tests import status_standins as si
 
@@ -412,8 +412,8 @@ def test_ports_come_from_compose_config():
         {"mode": "ingress", "host_ip": "0.0.0.0", "target": 9545, "published": "19545",
          "protocol": "tcp"},
         {"target": 9222, "published": "9222", "protocol": "udp"}]}}}
-    assert _status.published(config, "base-op-node", 9545) == "http://127.0.0.1:19545"
-    assert _status.published(config, "base-op-node", 8551) is None
+    assert _live.published(config, "base-op-node", 9545) == "http://127.0.0.1:19545"
+    assert _live.published(config, "base-op-node", 8551) is None
 
 
 def test_a_negative_watch_is_one_line():
