@@ -10,7 +10,7 @@ is the top: it assembles the task modules' collections.
 
 from invoke import Collection
 
-from . import _connect, _flags, audit, build, clean, doctor, forks, release, source
+from . import _connect, _flags, audit, build, clean, doctor, forks, release, source, status
 
 
 def make_namespace() -> Collection:
@@ -30,6 +30,7 @@ def make_namespace() -> Collection:
     ns.collections["source"].add_task(forks.forks)  # `inv source.forks`
     ns.add_task(doctor.doctor)
     ns.add_task(release.release)
+    ns.add_task(status.status)
     ns.configure({"audit": audit.config_defaults(), "build": build.config_defaults(),
                   "source": source.config_defaults(),
                   "engine": {"connect_timeout": _connect.DEFAULT_CONNECT_TIMEOUT}})

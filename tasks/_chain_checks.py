@@ -171,6 +171,24 @@ def check_stack(probe: EngineProbe, c) -> list[Check]:
     return checks
 
 
+def check_live(probe: EngineProbe, c) -> list[Check]:
+    """When the stack runs: the live wiring `inv status` probes (tasks/_status.py): the
+    engine API answers a request signed with op-node's JWT, the L1 RPC is on the chain
+    the network needs, the beacon serves blob sidecars."""
+    from . import _live, _status
+
+    config, client = probe.config, probe.client
+    if config is None or client is None or not config.get("name"):
+        return [Check("live", "skip", "needs the engine and the compose config")]
+    try:
+        target = _live.discover(config, client, _config.settings(config))
+    except KitError as exc:
+        return [Check("live", "skip", exc.reason)]
+    if "stack" in target.problems:
+        return [Check("live", "skip", target.problems["stack"])]
+    return [Check(f"live {p.name}", p.status, p.detail, p.fix) for p in _status.wiring(target)]
+
+
 def unset_required(config: dict) -> list[str]:
     """The required settings (the table's `required`) that reach their service empty
     (compose.yml passes each as `${X:-}`; a project that does not pass one at all requires

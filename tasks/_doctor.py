@@ -16,7 +16,13 @@ import shutil
 from pathlib import Path
 
 from . import _components, _compose, _config, _connect, _engine, _refs, _release, _versions
-from ._chain_checks import check_forks, check_network, check_network_names, check_stack
+from ._chain_checks import (
+    check_forks,
+    check_live,
+    check_network,
+    check_network_names,
+    check_stack,
+)
 from ._check import Check, CheckFn, EngineProbe, first_line
 from ._errors import KitError
 from ._ignore import SENSITIVE_PATTERNS, is_ignored, leaks, read_ignore
@@ -366,6 +372,7 @@ CHECKS: list[CheckFn] = [
     check_network,
     check_network_names,
     check_stack,
+    check_live,
     check_forks,
 ]
 

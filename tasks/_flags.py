@@ -29,6 +29,7 @@ SHORT_FLAGS = {
     "all": "a", "builder": "b", "component": "c", "dry-run": "d", "json": "j",
     "keep": "k", "no-cache": "n", "output": "o", "platform": "l", "pre": "p",
     "progress": "r", "service": "s", "top": "t", "version": "v", "within": "w",
+    "textfile": "f", "watch": "i",
 }
 assert len(set(SHORT_FLAGS.values())) == len(SHORT_FLAGS), "a short letter used twice"
 

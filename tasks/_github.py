@@ -13,6 +13,8 @@
 - Lookups that may legitimately find nothing (a file or submodule absent at a commit) ask
   with `missing_ok`: the 404 is an answer, cached like any other, so an absent path at a
   commit costs one request ever, and offline runs give the same answer.
+- `cache_only`: no request at all; what is not cached is `Unreachable` (`inv status` asks
+  fork readiness this way, so a status run never costs GitHub quota).
 
 `requests` is imported lazily, so `inv --list` never pays for it.
 """
@@ -87,13 +89,17 @@ class GitHub:
 
     def __init__(self, api_url: str | None = None, token: str | None = None,
                  cache_dir: Path | None = None, err: Any = None,
-                 timeout: float | tuple[float, float] = (5, 30)) -> None:
+                 timeout: float | tuple[float, float] = (5, 30),
+                 cache_only: bool = False) -> None:
         self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
         self._token = token if token is not None else (os.environ.get("GITHUB_TOKEN") or None)
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root()
         self.err = err
         self.timeout = timeout
         self.requests_made = 0
+        # answer from the cache alone, never a request (`inv status`): what is not cached
+        # is Unreachable, so callers fall back as when GitHub cannot be reached
+        self.cache_only = cache_only
         self._session: Any = None  # a requests.Session, made on the first request
         self._noted_offline = False
 
@@ -156,6 +162,11 @@ class GitHub:
 
         cached = self._load(url)
         if immutable and cached is not None:
+            return cached
+        if self.cache_only:
+            if cached is None:
+                raise self._fail(Unreachable, "not cached, and this command answers from "
+                                 "the cache only (`inv source.forks` fills it)")
             return cached
         if self._session is None:
             self._session = requests.Session()

@@ -25,8 +25,8 @@ def print_checks(checks: list[Check]) -> None:
 
 @task
 def doctor(c):
-    """Check engine, compose, BuildKit, the execution client in use, pins and built images;
-    exit 1 on any failure."""
+    """Check engine, compose, BuildKit, the execution client in use, pins and built images
+    (and, while the stack runs, its live wiring); exit 1 on any failure."""
     from . import _doctor
 
     checks = _doctor.run_checks(c)

@@ -37,7 +37,7 @@ LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "services": ("decide: resolution, readiness, building, sizes, cleaning, doctor's checks; "
                  "they return what they found", (
         "_upstream", "_readiness", "_forks", "_build_flags", "_building", "_audit", "_check",
-        "_chain_checks", "_doctor", "_clean", "_status",
+        "_chain_checks", "_doctor", "_clean", "_status", "_live",
     )),
     "steps": ("what several tasks run in a row and print as it goes (build, audit, push)",
               ("_steps",)),

@@ -18,7 +18,7 @@ EXPECTED = {
     "source.forks",
     "audit.sizes", "audit.layers",
     "clean.cache", "clean.images",
-    "doctor", "release",
+    "doctor", "release", "status",
 }
 
 
@@ -40,11 +40,11 @@ def _all_tasks(coll: Collection, prefix=""):
 
 def test_the_namespace_is_exactly_the_expected_one():
     """The package's namespace (what pytest and the bench load) has the same tasks, in the
-    collections build, source, audit and clean plus two root tasks, and `build` defaults
-    to build.all."""
+    collections build, source, audit and clean plus three root tasks, and `build`
+    defaults to build.all."""
     assert {name for name, _ in _all_tasks(tasks.ns)} == EXPECTED
     assert set(tasks.ns.collections) == {"build", "source", "audit", "clean"}
-    assert set(tasks.ns.tasks) == {"doctor", "release"}
+    assert set(tasks.ns.tasks) == {"doctor", "release", "status"}
     assert tasks.ns.collections["build"].default == "all"
 
 

@@ -1037,3 +1037,90 @@ def test_op_reth_stack_restores_shares_the_jwt_and_switches_back_to_nethermind(
                    "ls /data/op-reth; ls /data/op-reth/db").stdout.split()
     assert kept == ["db", "reth.toml", "rocksdb", "static_files",
                     "STANDIN-OPENED", "mdbx.dat", "mdbx.lck"], kept
+
+
+# ------------------------------------------------------------------- inv status
+def _status(stack: Stack, *args: str) -> tuple[dict, int]:
+    done = _inv(stack, "status", "--json", *args)
+    assert "Traceback" not in done.stderr, done.stderr
+    return json.loads(done.stdout), done.returncode
+
+
+@pytest.mark.parametrize("client", [None, "op-reth"])
+def test_status_on_the_real_compose_yml_shows_sync_wiring_and_forks(stack, tmp_path, client):
+    """`inv status --json` against the running stack of the real compose.yml (issue #21),
+    for Nethermind and op-reth. The op-node stand-in reports a chain that moves with the
+    clock (optimism_syncStatus, new shape), the execution stand-ins its head and peers;
+    L1 (Sepolia) and a beacon serving blobs are stand-ins on the gateway of the stack's
+    network, where the containers would reach them (L1_RPC_URL, L1_BEACON_URL). Status
+    reads op-node's JWT out of the running op-node container and signs eth_chainId to
+    the engine API at the execution container's address on the compose network.
+    - A second run a few seconds later has a rate from the first one's reading.
+    - The fork line comes from the known-forks file (an empty GitHub cache, no request):
+      Lagoon next; op-reth v2.10.0 carries it, the Nethermind stand-in (which calls itself
+      0.0.0) is not the pinned 1.39.3, so its versions and forks lines warn: degraded.
+    - Then another secret in the jwt volume (the running execution client keeps the one
+      it read): the engine API refuses op-node's new token with the client's own 401
+      body, and status calls it a JWT mismatch, exit 2; `inv doctor` names it too."""
+    from tests import status_standins as si
+
+    s = stack(**({"EXECUTION_CLIENT": client} if client else {}))
+    l1, beacon = si.Server(s.gateway), si.Server(s.gateway)
+    try:
+        l1.methods["eth_chainId"] = lambda: hex(11155111)
+        si.beacon_routes(beacon, lambda: 10_000_000, lambda: "serve")
+        s.settings.update(L1_RPC_URL=l1.url, L1_BEACON_URL=beacon.url,
+                          XDG_CACHE_HOME=str(tmp_path / "cache"),
+                          GITHUB_API_URL="http://127.0.0.1:9")  # never asked
+        s.up()
+        s.wait_healthy("base-op-node")
+
+        first, _ = _status(s)
+        time.sleep(6)
+        report, code = _status(s)
+        probes = {p["name"]: p for p in report["probes"]}
+        # kept for docs/status.md (run with --basetemp to find them)
+        (tmp_path / "status.json").write_text(json.dumps(report, indent=2))
+        (tmp_path / "status.txt").write_text(_inv(s, "status").stdout)
+        assert report["network"] == "op-sepolia"
+        assert report["client"] == (client or "nethermind")
+        for name in ("sync", "progress", "execution", "engine", "chain id", "l1", "beacon"):
+            assert probes[name]["status"] == "ok", (name, probes[name])
+        assert probes["sync"]["data"]["cross"] == {}
+        assert probes["progress"]["data"]["rate_blocks_per_second"] == pytest.approx(0.5,
+                                                                                     abs=0.2)
+        assert probes["engine"]["detail"] == \
+            "answers eth_chainId (11155420) signed with op-node's JWT"
+        assert probes["chain id"]["detail"] == \
+            "op-node and the execution client both on 11155420"
+        assert "/secrets/jwt.hex in the running base-op-node container" in \
+            report["routes"]["jwt"]
+        assert "base-execution's address on the compose network" in report["routes"]["engine"]
+        assert probes["forks"]["detail"].startswith("next: lagoon in ")
+        if client == "op-reth":
+            assert probes["versions"]["status"] == "ok", probes["versions"]
+            assert probes["forks"]["status"] == "ok", probes["forks"]
+            assert (report["overall"], code) == ("healthy", 0)
+        else:
+            assert probes["versions"]["detail"] == \
+                "Nethermind runs 0.0.0, NETHERMIND_VERSION pins 1.39.3"
+            assert probes["forks"]["status"] == "warn"
+            assert (report["overall"], code) == ("degraded", 1)
+        assert first["probes"][1]["status"] == "skip"  # the first reading had no rate
+
+        s.compose("exec", "-T", "base-execution", "sh", "-c",
+                  "printf '%064d' 7 > /secrets/jwt.hex")
+        report, code = _status(s)
+        engine = next(p for p in report["probes"] if p["name"] == "engine")
+        said = "op-reth: the token is signed with another secret" if client else \
+            "Nethermind refused the token"
+        assert engine["detail"] == f"JWT mismatch: the engine API answered 401 ({said})"
+        assert (report["overall"], code) == ("down", 2)
+        doctor = _inv(s, "doctor")
+        out = doctor.stdout + doctor.stderr
+        assert re.search(r"^fail +live engine +JWT mismatch", out, re.M), out
+        assert re.search(r"^ok +live l1 +L1 RPC on Sepolia", out, re.M), out
+        assert re.search(r"^ok +live beacon +head slot 10000000", out, re.M), out
+    finally:
+        l1.close()
+        beacon.close()

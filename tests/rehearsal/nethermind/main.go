@@ -3,9 +3,14 @@
 //   - loads configs/<--config>.json relative to its own folder, failing as the real
 //     client does when there is none, and opens its database at
 //     <--data-dir>/<Init.BaseDbPath> (nethermind_db/<network> in the op-* configs);
-//   - answers web3_clientVersion on JsonRpc.Host:JsonRpc.Port (the health check);
+//   - answers web3_clientVersion (the health check), eth_chainId, eth_blockNumber and
+//     net_peerCount (what `inv status` asks) on JsonRpc.Host:JsonRpc.Port; the chain
+//     moves with the clock (block N at CHAIN_GENESIS + 2 N);
 //   - serves the engine API on JsonRpc.EngineHost:JsonRpc.EnginePort, accepting only
-//     HS256 JWTs signed with the secret in JsonRpc.JwtSecretFile;
+//     HS256 JWTs signed with the secret in JsonRpc.JwtSecretFile whose iat is within
+//     60 s, and refusing others as Nethermind does: 401 with a JSON-RPC error -32600
+//     "Authentication error" (src/Nethermind/Nethermind.Runner/JsonRpc/Startup.cs
+//     @038cdbf6, PushErrorResponseAsync);
 //   - listens on Network.P2PPort (TCP) and Network.DiscoveryPort (UDP);
 //   - records its argv, environment, user, database state and engine calls, served
 //     back as the JSON-RPC method standin_record.
@@ -33,6 +38,15 @@ import (
 )
 
 const version = "Nethermind/v0.0.0-rehearsal-stand-in/linux-x64/dotnet0"
+
+// CHAIN_GENESIS: the L2 chain the stand-ins share starts here (2 s blocks).
+const chainGenesis = 1700000000
+
+// Nethermind's 401 body for a refused engine-API token.
+const unauthorized = `{"jsonrpc":"2.0","error":{"code":-32600,"message":"Authentication error"},"id":null}`
+
+// L2 chain ids of the configs the stand-in ships.
+var chainIDs = map[string]uint64{"op-mainnet": 10, "op-sepolia": 11155420}
 
 type record struct {
 	Argv        []string          `json:"argv"`
@@ -106,6 +120,9 @@ func rpc(handle func(method string, r *http.Request) (interface{}, int)) http.Ha
 		result, status := handle(req.Method, r)
 		if status != http.StatusOK {
 			w.WriteHeader(status)
+			if text, ok := result.(string); ok {
+				w.Write([]byte(text))
+			}
 			return
 		}
 		if result == nil {
@@ -126,7 +143,22 @@ func validJWT(header string, secret []byte) bool {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(parts[0] + "." + parts[1]))
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	return err == nil && hmac.Equal(sig, mac.Sum(nil))
+	if err != nil || !hmac.Equal(sig, mac.Sum(nil)) {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct {
+		Iat *int64 `json:"iat"`
+	}
+	if err != nil || json.Unmarshal(raw, &claims) != nil || claims.Iat == nil {
+		return false
+	}
+	skew := time.Now().Unix() - *claims.Iat
+	return skew <= 60 && skew >= -60
+}
+
+func head() uint64 {
+	return uint64(time.Now().Unix()-chainGenesis) / 2
 }
 
 func main() {
@@ -225,6 +257,12 @@ func main() {
 			switch m {
 			case "web3_clientVersion":
 				return version, http.StatusOK
+			case "eth_chainId":
+				return fmt.Sprintf("0x%x", chainIDs[rec.Config]), http.StatusOK
+			case "eth_blockNumber":
+				return fmt.Sprintf("0x%x", head()), http.StatusOK
+			case "net_peerCount":
+				return "0x5", http.StatusOK
 			case "standin_record":
 				return rec, http.StatusOK
 			}
@@ -238,11 +276,14 @@ func main() {
 			defer mu.Unlock()
 			if !validJWT(r.Header.Get("Authorization"), secret) {
 				rec.EngineDenied++
-				return nil, http.StatusUnauthorized
+				return unauthorized, http.StatusUnauthorized
 			}
 			rec.EngineCalls++
-			if m == "engine_exchangeCapabilities" {
+			switch m {
+			case "engine_exchangeCapabilities":
 				return []string{"engine_forkchoiceUpdatedV3"}, http.StatusOK
+			case "eth_chainId":
+				return fmt.Sprintf("0x%x", chainIDs[rec.Config]), http.StatusOK
 			}
 			return nil, http.StatusOK
 		}))

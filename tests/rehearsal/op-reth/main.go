@@ -9,10 +9,13 @@
 //   - `node FLAGS`: refuses a flag op-reth does not have (the list below, from the CLI
 //     snapshot rust/op-reth/crates/cli/tests/snapshots/cli.snap,
 //     ethereum-optimism/optimism@29289555), opens <--datadir>/db (and refuses OP
-//     Mainnet without one, as op-reth does), answers eth_chainId, web3_clientVersion
-//     and net_version on --http.addr:--http.port, serves the engine API on
-//     --authrpc.addr:--authrpc.port accepting only HS256 JWTs signed with the secret in
-//     --authrpc.jwtsecret, listens on --port (TCP) and --discovery.v5.port (UDP),
+//     Mainnet without one, as op-reth does), answers eth_chainId, web3_clientVersion,
+//     net_version, eth_blockNumber (the clock's chain: block N at 1700000000 + 2 N)
+//     and net_peerCount on --http.addr:--http.port, serves the engine API (eth_chainId
+//     too) on --authrpc.addr:--authrpc.port accepting only HS256 JWTs signed with the
+//     secret in --authrpc.jwtsecret with an iat within 60 s (a refused token gets
+//     reth's 401 texts, see jwtRefusal), listens on --port (TCP) and
+//     --discovery.v5.port (UDP),
 //     --ws.port and --metrics, and records its argv, user, data dir and engine calls,
 //     served back as the JSON-RPC method standin_record (argv: all of it, `node` first).
 // Standard library only (Go 1.19).
@@ -39,6 +42,13 @@ import (
 )
 
 var version = "v0.0.0" // set at build time: the pin the stand-in stands for
+
+// The L2 chain the stand-ins share starts here (2 s blocks).
+const chainGenesis = 1700000000
+
+func head() uint64 {
+	return uint64(time.Now().Unix()-chainGenesis) / 2
+}
 
 // op-reth's chain names -> chain IDs (chain_spec_macro.rs and chain_specs.rs,
 // ethereum-optimism/optimism@399b85e3 / @12529c14; IDs from the superchain registry).
@@ -139,6 +149,12 @@ func rpc(handle func(method string, r *http.Request) (interface{}, int)) http.Ha
 		}
 		result, status := handle(req.Method, r)
 		if status != http.StatusOK {
+			if text, ok := result.(string); ok { // reth's auth layer: the reason, plain text
+				w.Header().Set("Content-Type", "text/plain")
+				w.WriteHeader(status)
+				w.Write([]byte(text))
+				return
+			}
 			w.WriteHeader(status)
 			return
 		}
@@ -151,16 +167,36 @@ func rpc(handle func(method string, r *http.Request) (interface{}, int)) http.Ha
 	}
 }
 
-func validJWT(header string, secret []byte) bool {
+// jwtRefusal: "" for a valid engine-API token, else what op-reth answers with its 401,
+// as plain text: alloy-rs/alloy crates/rpc-types-engine/src/jwt.rs @014ea2bf JwtError's
+// texts, which reth's auth layer sends as the body (paradigmxyz/reth
+// crates/rpc/rpc-layer/src/auth_layer.rs @107ea054, its tests).
+func jwtRefusal(header string, secret []byte) string {
 	token := strings.TrimPrefix(header, "Bearer ")
 	parts := strings.Split(token, ".")
-	if token == header || len(parts) != 3 {
-		return false
+	if header == "" || token == header {
+		return "Authorization header is missing or invalid"
+	}
+	if len(parts) != 3 {
+		return "JWT decoding error: InvalidToken"
 	}
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(parts[0] + "." + parts[1]))
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	return err == nil && hmac.Equal(sig, mac.Sum(nil))
+	if err != nil || !hmac.Equal(sig, mac.Sum(nil)) {
+		return "provided signature is invalid"
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct {
+		Iat *int64 `json:"iat"`
+	}
+	if err != nil || json.Unmarshal(raw, &claims) != nil || claims.Iat == nil {
+		return "JWT decoding error: Missing required claim: iat"
+	}
+	if skew := time.Now().Unix() - *claims.Iat; skew > 60 || skew < -60 {
+		return "IAT (issued-at) claim is not within ±60 seconds from the current time"
+	}
+	return ""
 }
 
 func parseNode(args []string) map[string]string {
@@ -309,6 +345,10 @@ func node(args []string) {
 					return fmt.Sprint(rec.ChainID), http.StatusOK
 				case "web3_clientVersion":
 					return client, http.StatusOK
+				case "eth_blockNumber":
+					return fmt.Sprintf("0x%x", head()), http.StatusOK
+				case "net_peerCount":
+					return "0x5", http.StatusOK
 				case "standin_record":
 					return rec, http.StatusOK
 				}
@@ -321,13 +361,16 @@ func node(args []string) {
 		err := http.ListenAndServe(engineAddr, rpc(func(m string, r *http.Request) (interface{}, int) {
 			mu.Lock()
 			defer mu.Unlock()
-			if !validJWT(r.Header.Get("Authorization"), secret) {
+			if why := jwtRefusal(r.Header.Get("Authorization"), secret); why != "" {
 				rec.EngineDenied++
-				return nil, http.StatusUnauthorized
+				return why, http.StatusUnauthorized
 			}
 			rec.EngineCalls++
-			if m == "engine_exchangeCapabilities" {
+			switch m {
+			case "engine_exchangeCapabilities":
 				return []string{"engine_forkchoiceUpdatedV3"}, http.StatusOK
+			case "eth_chainId":
+				return fmt.Sprintf("0x%x", rec.ChainID), http.StatusOK
 			}
 			return nil, http.StatusOK
 		}))

@@ -1,6 +1,8 @@
 // op-node of the rehearsal's fixture monorepo: the real op-node's command line shape
 // (flags and OP_NODE_* variables), version string and optimism_version RPC, and no
-// rollup logic. It records what it was started with (JSON-RPC standin_record), calls
+// rollup logic; optimism_syncStatus and optimism_rollupConfig describe a chain that
+// moves with the clock, as `inv status` reads them. It records what it was started
+// with (JSON-RPC standin_record), calls
 // the execution client's engine API with the shared JWT, and keeps its p2p key in
 // the data dir. Standard library only.
 package main
@@ -45,6 +47,39 @@ var known = []string{
 	"p2p.listen.ip", "p2p.listen.tcp", "p2p.listen.udp", "p2p.priv.path",
 	"p2p.peerstore.path", "p2p.discovery.path", "p2p.advertise.ip", "p2p.bootnodes",
 	"p2p.disable", "log.level", "log.format", "verifier.l1-confs",
+}
+
+// The L2 chain the stand-ins share: block N at chainGenesis + 2 N (2 s blocks).
+const chainGenesis = 1700000000
+
+// L2 and L1 chain ids of the networks the rehearsal runs.
+var chainIDs = map[string]uint64{"op-mainnet": 10, "op-sepolia": 11155420}
+var l1ChainIDs = map[string]uint64{"op-mainnet": 1, "op-sepolia": 11155111}
+
+func blockRef(number, stamp uint64) map[string]interface{} {
+	return map[string]interface{}{"hash": fmt.Sprintf("0x%064x", number), "number": number,
+		"parentHash": fmt.Sprintf("0x%064x", number-1), "timestamp": stamp}
+}
+
+// syncStatus: optimism_syncStatus in the shape op-node sends since optimism PR #22555
+// (no cross_unsafe_l2), numbers as JSON integers (op-service/eth/id.go: uint64). The
+// unsafe head is the clock's block, safe one minute and finalized 15 minutes behind.
+func syncStatus() map[string]interface{} {
+	unsafe := uint64(time.Now().Unix()-chainGenesis) / 2
+	l2 := func(n uint64) map[string]interface{} {
+		ref := blockRef(n, chainGenesis+2*n)
+		ref["l1origin"] = map[string]interface{}{"hash": fmt.Sprintf("0x%064x", n/6), "number": n / 6}
+		ref["sequenceNumber"] = n % 6
+		return ref
+	}
+	l1 := func(n uint64) map[string]interface{} { return blockRef(n, chainGenesis+12*n) }
+	top := unsafe / 6
+	return map[string]interface{}{
+		"current_l1": l1(top - 2), "current_l1_finalized": l1(top - 64), "head_l1": l1(top),
+		"safe_l1": l1(top - 32), "finalized_l1": l1(top - 64),
+		"unsafe_l2": l2(unsafe), "safe_l2": l2(unsafe - 30), "finalized_l2": l2(unsafe - 450),
+		"pending_safe_l2": l2(unsafe - 30), "queued_unsafe_l2": l2(0),
+	}
 }
 
 // flag name -> its OP_NODE_* variable (upstream's names where they differ)
@@ -284,6 +319,11 @@ func main() {
 				switch req.Method {
 				case "optimism_version":
 					result = rec.Version
+				case "optimism_syncStatus":
+					result = syncStatus()
+				case "optimism_rollupConfig":
+					result = map[string]interface{}{"l2_chain_id": chainIDs[settings["network"]],
+						"l1_chain_id": l1ChainIDs[settings["network"]], "block_time": 2}
 				case "standin_record":
 					result = rec
 				default:
