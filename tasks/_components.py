@@ -144,6 +144,9 @@ class Component:
     # Settings the stack leaves empty (`${X:-}`) that its entry point refuses to start
     # without: (compose variable, the variable it becomes in this service's environment).
     required: tuple[tuple[str, str], ...] = ()
+    # What its engine API's 401 answer says, by `inv status`: (text in the body, what it
+    # means), so a JWT mismatch is named with the client's own reason.
+    jwt_refusals: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -351,6 +354,9 @@ register(Component(
                       folder="/nethermind/configs", suffix=".json"),
     # .NET needs ICU at run time: an image without it fails `--version` with these.
     library_errors=("Couldn't find a valid ICU", "libicu"),
+    # A 401 from its engine API is a JSON-RPC error -32600 "Authentication error"
+    # (NethermindEth/nethermind src/Nethermind/Nethermind.Runner/JsonRpc/Startup.cs @038cdbf6).
+    jwt_refusals=(("Authentication error", "Nethermind refused the token"),),
 ))
 register(Component(
     name="op-reth",
@@ -376,6 +382,14 @@ register(Component(
     budget="300MB",
     probe=Probe(entrypoint=("/usr/local/bin/op-reth",)),
     fork_reader="op-reth",
+    # A 401's plain-text body: alloy-rs/alloy crates/rpc-types-engine/src/jwt.rs JwtError
+    # texts (@014ea2bf), sent as the body by reth's auth layer (paradigmxyz/reth
+    # crates/rpc/rpc-layer/src/auth_layer.rs @107ea054).
+    jwt_refusals=(
+        ("provided signature is invalid", "op-reth: the token is signed with another secret"),
+        ("IAT (issued-at) claim", "op-reth: the token's iat is more than 60 s off its clock"),
+        ("Authorization header is missing or invalid", "op-reth: no token reached it"),
+    ),
     # The entry point maps NETWORK to op-reth's --chain name and asks the binary about
     # it: `op-reth dump-genesis --chain NAME` has to build the chain spec, so it exits
     # non-zero for a name op-reth does not know (optimism rust/op-reth/crates/cli/src/

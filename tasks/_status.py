@@ -52,17 +52,6 @@ RATE_WINDOW = 60  # seconds: the rate is measured over (about) the last minute
 KEEP_SAMPLES = 15 * 60  # seconds of samples the state file keeps
 MIN_PEERS = 1
 SECONDS_PER_SLOT = 12
-# What each execution client's engine API says with a 401 (the body, first line):
-# op-reth: alloy-rs/alloy crates/rpc-types-engine/src/jwt.rs JwtError's texts, sent as
-# the body by reth's auth layer (paradigmxyz/reth crates/rpc/rpc-layer); Nethermind:
-# a JSON-RPC error, code -32600, "Authentication error" (NethermindEth/nethermind
-# src/Nethermind/Nethermind.Runner/JsonRpc/Startup.cs).
-JWT_SIGNS = {
-    "provided signature is invalid": "op-reth: the token is signed with another secret",
-    "IAT (issued-at) claim": "op-reth: the token's iat is more than 60 s off its clock",
-    "Authorization header is missing or invalid": "op-reth: no token reached it",
-    "Authentication error": "Nethermind refused the token",
-}
 _CORE = re.compile(r"v?(\d+\.\d+\.\d+(?:-rc\.\d+)?)")
 
 
@@ -236,7 +225,7 @@ def probe_sync(run: Run) -> Probe:
     result, error = run.ask("op_node", "optimism_syncStatus")
     if error is not None:
         return Probe("sync", "fail", f"op-node: {_reason(error)}",
-                     "`docker compose ps` and `docker compose logs base-op-node` show why "
+                     f"`docker compose ps` and `docker compose logs {_services()[0]}` show why "
                      "op-node does not answer")
     try:
         heads = sync_status(result)
@@ -267,7 +256,7 @@ def probe_sync(run: Run) -> Probe:
               if lags[name] is not None and lags[name] > limit]
     if behind:
         return Probe("sync", "warn", f"behind: {text}", "if it does not catch up (see "
-                     "progress), check L1/beacon below and `docker compose logs base-op-node`",
+                     f"progress), check L1/beacon below and `docker compose logs {_services()[0]}`",
                      data=data)
     return Probe("sync", "ok", text, data=data)
 
@@ -343,7 +332,7 @@ def probe_progress(run: Run, sync: Probe) -> Probe:
         return Probe("progress", "ok", f"{text}; at the tip", data=found)
     if found["eta_seconds"] is None:
         return Probe("progress", "warn", f"{text}; not catching up ({ago(lag)} behind)",
-                     "check L1/beacon (below) and `docker compose logs base-op-node`",
+                     f"check L1/beacon (below) and `docker compose logs {_services()[0]}`",
                      data=found)
     return Probe("progress", "ok", f"{text}; {ago(lag)} behind, at the tip in about "
                  f"{ago(found['eta_seconds'])}", data=found)
@@ -354,7 +343,7 @@ def probe_execution(run: Run) -> Probe:
     number, error = run.ask("execution", "eth_blockNumber")
     if error is not None:
         return Probe("execution", "fail", f"execution client: {_reason(error)}",
-                     "`docker compose ps` and `docker compose logs base-execution` show why")
+                     f"`docker compose ps` and `docker compose logs {_services()[1]}` show why")
     peers, perr = run.ask("execution", "net_peerCount")
     block = _rpc.quantity(number)
     count = _rpc.quantity(peers)
@@ -369,18 +358,33 @@ def probe_execution(run: Run) -> Probe:
 
 # ------------------------------------------------------------- wiring
 def jwt_refusal(body: str) -> str:
-    """Which client's 401 BODY this is, in words (JWT_SIGNS), or the body's first line."""
-    for sign, meaning in JWT_SIGNS.items():
-        if sign in (body or ""):
-            return meaning
+    """Which client's 401 BODY this is, in words (the component table's `jwt_refusals`),
+    or the body's first line."""
+    from . import _components
+
+    for entry in _components.all_components():
+        for sign, meaning in entry.jwt_refusals:
+            if sign in (body or ""):
+                return meaning
     lines = [line.strip() for line in (body or "").splitlines() if line.strip()]
     return f"it said {lines[0][:120]!r}" if lines else "no reason given"
 
 
-JWT_FIX = ("both services must read the one secret in the jwt volume: check that "
-           "base-execution and base-op-node mount jwt:/secrets and nobody set "
-           "OP_NODE_L2_ENGINE_AUTH or the client's secret flag elsewhere, then `docker "
-           "compose up -d --force-recreate base-execution base-op-node`")
+def _services() -> tuple[str, str]:
+    """(op-node's service, the execution client's service), from the component table."""
+    from . import _components
+
+    node = _components.node().service
+    return node, next(e.service for e in _components.all_components()
+                      if e.client and e.service != node)
+
+
+def jwt_fix() -> str:
+    node, execution = _services()
+    return ("both services must read the one secret in the jwt volume: check that "
+            f"{execution} and {node} mount jwt:/secrets and nobody set "
+            "OP_NODE_L2_ENGINE_AUTH or the client's secret flag elsewhere, then `docker "
+            f"compose up -d --force-recreate {execution} {node}`")
 
 
 def probe_engine(run: Run) -> Probe:
@@ -392,10 +396,10 @@ def probe_engine(run: Run) -> Probe:
     result, error = run.ask("engine", "eth_chainId", jwt=True)
     if isinstance(error, _rpc.RpcError) and error.status == 401:
         return Probe("engine", "fail", f"JWT mismatch: the engine API answered 401 "
-                     f"({jwt_refusal(error.body)})", JWT_FIX, data={"http_status": 401})
+                     f"({jwt_refusal(error.body)})", jwt_fix(), data={"http_status": 401})
     if error is not None:
         return Probe("engine", "fail", f"engine API: {_reason(error)}",
-                     "`docker compose logs base-execution`: is its engine API on 0.0.0.0:8551?")
+                     f"`docker compose logs {_services()[1]}`: is its engine API on 0.0.0.0:8551?")
     chain = _rpc.quantity(result)
     return Probe("engine", "ok", f"answers eth_chainId ({chain}) signed with op-node's JWT",
                  data={"chain_id": chain})
