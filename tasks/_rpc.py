@@ -22,6 +22,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 TIMEOUT = 2.0  # seconds a probe may wait for one answer
 
@@ -104,7 +105,7 @@ def request(url: str, data: bytes | None = None, headers: dict[str, str] | None 
 
 
 def call(url: str, method: str, params: list | None = None, timeout: float = TIMEOUT,
-         jwt_secret: str | None = None):
+         jwt_secret: str | None = None) -> Any:
     """The result of JSON-RPC METHOD at URL (signed with a fresh JWT when JWT_SECRET is
     given); RpcError with one line otherwise."""
     payload = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
@@ -153,7 +154,7 @@ def get_json(url: str, timeout: float = TIMEOUT) -> tuple[int, object]:
         return status, None
 
 
-def quantity(value) -> int | None:
+def quantity(value: Any) -> int | None:
     """An integer from a JSON-RPC quantity: a number, "0x1a" or "26"; None otherwise."""
     if isinstance(value, bool):
         return None
