@@ -178,17 +178,19 @@ def commands() -> list[Command]:
                     continue  # output, a file, or a console block's expected output
                 for argv in inv_argvs(line):
                     found.append(Command(where, line, argv, block.info == "console"))
-        for number, text in enumerate(prose(path).splitlines(), 1):
-            for span in re.findall(r"`([^`]+)`", text):
-                span = re.sub(r"^(?:[A-Z_][A-Z0-9_]*=\S+\s+)+", "", span)
-                if not re.match(r"inv\s", span):
-                    continue
-                try:
-                    argvs = inv_argvs(span)
-                except ValueError:  # unbalanced quotes: not a command
-                    continue
-                found.extend(Command(f"{rel(path)}:{number}", span, argv, False)
-                             for argv in argvs if not placeholder(argv))
+        text = prose(path)
+        for match in re.finditer(r"`([^`]+)`", text):  # a span may wrap onto the next line
+            number = text.count("\n", 0, match.start()) + 1
+            span = re.sub(r"\s+", " ", match.group(1))
+            span = re.sub(r"^(?:[A-Z_][A-Z0-9_]*=\S+\s+)+", "", span)
+            if not re.match(r"inv\s", span):
+                continue
+            try:
+                argvs = inv_argvs(span)
+            except ValueError:  # unbalanced quotes: not a command
+                continue
+            found.extend(Command(f"{rel(path)}:{number}", span, argv, False)
+                         for argv in argvs if not placeholder(argv))
     return found
 
 
