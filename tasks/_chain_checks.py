@@ -228,7 +228,7 @@ def check_forks(probe: EngineProbe, c) -> list[Check]:
     if note:
         checks.append(Check("interop", note[0], note[1], "" if note[0] == "ok" else
                             f"run an op-supernode and set {_forks.FOLLOW_SETTING} to its "
-                            f"/<chainID> endpoint (see README, Forks and upgrades)"))
+                            f"/<chainID> endpoint (see docs/building.md, \"Forks and upgrades\")"))
     return checks
 
 

@@ -339,12 +339,13 @@ register(Component(
     upstream="NethermindEth/nethermind",
     version_var="NETHERMIND_VERSION",
     # The official Nethermind image is a floor this kit cannot shrink, and it cannot be
-    # pulled on the test machines, so this is an estimate (README, "Sizes"): dotnet/aspnet
-    # on Ubuntu noble plus Nethermind's published build; Nethermind-based images were
-    # 150-160 MB compressed on Docker Hub (2023), i.e. roughly 400-600 MB unpacked, and
-    # aria2, zstd and curl add about 10 MB. 800 MB is the top of that plus a third, so a
-    # first `inv build` passes; after it, `inv audit.layers --service base-execution`
-    # shows the real split, and invoke.yaml can tighten the budget to what was measured.
+    # pulled on the test machines, so this is an estimate (docs/building.md, "Sizes:
+    # audit.*"): dotnet/aspnet on Ubuntu noble plus Nethermind's published build;
+    # Nethermind-based images were 150-160 MB compressed on Docker Hub (2023), i.e.
+    # roughly 400-600 MB unpacked, and aria2, zstd and curl add about 10 MB. 800 MB is
+    # the top of that plus a third, so a first `inv build` passes; after it, `inv
+    # audit.layers --service base-execution` shows the real split, and invoke.yaml can
+    # tighten the budget to what was measured.
     budget="800MB",
     probe=Probe(entrypoint=("./nethermind",), workdir="/nethermind"),
     fork_reader="nethermind",
@@ -378,7 +379,8 @@ register(Component(
     # layer (aria2, zstd, the healthcheck's tool, the scripts) some 10-20 MB. At most about
     # 210 MB, so 300 MB is that plus ~40%: the first build passes, and a leaked Rust
     # toolchain or cargo cache (gigabytes) fails at once. `inv audit.layers --service
-    # base-execution` shows the real split; invoke.yaml can then tighten it (README, "Sizes").
+    # base-execution` shows the real split; invoke.yaml can then tighten it
+    # (docs/building.md, "Sizes: audit.*").
     budget="300MB",
     probe=Probe(entrypoint=("/usr/local/bin/op-reth",)),
     fork_reader="op-reth",

@@ -157,17 +157,17 @@ def test_the_execution_budget_clears_what_the_nethermind_base_is_estimated_at():
     published runner; Docker Hub lists Nethermind-based images (fusenet/node,
     nethermind-1.18 ... 1.21) at 152-160 MB compressed per platform; unpacked that is at
     most ~3.5 times as much, and the kit's layer (aria2, zstd, curl) about 10 MB. The
-    README's audit section says the same numbers as the table."""
+    sizes section of docs/building.md says the same numbers as the table."""
     from tasks import _components
     from tasks._units import format_bytes, parse_size
 
     estimated_floor = int(3.5 * 160_000_000) + 10_000_000
     assert parse_size(_components.get("execution").budget) >= estimated_floor
-    readme = (ROOT / "README.md").read_text()
+    docs = (ROOT / "docs" / "building.md").read_text()
     for entry in _components.all_components():
         shown = format_bytes(parse_size(entry.budget)).replace(".0 ", " ").replace(".00 ", " ")
         which = f" with {entry.label} (`{entry.name}`)" if entry.client else ""
-        assert f"- `{entry.service}`{which}, {shown}: " in readme, (entry.name, shown)
+        assert f"- `{entry.service}`{which}, {shown}: " in docs, (entry.name, shown)
 
 
 def test_each_client_has_its_own_budget_and_a_service_budget_holds_for_either():

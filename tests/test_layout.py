@@ -11,7 +11,7 @@ import tasks
 from tests.helpers import ROOT, inv, inv_process
 
 # The whole namespace, as README's "Tasks" section lists it: a task added, renamed or
-# dropped changes this set (and the README with it).
+# dropped changes this set (and the README's table with it: tests/test_docs.py).
 EXPECTED = {
     "build.all", "build.op-node", "build.execution", "build.op-reth",
     "source.tags", "source.resolve", "source.pin", "source.outdated", "source.clone",

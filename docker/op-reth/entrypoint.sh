@@ -95,7 +95,7 @@ esac
 no_state() {
   say "OP Mainnet needs its pre-Bedrock state, and $data_dir has no db/: set SNAPSHOT_URL" \
       "to an op-reth snapshot (https://datadirs.optimism.io), or import the state once" \
-      "with op-reth init-state --without-ovm (README: \"Choosing the execution client\")," \
+      "with op-reth init-state --without-ovm (docs/operating.md: \"Choosing the execution client\")," \
       "then start again"
   exit 64
 }
