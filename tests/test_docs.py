@@ -32,9 +32,6 @@ POINTING = [*sorted((ROOT / "tasks").rglob("*.py")),
             ROOT / "compose.yml", ROOT / ".env.example", ROOT / "UPGRADING.md",
             ROOT / "BENCHMARKS.md"]
 SHELL_INFO = {"sh", "shell", "bash", "console"}
-# Written by another part of issue #20 (the layering); a link to it is checked once it
-# exists. Drop this once docs/architecture.md is merged.
-PENDING = {ROOT / "docs" / "architecture.md"}
 
 
 def rel(path: Path) -> str:
@@ -380,8 +377,6 @@ def broken_links(path: Path) -> list[str]:
             continue  # https:, mailto:
         file_part, _, anchor = target.partition("#")
         dest = (path.parent / file_part).resolve() if file_part else path
-        if dest in PENDING and not dest.exists():
-            continue
         if not dest.exists():
             problems.append(f"{rel(path)}:{number}: {target}: no such file")
         elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
