@@ -758,6 +758,9 @@ def test_op_reth_runs_the_stack_and_a_switch_back_keeps_both_data_volumes(
         assert len(secret.strip()) == 64
         assert reth.compose("exec", "-T", "base-op-node", "cat",
                             "/secrets/jwt.hex").stdout == secret
+        # `up -d` returns once op-node started; its entry point prints a moment later
+        _wait(lambda: "ENV OP_NODE_L2_ENGINE_KIND=" in op_node.logs().decode(), 30,
+              "op-node's entry point to print its environment")
         assert "ENV OP_NODE_L2_ENGINE_KIND=reth" in op_node.logs().decode().splitlines()
         data = f"{reth.project}_op-reth-data"
         assert _volume_files(engine, data, "/volume/op-reth") == ["db", "rocksdb",
@@ -772,6 +775,9 @@ def test_op_reth_runs_the_stack_and_a_switch_back_keeps_both_data_volumes(
         assert {m["Name"] for m in execution.attrs["Mounts"] if m["Destination"] == "/data"} \
             == {f"{reth.project}_execution-data"}
         op_node = nethermind.container("base-op-node")
+        # `up -d` returns once op-node started; its entry point prints a moment later
+        _wait(lambda: "ENV OP_NODE_L2_ENGINE_KIND=" in op_node.logs().decode(), 30,
+              "op-node's entry point to print its environment")
         assert "ENV OP_NODE_L2_ENGINE_KIND=geth" in op_node.logs().decode().splitlines()
         assert nethermind.compose("exec", "-T", "base-op-node", "cat",
                                   "/secrets/jwt.hex").stdout == secret
